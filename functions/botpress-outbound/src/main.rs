@@ -1,0 +1,12 @@
+//! Lambda: what Botpress sends the integration (`POST /botpress`) through API Gateway.
+
+use std::sync::Arc;
+
+use hitl_bridge::{app, http};
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    app::init_tracing();
+    let bridge = Arc::new(app::build_from_env()?);
+    lambda_http::run(http::botpress_router(bridge)).await
+}

@@ -1,0 +1,70 @@
+//! `hitl`: the operator's command line for the Botpress ⇄ HubSpot Help Desk bridge.
+
+mod serve;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "hitl",
+    version,
+    about = "Live-agent handoff between Botpress bots and HubSpot Help Desk"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve all three routes (/hubspot/webhook, /botpress, /healthz) in one process.
+    ///
+    /// Configuration comes from the environment (see README); `--sandbox` needs none.
+    Serve {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        /// Also start a simulated HubSpot and a simulated Botpress in this process and wire
+        /// the bridge to them: a handoff works with nothing configured.
+        #[arg(long)]
+        sandbox: bool,
+        /// With --sandbox: do not run the scripted demo handoff at start.
+        #[arg(long, requires = "sandbox")]
+        no_demo: bool,
+        /// SQLite file of the local store (default: $HITL_DB, else hitl.db; with --sandbox,
+        /// in memory unless given).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    hitl_bridge::app::init_tracing();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve {
+            listen,
+            sandbox,
+            no_demo,
+            db,
+        } => {
+            if sandbox {
+                serve::serve_sandbox(listen, db, !no_demo).await
+            } else {
+                serve::serve(listen, db).await
+            }
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hitl: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,193 @@
+//! A whole local stack: the bridge served over HTTP, a simulated HubSpot and a simulated
+//! Botpress wired to it, and a Botpress "caller" that calls the bridge as Botpress Cloud does.
+//! `hitl serve --sandbox` runs it for people; the whole-flow tests run it for assertions.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hitl_bridge::app::{self, Bridge};
+use hitl_bridge::config::{self, Secrets, Settings};
+use hitl_bridge::model::ChannelSetup;
+use hitl_sandbox::botpress::{BotpressCaller, BotpressSim, BotpressSimConfig, CallerIdentity};
+use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
+
+/// The shared secret the sandbox's Botpress presents.
+pub const SANDBOX_SHARED_SECRET: &str = "sandbox-shared-secret";
+
+/// How to start a sandbox stack.
+pub struct SandboxOptions {
+    /// Where the bridge listens; port 0 picks a free one (tests).
+    pub listen: SocketAddr,
+    /// The bridge's SQLite file; in memory when `None`.
+    pub db: Option<PathBuf>,
+    pub hubspot: HubSpotSimConfig,
+    pub botpress: BotpressSimConfig,
+    /// Demo contacts and agents are added to the simulated HubSpot.
+    pub seed_demo_data: bool,
+}
+
+impl Default for SandboxOptions {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            db: None,
+            hubspot: HubSpotSimConfig::default(),
+            botpress: BotpressSimConfig::default(),
+            seed_demo_data: true,
+        }
+    }
+}
+
+/// The demo customers and agents the simulated HubSpot knows.
+pub const DEMO_CUSTOMER_EMAIL: &str = "jane.doe@example.com";
+pub const DEMO_CUSTOMER_PHONE: &str = "+14155552671";
+pub const DEMO_AGENTS: [(&str, &str, &str); 2] = [
+    ("A-1001", "Ada Lovelace", "ada@example.com"),
+    ("A-1002", "Grace Hopper", "grace@example.com"),
+];
+
+pub struct SandboxStack {
+    pub bridge: Arc<Bridge>,
+    /// `http://127.0.0.1:PORT`: the bridge's public base URL.
+    pub bridge_url: String,
+    pub settings: Settings,
+    /// The simulators' credentials, as the bridge was configured with them.
+    pub secrets: Secrets,
+    pub hubspot: HubSpotSim,
+    pub botpress: BotpressSim,
+    /// Acts as Botpress Cloud calling the bridge's `/botpress`.
+    pub caller: BotpressCaller,
+}
+
+impl SandboxStack {
+    pub async fn start(options: SandboxOptions) -> anyhow::Result<Self> {
+        let listener = tokio::net::TcpListener::bind(options.listen)
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen on {}; choose another with --listen",
+                    options.listen
+                )
+            })?;
+        let address = listener.local_addr()?;
+        let bridge_url = format!("http://{address}");
+        let hubspot = HubSpotSim::start(options.hubspot).await?;
+        let botpress = BotpressSim::start(options.botpress).await?;
+        if options.seed_demo_data {
+            hubspot.add_contact(Some(DEMO_CUSTOMER_EMAIL), None, "Jane");
+            hubspot.add_contact(None, Some(DEMO_CUSTOMER_PHONE), "Sam");
+            for (actor_id, name, email) in DEMO_AGENTS {
+                hubspot.add_agent(actor_id, name, email);
+            }
+        }
+        let (settings, secrets) = configuration(&bridge_url, &hubspot, &botpress)?;
+        let bridge = Arc::new(app::build_local(
+            &settings,
+            &secrets,
+            options.db.as_deref(),
+        )?);
+        hubspot.set_app_webhook_url(&settings.hubspot_webhook_url());
+        let router = hitl_bridge::http::router(Arc::clone(&bridge));
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, router).await {
+                tracing::error!(%error, "the sandbox bridge server stopped");
+            }
+        });
+        let caller = BotpressCaller::new(
+            &format!("{bridge_url}{}", config::BOTPRESS_PATH),
+            CallerIdentity {
+                bot_id: botpress.config().bot_id.clone(),
+                integration_id: "intver_sandbox_hubspot_hitl_0001".to_string(),
+                integration_alias: "hubspot-hitl".to_string(),
+                webhook_id: "wh_sandbox_hubspot_hitl_000000001".to_string(),
+                bot_user_id: "user_sandbox_bot_000000000000001".to_string(),
+            },
+            SANDBOX_SHARED_SECRET,
+        );
+        Ok(Self {
+            bridge,
+            bridge_url,
+            settings,
+            secrets,
+            hubspot,
+            botpress,
+            caller,
+        })
+    }
+
+    /// Registers the integration as Botpress does when a bot owner saves its configuration,
+    /// and returns the channel setup the bridge stored.
+    pub async fn register(&self) -> anyhow::Result<ChannelSetup> {
+        let answer = self
+            .caller
+            .register(&format!("{}/botpress-webhook-unused", self.bridge_url))
+            .await;
+        anyhow::ensure!(
+            answer.status == 200,
+            "register failed: {} {}",
+            answer.status,
+            answer.text
+        );
+        self.bridge
+            .relay
+            .store()
+            .channel_setup()
+            .await?
+            .context("register answered 200 but stored no channel")
+    }
+
+    pub fn print_summary(&self) {
+        println!(
+            "hitl sandbox: the bridge, a simulated HubSpot and a simulated Botpress in one process"
+        );
+        println!("  bridge:             {}", self.bridge_url);
+        println!(
+            "    HubSpot webhooks: {}",
+            self.settings.hubspot_webhook_url()
+        );
+        println!(
+            "    Botpress calls:   {}{}",
+            self.bridge_url,
+            config::BOTPRESS_PATH
+        );
+        println!("  simulated HubSpot:  {}", self.hubspot.base_url());
+        println!("  simulated Botpress: {}", self.botpress.base_url());
+        println!("  demo customers:     {DEMO_CUSTOMER_EMAIL}, {DEMO_CUSTOMER_PHONE}");
+        let agents: Vec<String> = DEMO_AGENTS
+            .iter()
+            .map(|(id, name, _)| format!("{name} ({id})"))
+            .collect();
+        println!("  demo agents:        {}", agents.join(", "));
+    }
+}
+
+/// The bridge's configuration pointing at the simulators, with their credentials.
+fn configuration(
+    bridge_url: &str,
+    hubspot: &HubSpotSim,
+    botpress: &BotpressSim,
+) -> anyhow::Result<(Settings, Secrets)> {
+    let hs = hubspot.config();
+    let values = [
+        ("HUBSPOT_API_BASE", hubspot.base_url()),
+        ("BOTPRESS_API_BASE", botpress.base_url()),
+        ("PUBLIC_BASE_URL", bridge_url.to_string()),
+        ("HUBSPOT_APP_ID", hs.app_id.to_string()),
+        ("HUBSPOT_CLIENT_ID", hs.client_id.clone()),
+        ("HUBSPOT_HELP_DESK_ID", hs.help_desk_inbox_id.clone()),
+        ("HUBSPOT_CLIENT_SECRET", hs.client_secret.clone()),
+        ("HUBSPOT_DEVELOPER_API_KEY", hs.developer_api_key.clone()),
+        ("HUBSPOT_REFRESH_TOKEN", hs.refresh_token.clone()),
+        ("BOTPRESS_TOKEN", botpress.config().token.clone()),
+        ("BOTPRESS_SHARED_SECRET", SANDBOX_SHARED_SECRET.to_string()),
+    ];
+    let lookup = |name: &str| {
+        values
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    };
+    Ok(config::from_lookup(&lookup)?)
+}

@@ -1,0 +1,91 @@
+//! `hitl serve`: the bridge as one local process.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hitl_bridge::app::{self, Bridge};
+use hitl_bridge::config;
+
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+
+/// How often the local server refreshes the HubSpot token (the Lambda deployment's schedule).
+const REFRESH_EVERY: Duration = Duration::from_secs(20 * 60);
+
+pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()> {
+    let (settings, secrets) = config::from_env()?;
+    let db = db
+        .or_else(|| std::env::var_os("HITL_DB").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("hitl.db"));
+    let bridge = Arc::new(app::build_local(&settings, &secrets, Some(&db))?);
+    let listener = bind(listen).await?;
+    println!("hitl bridge listening on http://{listen}");
+    println!("  HubSpot webhooks: {}", settings.hubspot_webhook_url());
+    println!(
+        "  Botpress calls:   {}{}",
+        settings.public_base_url,
+        config::BOTPRESS_PATH
+    );
+    println!("  store:            {}", db.display());
+    spawn_token_refresh(Arc::clone(&bridge));
+    run(listener, bridge).await
+}
+
+pub async fn serve_sandbox(
+    listen: SocketAddr,
+    db: Option<PathBuf>,
+    run_demo: bool,
+) -> anyhow::Result<()> {
+    let stack = SandboxStack::start(SandboxOptions {
+        listen,
+        db,
+        ..SandboxOptions::default()
+    })
+    .await?;
+    stack.print_summary();
+    spawn_token_refresh(Arc::clone(&stack.bridge));
+    let setup = stack.register().await?;
+    println!(
+        "\nRegistered: HubSpot custom channel {} connected to Help Desk inbox {} (channel account {}).",
+        setup.channel_id, setup.inbox_id, setup.channel_account_id
+    );
+    if run_demo {
+        hitl_cli::demo::run(&stack).await?;
+    }
+    println!("\nThe sandbox keeps running; press Ctrl-C to stop.");
+    tokio::signal::ctrl_c()
+        .await
+        .context("waiting for Ctrl-C")?;
+    Ok(())
+}
+
+async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}; choose another with --listen"))
+}
+
+async fn run(listener: tokio::net::TcpListener, bridge: Arc<Bridge>) -> anyhow::Result<()> {
+    axum::serve(listener, hitl_bridge::http::router(bridge))
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the server stopped")
+}
+
+/// The local stand-in for the `token-refresher` schedule.
+fn spawn_token_refresh(bridge: Arc<Bridge>) {
+    tokio::spawn(async move {
+        let mut ticks = tokio::time::interval(REFRESH_EVERY);
+        ticks.tick().await;
+        loop {
+            ticks.tick().await;
+            if let Err(error) = bridge.tokens.refresh_now().await {
+                tracing::error!(%error, retryable = error.retryable(), "scheduled token refresh failed");
+            }
+        }
+    });
+}

@@ -1,0 +1,167 @@
+//! Simulated Botpress, both sides of it.
+//!
+//! - [`BotpressSim`] serves the Runtime API (`/v1/chat/*`) that the bridge calls back into: it
+//!   validates bodies as the OpenAPI document states them, keeps what was created, and lets tests
+//!   read it back and inject failures.
+//! - [`BotpressCaller`] plays Botpress Cloud calling the integration: the `x-bp-*` headers and the
+//!   bodies of `register`, `action_triggered` (`createUser`, `startHitl`, `stopHitl`) and
+//!   `message_created`.
+
+mod caller;
+mod errors;
+mod faults;
+mod guard;
+mod ids;
+mod model;
+mod requests;
+mod runtime_api;
+mod state;
+mod store;
+
+#[cfg(test)]
+mod tests;
+
+use std::{net::SocketAddr, sync::Arc};
+
+use serde_json::Value;
+use tokio::net::TcpListener;
+
+pub use caller::{BotpressCaller, CallResult, CallerIdentity};
+pub use ids::new_id;
+
+use crate::Recorder;
+use model::to_json;
+use state::SimState;
+
+/// How a simulated Botpress accepts calls.
+#[derive(Debug, Clone)]
+pub struct BotpressSimConfig {
+    /// The bearer token it accepts (what the bridge holds as the integration's access key).
+    pub token: String,
+    /// The only `x-bot-id` it accepts: the one bot this simulator stands for.
+    pub bot_id: String,
+}
+
+impl Default for BotpressSimConfig {
+    fn default() -> Self {
+        Self {
+            token: "sandbox-botpress-token".to_string(),
+            bot_id: "sandbox-bot".to_string(),
+        }
+    }
+}
+
+/// A running simulated Botpress Runtime API. Cheap to clone: clones share the server and its state.
+/// The server runs on the tokio runtime that started it, until that runtime shuts down.
+#[derive(Clone)]
+pub struct BotpressSim {
+    state: Arc<SimState>,
+    recorder: Recorder,
+    addr: SocketAddr,
+}
+
+impl BotpressSim {
+    /// Starts on a free port of 127.0.0.1.
+    pub async fn start(config: BotpressSimConfig) -> std::io::Result<BotpressSim> {
+        Self::start_on(config, SocketAddr::from(([127, 0, 0, 1], 0))).await
+    }
+
+    /// Starts on `addr` (port 0 picks a free one).
+    pub async fn start_on(
+        config: BotpressSimConfig,
+        addr: SocketAddr,
+    ) -> std::io::Result<BotpressSim> {
+        let listener = TcpListener::bind(addr).await?;
+        let addr = listener.local_addr()?;
+        let state = Arc::new(SimState::new(config));
+        let recorder = Recorder::default();
+        let app = runtime_api::router(state.clone(), recorder.clone());
+        tokio::spawn(async move {
+            if let Err(error) = axum::serve(listener, app).await {
+                tracing::error!(%error, "simulated Botpress stopped serving");
+            }
+        });
+        tracing::info!(%addr, "simulated Botpress Runtime API listening");
+        Ok(BotpressSim {
+            state,
+            recorder,
+            addr,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`, the value for the bridge's Botpress API base URL.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    pub fn config(&self) -> &BotpressSimConfig {
+        &self.state.config
+    }
+
+    /// Every call answered, with its status, in order.
+    pub fn recorder(&self) -> Recorder {
+        self.recorder.clone()
+    }
+
+    /// User objects as the API returns them, in creation order.
+    pub fn users(&self) -> Vec<Value> {
+        self.state.store().users.iter().map(to_json).collect()
+    }
+
+    pub fn user(&self, id: &str) -> Option<Value> {
+        self.state.store().user(id).map(to_json)
+    }
+
+    /// Conversation objects as the API returns them, in creation order.
+    pub fn conversations(&self) -> Vec<Value> {
+        self.state
+            .store()
+            .conversations
+            .iter()
+            .map(to_json)
+            .collect()
+    }
+
+    pub fn conversation(&self, id: &str) -> Option<Value> {
+        self.state.store().conversation(id).map(to_json)
+    }
+
+    /// Message objects as the API returns them, in creation order.
+    pub fn messages(&self) -> Vec<Value> {
+        self.state.store().messages.iter().map(to_json).collect()
+    }
+
+    /// The messages of one conversation, in creation order.
+    pub fn messages_in(&self, conversation_id: &str) -> Vec<Value> {
+        self.state
+            .store()
+            .messages
+            .iter()
+            .filter(|message| message.conversation_id == conversation_id)
+            .map(to_json)
+            .collect()
+    }
+
+    /// Event objects as the API returns them, in creation order.
+    pub fn events(&self) -> Vec<Value> {
+        self.state.store().events.iter().map(to_json).collect()
+    }
+
+    /// The events of one type (e.g. `hitlAssigned`), in creation order.
+    pub fn events_of_type(&self, event_type: &str) -> Vec<Value> {
+        self.state
+            .store()
+            .events
+            .iter()
+            .filter(|event| event.kind == event_type)
+            .map(to_json)
+            .collect()
+    }
+
+    /// Fault injection: the next `count` calls whose path starts with `path_prefix` (e.g.
+    /// `/v1/chat/messages`) answer `status` with a Botpress error body, before any other check.
+    /// Faults armed earlier are used up first.
+    pub fn fail_next(&self, path_prefix: &str, status: u16, count: usize) {
+        self.state.faults().arm(path_prefix, status, count);
+    }
+}

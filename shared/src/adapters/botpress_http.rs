@@ -1,0 +1,158 @@
+//! The Botpress Runtime API client. Every call is an integration call (`x-integration-id`),
+//! so the messages it creates are incoming to the bot, which the HITL plugin relays to the
+//! end user.
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use reqwest::RequestBuilder;
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::http_client::read_json;
+use crate::model::BotpressContext;
+use crate::ports::{BotpressGateway, BotpressMessage, Service, UpstreamError};
+
+pub struct BotpressClient {
+    http: reqwest::Client,
+    base: String,
+    token: SecretString,
+}
+
+#[derive(Deserialize)]
+struct Identified {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct UserAnswer {
+    user: Identified,
+}
+
+#[derive(Deserialize)]
+struct ConversationAnswer {
+    conversation: Identified,
+}
+
+#[derive(Deserialize)]
+struct MessageAnswer {
+    message: Identified,
+}
+
+impl BotpressClient {
+    pub fn new(http: reqwest::Client, api_base: &str, token: SecretString) -> Self {
+        Self {
+            http,
+            base: api_base.trim_end_matches('/').to_string(),
+            token,
+        }
+    }
+
+    fn post(&self, bot: &BotpressContext, path: &str) -> RequestBuilder {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(self.token.expose_secret())
+            .header("x-bot-id", &bot.bot_id)
+            .header("x-integration-id", &bot.integration_id)
+            .header("x-integration-alias", &bot.integration_alias)
+    }
+
+    async fn call<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        request: RequestBuilder,
+    ) -> Result<T, UpstreamError> {
+        let response = request
+            .send()
+            .await
+            .map_err(|error| UpstreamError::transport(Service::Botpress, operation, &error))?;
+        read_json(Service::Botpress, operation, response).await
+    }
+}
+
+#[async_trait]
+impl BotpressGateway for BotpressClient {
+    async fn get_or_create_user(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<String, UpstreamError> {
+        let mut body = json!({ "tags": tags });
+        if let Some(name) = name {
+            body["name"] = json!(name);
+        }
+        if let Some(picture_url) = picture_url {
+            body["pictureUrl"] = json!(picture_url);
+        }
+        let answer: UserAnswer = self
+            .call(
+                "get or create user",
+                self.post(bot, "/v1/chat/users/get-or-create").json(&body),
+            )
+            .await?;
+        Ok(answer.user.id)
+    }
+
+    async fn get_or_create_conversation(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+    ) -> Result<String, UpstreamError> {
+        let body = json!({ "channel": "hitl", "tags": tags });
+        let answer: ConversationAnswer = self
+            .call(
+                "get or create conversation",
+                self.post(bot, "/v1/chat/conversations/get-or-create")
+                    .json(&body),
+            )
+            .await?;
+        Ok(answer.conversation.id)
+    }
+
+    async fn get_or_create_message(
+        &self,
+        bot: &BotpressContext,
+        message: &BotpressMessage,
+    ) -> Result<String, UpstreamError> {
+        let body = json!({
+            "conversationId": message.conversation_id,
+            "userId": message.user_id,
+            "type": message.kind,
+            "payload": message.payload,
+            "tags": message.tags,
+            "discriminateByTags": message.tags.keys().collect::<Vec<_>>(),
+        });
+        let answer: MessageAnswer = self
+            .call(
+                "create message",
+                self.post(bot, "/v1/chat/messages/get-or-create")
+                    .json(&body),
+            )
+            .await?;
+        Ok(answer.message.id)
+    }
+
+    async fn create_event(
+        &self,
+        bot: &BotpressContext,
+        event_type: &str,
+        conversation_id: &str,
+        payload: Value,
+    ) -> Result<(), UpstreamError> {
+        let body = json!({
+            "type": event_type,
+            "payload": payload,
+            "conversationId": conversation_id,
+        });
+        let _event: Value = self
+            .call(
+                "create event",
+                self.post(bot, "/v1/chat/events").json(&body),
+            )
+            .await?;
+        Ok(())
+    }
+}

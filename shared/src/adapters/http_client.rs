@@ -1,0 +1,40 @@
+use std::time::Duration;
+
+/// The one HTTP client a process uses for HubSpot and Botpress: built once so warm Lambda
+/// invocations reuse its connections. Timeouts are bounded because HubSpot gives our webhook
+/// 5 seconds in all.
+pub fn build_http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(3))
+        .timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(50))
+        .user_agent(concat!("hitl-bridge/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the HTTP client's settings are valid")
+}
+
+/// Reads a response: its JSON on success, an [`UpstreamError`](crate::ports::UpstreamError)
+/// with the service's own message otherwise.
+pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
+    service: crate::ports::Service,
+    operation: &'static str,
+    response: reqwest::Response,
+) -> Result<T, crate::ports::UpstreamError> {
+    use crate::ports::UpstreamError;
+    let status = response.status();
+    let body = response
+        .text()
+        .await
+        .map_err(|error| UpstreamError::transport(service, operation, &error))?;
+    if !status.is_success() {
+        return Err(UpstreamError::from_status(
+            service,
+            operation,
+            status.as_u16(),
+            &body,
+        ));
+    }
+    serde_json::from_str(&body).map_err(|error| {
+        UpstreamError::unexpected(service, operation, format!("unexpected answer: {error}"))
+    })
+}

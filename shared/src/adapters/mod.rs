@@ -1,0 +1,11 @@
+//! Implementations of the ports: HTTP clients for HubSpot and Botpress, the OAuth token
+//! manager, the SQLite store for local runs, and HubSpot's request signatures.
+
+pub mod botpress_http;
+mod http_client;
+pub mod hubspot_http;
+pub mod oauth;
+pub mod signature;
+pub mod sqlite_store;
+
+pub use http_client::build_http_client;

@@ -1,0 +1,200 @@
+//! HubSpot OAuth: access tokens from the refresh token, refreshed ahead of expiry.
+//!
+//! Concurrent callers share one refresh: the cached grant sits behind an async mutex that is
+//! held across the refresh call, so the second caller waits and then reads the fresh token
+//! instead of starting a refresh of its own. A refresh token HubSpot rotates is written back
+//! to the vault at once, so a restart does not lose the grant.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+use tokio::sync::Mutex;
+
+use crate::ports::{
+    AccessTokens, Clock, Service, StoredTokens, TokenError, TokenVault, UpstreamError,
+};
+
+/// Refresh this long before the access token expires, so no call starts with a token that
+/// dies in flight.
+const REFRESH_MARGIN: Duration = Duration::minutes(5);
+
+/// Where and as whom to refresh.
+pub struct OAuthSettings {
+    /// Full URL of the token endpoint (`…/oauth/v1/token` or `…/oauth/2026-03/token`).
+    pub token_url: String,
+    pub client_id: String,
+    pub client_secret: SecretString,
+    /// The configured refresh token; used until HubSpot rotates it.
+    pub seed_refresh_token: SecretString,
+}
+
+pub struct OAuthTokens {
+    http: reqwest::Client,
+    settings: OAuthSettings,
+    vault: Arc<dyn TokenVault>,
+    clock: Arc<dyn Clock>,
+    grant: Mutex<Option<StoredTokens>>,
+}
+
+#[derive(Deserialize)]
+struct TokenAnswer {
+    access_token: String,
+    expires_in: i64,
+    #[serde(default)]
+    refresh_token: Option<String>,
+}
+
+impl OAuthTokens {
+    pub fn new(
+        http: reqwest::Client,
+        settings: OAuthSettings,
+        vault: Arc<dyn TokenVault>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            http,
+            settings,
+            vault,
+            clock,
+            grant: Mutex::new(None),
+        }
+    }
+
+    /// The stored grant, unless it grew from another configured refresh token (the app was
+    /// reinstalled and the operator configured the new one), in which case the seed wins.
+    async fn load_grant(&self) -> Result<StoredTokens, TokenError> {
+        let seed_fingerprint = fingerprint(&self.settings.seed_refresh_token);
+        match self.vault.load().await? {
+            Some(stored) if stored.seed_fingerprint == seed_fingerprint => Ok(stored),
+            _ => Ok(StoredTokens {
+                refresh_token: self.settings.seed_refresh_token.clone(),
+                access_token: None,
+                access_token_expires_at: None,
+                seed_fingerprint,
+            }),
+        }
+    }
+
+    fn usable(&self, grant: &StoredTokens) -> Option<SecretString> {
+        let expires_at = grant.access_token_expires_at?;
+        let token = grant.access_token.as_ref()?;
+        (expires_at - REFRESH_MARGIN > self.clock.now()).then(|| token.clone())
+    }
+
+    /// Refreshes `grant` in place and persists it. Callers hold the grant lock.
+    async fn refresh(&self, grant: &mut StoredTokens) -> Result<SecretString, TokenError> {
+        const OP: &str = "refresh access token";
+        let form = [
+            ("grant_type", "refresh_token"),
+            ("client_id", self.settings.client_id.as_str()),
+            ("client_secret", self.settings.client_secret.expose_secret()),
+            ("refresh_token", grant.refresh_token.expose_secret()),
+        ];
+        let requested_at = self.clock.now();
+        let response = self
+            .http
+            .post(&self.settings.token_url)
+            .form(&form)
+            .send()
+            .await
+            .map_err(|error| UpstreamError::transport(Service::HubSpot, OP, &error))?;
+        let status = response.status().as_u16();
+        let body = response
+            .text()
+            .await
+            .map_err(|error| UpstreamError::transport(Service::HubSpot, OP, &error))?;
+        if status == 400 || status == 401 {
+            return Err(TokenError::RefreshTokenRejected(rejection_reason(&body)));
+        }
+        if !(200..300).contains(&status) {
+            return Err(UpstreamError::from_status(Service::HubSpot, OP, status, &body).into());
+        }
+        let answer: TokenAnswer = serde_json::from_str(&body).map_err(|error| {
+            UpstreamError::unexpected(Service::HubSpot, OP, format!("unexpected answer: {error}"))
+        })?;
+        let access = SecretString::from(answer.access_token);
+        if let Some(rotated) = answer.refresh_token
+            && rotated != grant.refresh_token.expose_secret()
+        {
+            tracing::info!("HubSpot rotated the refresh token; storing the new one");
+            grant.refresh_token = SecretString::from(rotated);
+        }
+        grant.access_token = Some(access.clone());
+        grant.access_token_expires_at = Some(expiry(requested_at, answer.expires_in));
+        self.vault.save(grant).await?;
+        tracing::info!(
+            expires_in = answer.expires_in,
+            "refreshed the HubSpot access token"
+        );
+        Ok(access)
+    }
+
+    /// Runs `decide` on the loaded grant under the lock; refreshes when it returns `None`.
+    async fn with_grant(
+        &self,
+        decide: impl FnOnce(&Self, &StoredTokens) -> Option<SecretString>,
+    ) -> Result<SecretString, TokenError> {
+        let mut guard = self.grant.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.load_grant().await?);
+        }
+        let grant = guard.as_mut().expect("loaded above");
+        if let Some(token) = decide(self, grant) {
+            return Ok(token);
+        }
+        self.refresh(grant).await
+    }
+}
+
+#[async_trait]
+impl AccessTokens for OAuthTokens {
+    async fn access_token(&self) -> Result<SecretString, TokenError> {
+        self.with_grant(|this, grant| this.usable(grant)).await
+    }
+
+    async fn refresh_after_rejection(
+        &self,
+        rejected: &SecretString,
+    ) -> Result<SecretString, TokenError> {
+        self.with_grant(|this, grant| {
+            this.usable(grant)
+                .filter(|current| current.expose_secret() != rejected.expose_secret())
+        })
+        .await
+    }
+
+    async fn refresh_now(&self) -> Result<(), TokenError> {
+        self.with_grant(|_, _| None).await.map(|_| ())
+    }
+}
+
+fn expiry(requested_at: DateTime<Utc>, expires_in_seconds: i64) -> DateTime<Utc> {
+    requested_at + Duration::seconds(expires_in_seconds.max(0))
+}
+
+/// HubSpot's reason for refusing a refresh (`BAD_REFRESH_TOKEN`, `BAD_CLIENT_ID`, …).
+fn rejection_reason(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|json| {
+            json.get("status")
+                .or_else(|| json.get("category"))
+                .and_then(|status| status.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| "no reason given".to_string())
+}
+
+/// A short, one-way fingerprint of a refresh token: enough to tell two apart, useless to a
+/// reader of the store.
+fn fingerprint(token: &SecretString) -> String {
+    let digest = Sha256::digest(token.expose_secret().as_bytes());
+    digest[..8]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}

@@ -1,0 +1,682 @@
+//! The embedded store for the local server and tests: every port over one SQLite file.
+//!
+//! Uniqueness constraints do the work that conditional writes do in DynamoDB: one active
+//! session per customer, one session per thread and per conversation, one ledger record per
+//! key. Calls run on the blocking pool so a slow disk never stalls the async runtime.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, Row, params};
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::model::{
+    AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
+    SessionStatus,
+};
+use crate::ports::{
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, SessionStore,
+    StoreError, StoredTokens, TokenVault,
+};
+
+const SCHEMA: &str = r#"
+CREATE TABLE IF NOT EXISTS sessions (
+    id                    TEXT PRIMARY KEY,
+    bot_id                TEXT NOT NULL,
+    integration_id        TEXT NOT NULL,
+    integration_alias     TEXT NOT NULL,
+    customer_user_id      TEXT NOT NULL,
+    channel_id            TEXT NOT NULL,
+    channel_account_id    TEXT NOT NULL,
+    integration_thread_id TEXT NOT NULL UNIQUE,
+    thread_id             TEXT UNIQUE,
+    conversation_id       TEXT UNIQUE,
+    status                TEXT NOT NULL,
+    assigned_actor_id     TEXT,
+    created_at            TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
+    ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
+CREATE TABLE IF NOT EXISTS channel_setup (
+    singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
+    channel_id         TEXT NOT NULL,
+    channel_account_id TEXT NOT NULL,
+    inbox_id           TEXT NOT NULL,
+    webhook_url        TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS customers (
+    bot_id             TEXT NOT NULL,
+    botpress_user_id   TEXT NOT NULL,
+    name               TEXT NOT NULL,
+    identifier_type    TEXT NOT NULL,
+    identifier_value   TEXT NOT NULL,
+    hubspot_contact_id TEXT NOT NULL,
+    PRIMARY KEY (bot_id, botpress_user_id)
+);
+CREATE TABLE IF NOT EXISTS agent_users (
+    bot_id           TEXT NOT NULL,
+    actor_id         TEXT NOT NULL,
+    botpress_user_id TEXT NOT NULL,
+    name             TEXT,
+    PRIMARY KEY (bot_id, actor_id)
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key           TEXT PRIMARY KEY,
+    state         TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')),
+    outcome       TEXT,
+    expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS oauth_tokens (
+    singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
+    refresh_token      TEXT NOT NULL,
+    access_token       TEXT,
+    expires_at         TEXT,
+    seed_fingerprint   TEXT NOT NULL
+);
+"#;
+
+/// Every store port over one SQLite database.
+#[derive(Clone)]
+pub struct SqliteStore {
+    connection: Arc<Mutex<Connection>>,
+    clock: Arc<dyn Clock>,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database file at `path`.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let connection = Connection::open(path).map_err(|e| StoreError::new("open", e))?;
+        connection
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| StoreError::new("open", e))?;
+        Self::with_connection(connection, clock)
+    }
+
+    /// A private in-memory database (tests, and `hitl serve --sandbox` without `HITL_DB`).
+    pub fn in_memory(clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        let connection = Connection::open_in_memory().map_err(|e| StoreError::new("open", e))?;
+        Self::with_connection(connection, clock)
+    }
+
+    fn with_connection(connection: Connection, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        connection
+            .busy_timeout(Duration::from_secs(5))
+            .map_err(|e| StoreError::new("open", e))?;
+        connection
+            .execute_batch(SCHEMA)
+            .map_err(|e| StoreError::new("create schema", e))?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            clock,
+        })
+    }
+
+    /// Runs `work` on the blocking pool with the connection.
+    async fn run<T: Send + 'static>(
+        &self,
+        operation: &'static str,
+        work: impl FnOnce(&mut Connection) -> rusqlite::Result<T> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let connection = Arc::clone(&self.connection);
+        tokio::task::spawn_blocking(move || {
+            let mut connection = connection
+                .lock()
+                .map_err(|_| StoreError::new(operation, "connection lock poisoned"))?;
+            work(&mut connection).map_err(|e| StoreError::new(operation, e))
+        })
+        .await
+        .map_err(|e| StoreError::new(operation, e))?
+    }
+
+    fn now_ms(&self) -> i64 {
+        self.clock.now().timestamp_millis()
+    }
+}
+
+const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, customer_user_id, \
+    channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
+    assigned_actor_id, created_at";
+
+fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
+    let status: String = row.get(10)?;
+    let created_at: String = row.get(12)?;
+    Ok(HandoffSession {
+        id: row.get(0)?,
+        bot: BotpressContext {
+            bot_id: row.get(1)?,
+            integration_id: row.get(2)?,
+            integration_alias: row.get(3)?,
+        },
+        customer_user_id: row.get(4)?,
+        channel_id: row.get(5)?,
+        channel_account_id: row.get(6)?,
+        integration_thread_id: row.get(7)?,
+        thread_id: row.get(8)?,
+        conversation_id: row.get(9)?,
+        status: SessionStatus::parse(&status).ok_or_else(|| bad_column(10, &status))?,
+        assigned_actor_id: row.get(11)?,
+        created_at: DateTime::parse_from_rfc3339(&created_at)
+            .map_err(|_| bad_column(12, &created_at))?
+            .with_timezone(&Utc),
+    })
+}
+
+fn bad_column(index: usize, value: &str) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        index,
+        rusqlite::types::Type::Text,
+        format!("unexpected stored value `{value}`").into(),
+    )
+}
+
+fn find_session(
+    connection: &Connection,
+    column: &'static str,
+    value: &str,
+) -> rusqlite::Result<Option<HandoffSession>> {
+    connection
+        .query_row(
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions WHERE {column} = ?1"),
+            params![value],
+            session_from_row,
+        )
+        .optional()
+}
+
+#[async_trait]
+impl SessionStore for SqliteStore {
+    async fn insert_or_get_active(
+        &self,
+        session: HandoffSession,
+    ) -> Result<HandoffSession, StoreError> {
+        self.run("insert session", move |connection| {
+            let transaction = connection.transaction()?;
+            let existing = transaction
+                .query_row(
+                    &format!(
+                        "SELECT {SESSION_COLUMNS} FROM sessions \
+                         WHERE bot_id = ?1 AND customer_user_id = ?2 AND status <> 'closed'"
+                    ),
+                    params![session.bot.bot_id, session.customer_user_id],
+                    session_from_row,
+                )
+                .optional()?;
+            if let Some(existing) = existing {
+                return Ok(existing);
+            }
+            transaction.execute(
+                &format!(
+                    "INSERT INTO sessions ({SESSION_COLUMNS}) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                ),
+                params![
+                    session.id,
+                    session.bot.bot_id,
+                    session.bot.integration_id,
+                    session.bot.integration_alias,
+                    session.customer_user_id,
+                    session.channel_id,
+                    session.channel_account_id,
+                    session.integration_thread_id,
+                    session.thread_id,
+                    session.conversation_id,
+                    session.status.as_str(),
+                    session.assigned_actor_id,
+                    session.created_at.to_rfc3339(),
+                ],
+            )?;
+            transaction.commit()?;
+            Ok(session)
+        })
+        .await
+    }
+
+    async fn set_thread(&self, session_id: &str, thread_id: &str) -> Result<(), StoreError> {
+        let (session_id, thread_id) = (session_id.to_string(), thread_id.to_string());
+        self.run("record thread", move |connection| {
+            connection.execute(
+                "UPDATE sessions SET thread_id = ?2 WHERE id = ?1",
+                params![session_id, thread_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<(), StoreError> {
+        let (session_id, conversation_id) = (session_id.to_string(), conversation_id.to_string());
+        self.run("activate session", move |connection| {
+            connection.execute(
+                "UPDATE sessions SET conversation_id = ?2, \
+                 status = CASE WHEN status = 'opening' THEN 'open' ELSE status END \
+                 WHERE id = ?1",
+                params![session_id, conversation_id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn close(&self, session_id: &str) -> Result<bool, StoreError> {
+        let session_id = session_id.to_string();
+        self.run("close session", move |connection| {
+            let changed = connection.execute(
+                "UPDATE sessions SET status = 'closed' WHERE id = ?1 AND status <> 'closed'",
+                params![session_id],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn set_assignee(
+        &self,
+        session_id: &str,
+        actor_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let session_id = session_id.to_string();
+        let actor_id = actor_id.map(str::to_string);
+        self.run("record assignee", move |connection| {
+            let changed = connection.execute(
+                "UPDATE sessions SET assigned_actor_id = ?2 \
+                 WHERE id = ?1 AND assigned_actor_id IS NOT ?2",
+                params![session_id, actor_id],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn find_by_thread(&self, thread_id: &str) -> Result<Option<HandoffSession>, StoreError> {
+        let thread_id = thread_id.to_string();
+        self.run("find session by thread", move |connection| {
+            find_session(connection, "thread_id", &thread_id)
+        })
+        .await
+    }
+
+    async fn find_by_conversation(
+        &self,
+        conversation_id: &str,
+    ) -> Result<Option<HandoffSession>, StoreError> {
+        let conversation_id = conversation_id.to_string();
+        self.run("find session by conversation", move |connection| {
+            find_session(connection, "conversation_id", &conversation_id)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl ChannelStore for SqliteStore {
+    async fn channel_setup(&self) -> Result<Option<ChannelSetup>, StoreError> {
+        self.run("read channel setup", |connection| {
+            connection
+                .query_row(
+                    "SELECT channel_id, channel_account_id, inbox_id, webhook_url \
+                     FROM channel_setup WHERE singleton = 1",
+                    [],
+                    |row| {
+                        Ok(ChannelSetup {
+                            channel_id: row.get(0)?,
+                            channel_account_id: row.get(1)?,
+                            inbox_id: row.get(2)?,
+                            webhook_url: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn save_channel_setup(&self, setup: &ChannelSetup) -> Result<(), StoreError> {
+        let setup = setup.clone();
+        self.run("save channel setup", move |connection| {
+            connection.execute(
+                "INSERT INTO channel_setup (singleton, channel_id, channel_account_id, inbox_id, webhook_url) \
+                 VALUES (1, ?1, ?2, ?3, ?4) \
+                 ON CONFLICT (singleton) DO UPDATE SET channel_id = ?1, channel_account_id = ?2, \
+                 inbox_id = ?3, webhook_url = ?4",
+                params![setup.channel_id, setup.channel_account_id, setup.inbox_id, setup.webhook_url],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl CustomerStore for SqliteStore {
+    async fn save_customer(&self, customer: &Customer) -> Result<(), StoreError> {
+        let customer = customer.clone();
+        self.run("save customer", move |connection| {
+            connection.execute(
+                "INSERT INTO customers (bot_id, botpress_user_id, name, identifier_type, identifier_value, hubspot_contact_id) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT (bot_id, botpress_user_id) DO UPDATE SET name = ?3, identifier_type = ?4, \
+                 identifier_value = ?5, hubspot_contact_id = ?6",
+                params![
+                    customer.bot_id,
+                    customer.botpress_user_id,
+                    customer.name,
+                    customer.identifier.hubspot_type(),
+                    customer.identifier.value(),
+                    customer.hubspot_contact_id,
+                ],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn customer(
+        &self,
+        bot_id: &str,
+        botpress_user_id: &str,
+    ) -> Result<Option<Customer>, StoreError> {
+        let (bot_id, user_id) = (bot_id.to_string(), botpress_user_id.to_string());
+        self.run("read customer", move |connection| {
+            connection
+                .query_row(
+                    "SELECT bot_id, botpress_user_id, name, identifier_type, identifier_value, hubspot_contact_id \
+                     FROM customers WHERE bot_id = ?1 AND botpress_user_id = ?2",
+                    params![bot_id, user_id],
+                    |row| {
+                        let kind: String = row.get(3)?;
+                        let value: String = row.get(4)?;
+                        let identifier = match kind.as_str() {
+                            "HS_EMAIL_ADDRESS" => DeliveryIdentifier::Email(value),
+                            "HS_PHONE_NUMBER" => DeliveryIdentifier::Phone(value),
+                            other => return Err(bad_column(3, other)),
+                        };
+                        Ok(Customer {
+                            bot_id: row.get(0)?,
+                            botpress_user_id: row.get(1)?,
+                            name: row.get(2)?,
+                            identifier,
+                            hubspot_contact_id: row.get(5)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl AgentStore for SqliteStore {
+    async fn agent_user(
+        &self,
+        bot_id: &str,
+        actor_id: &str,
+    ) -> Result<Option<AgentUser>, StoreError> {
+        let (bot_id, actor_id) = (bot_id.to_string(), actor_id.to_string());
+        self.run("read agent user", move |connection| {
+            connection
+                .query_row(
+                    "SELECT bot_id, actor_id, botpress_user_id, name FROM agent_users \
+                     WHERE bot_id = ?1 AND actor_id = ?2",
+                    params![bot_id, actor_id],
+                    |row| {
+                        Ok(AgentUser {
+                            bot_id: row.get(0)?,
+                            actor_id: row.get(1)?,
+                            botpress_user_id: row.get(2)?,
+                            name: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn save_agent_user(&self, agent: &AgentUser) -> Result<(), StoreError> {
+        let agent = agent.clone();
+        self.run("save agent user", move |connection| {
+            connection.execute(
+                "INSERT INTO agent_users (bot_id, actor_id, botpress_user_id, name) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (bot_id, actor_id) DO UPDATE SET botpress_user_id = ?3, name = ?4",
+                params![agent.bot_id, agent.actor_id, agent.botpress_user_id, agent.name],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyLedger for SqliteStore {
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        let key = key.to_string();
+        let now = self.now_ms();
+        let lease_ends = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        self.run("claim idempotency key", move |connection| {
+            let transaction = connection.transaction()?;
+            let existing: Option<(String, Option<String>, i64)> = transaction
+                .query_row(
+                    "SELECT state, outcome, expires_at_ms FROM idempotency WHERE key = ?1",
+                    params![key],
+                    |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+                )
+                .optional()?;
+            let claim = match existing {
+                Some((state, _, expires)) if state == "in_progress" && expires > now => {
+                    Claim::InProgress
+                }
+                Some((state, outcome, expires)) if state == "completed" && expires > now => {
+                    Claim::Completed(outcome)
+                }
+                _ => {
+                    transaction.execute(
+                        "INSERT INTO idempotency (key, state, outcome, expires_at_ms) \
+                         VALUES (?1, 'in_progress', NULL, ?2) \
+                         ON CONFLICT (key) DO UPDATE SET state = 'in_progress', outcome = NULL, \
+                         expires_at_ms = ?2",
+                        params![key, lease_ends],
+                    )?;
+                    Claim::Acquired
+                }
+            };
+            transaction.commit()?;
+            Ok(claim)
+        })
+        .await
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        outcome: Option<&str>,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let key = key.to_string();
+        let outcome = outcome.map(str::to_string);
+        let expires = self.now_ms() + i64::try_from(keep.as_millis()).unwrap_or(i64::MAX / 2);
+        self.run("complete idempotency key", move |connection| {
+            connection.execute(
+                "UPDATE idempotency SET state = 'completed', outcome = ?2, expires_at_ms = ?3 \
+                 WHERE key = ?1",
+                params![key, outcome, expires],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let key = key.to_string();
+        self.run("release idempotency key", move |connection| {
+            connection.execute(
+                "DELETE FROM idempotency WHERE key = ?1 AND state = 'in_progress'",
+                params![key],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl TokenVault for SqliteStore {
+    async fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
+        self.run("read tokens", |connection| {
+            connection
+                .query_row(
+                    "SELECT refresh_token, access_token, expires_at, seed_fingerprint \
+                     FROM oauth_tokens WHERE singleton = 1",
+                    [],
+                    |row| {
+                        let access: Option<String> = row.get(1)?;
+                        let expires: Option<String> = row.get(2)?;
+                        Ok(StoredTokens {
+                            refresh_token: SecretString::from(row.get::<_, String>(0)?),
+                            access_token: access.map(SecretString::from),
+                            access_token_expires_at: expires
+                                .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
+                                .map(|time| time.with_timezone(&Utc)),
+                            seed_fingerprint: row.get(3)?,
+                        })
+                    },
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        let refresh = tokens.refresh_token.expose_secret().to_string();
+        let access = tokens
+            .access_token
+            .as_ref()
+            .map(|token| token.expose_secret().to_string());
+        let expires = tokens.access_token_expires_at.map(|time| time.to_rfc3339());
+        let seed = tokens.seed_fingerprint.clone();
+        self.run("save tokens", move |connection| {
+            connection.execute(
+                "INSERT INTO oauth_tokens (singleton, refresh_token, access_token, expires_at, seed_fingerprint) \
+                 VALUES (1, ?1, ?2, ?3, ?4) \
+                 ON CONFLICT (singleton) DO UPDATE SET refresh_token = ?1, access_token = ?2, \
+                 expires_at = ?3, seed_fingerprint = ?4",
+                params![refresh, access, expires, seed],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Duration as ChronoDuration;
+
+    use super::*;
+    use crate::ports::SystemClock;
+
+    struct FixedClock(std::sync::Mutex<DateTime<Utc>>);
+
+    impl Clock for FixedClock {
+        fn now(&self) -> DateTime<Utc> {
+            *self.0.lock().unwrap()
+        }
+    }
+
+    fn bot() -> BotpressContext {
+        BotpressContext {
+            bot_id: "bot".into(),
+            integration_id: "int".into(),
+            integration_alias: "hubspot-hitl".into(),
+        }
+    }
+
+    fn store() -> SqliteStore {
+        SqliteStore::in_memory(Arc::new(SystemClock)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_customer_has_one_active_session_at_a_time() {
+        let store = store();
+        let now = Utc::now();
+        let first = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), now);
+        let second = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), now);
+        let kept = store.insert_or_get_active(first.clone()).await.unwrap();
+        assert_eq!(kept.id, first.id);
+        let again = store.insert_or_get_active(second.clone()).await.unwrap();
+        assert_eq!(
+            again.id, first.id,
+            "the active session is returned, not a new one"
+        );
+        assert!(store.close(&first.id).await.unwrap());
+        assert!(
+            !store.close(&first.id).await.unwrap(),
+            "only one close wins"
+        );
+        let next = store.insert_or_get_active(second.clone()).await.unwrap();
+        assert_eq!(next.id, second.id, "after a close, a new session starts");
+    }
+
+    #[tokio::test]
+    async fn sessions_are_found_from_either_side() {
+        let store = store();
+        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now());
+        store.insert_or_get_active(session.clone()).await.unwrap();
+        store.set_thread(&session.id, "9012").await.unwrap();
+        store.activate(&session.id, "conv_1").await.unwrap();
+        let by_thread = store.find_by_thread("9012").await.unwrap().unwrap();
+        let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+        assert_eq!(by_thread, by_conversation);
+        assert_eq!(by_thread.status, SessionStatus::Open);
+        assert!(store.set_assignee(&session.id, Some("A-1")).await.unwrap());
+        assert!(!store.set_assignee(&session.id, Some("A-1")).await.unwrap());
+        assert!(store.set_assignee(&session.id, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn the_ledger_goes_in_progress_then_completed_and_leases_expire() {
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let store = SqliteStore::in_memory(clock.clone()).unwrap();
+        let lease = Duration::from_secs(30);
+        assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
+        assert_eq!(store.claim("k", lease).await.unwrap(), Claim::InProgress);
+        *clock.0.lock().unwrap() += ChronoDuration::seconds(31);
+        assert_eq!(
+            store.claim("k", lease).await.unwrap(),
+            Claim::Acquired,
+            "a dead worker's lease ends"
+        );
+        store
+            .complete("k", Some("done"), Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim("k", lease).await.unwrap(),
+            Claim::Completed(Some("done".into()))
+        );
+        store.release("k").await.unwrap();
+        assert_eq!(
+            store.claim("k", lease).await.unwrap(),
+            Claim::Completed(Some("done".into())),
+            "completed work is not released"
+        );
+        *clock.0.lock().unwrap() += ChronoDuration::seconds(3601);
+        assert_eq!(
+            store.claim("k", lease).await.unwrap(),
+            Claim::Acquired,
+            "expired records are ignored"
+        );
+    }
+
+    #[tokio::test]
+    async fn released_keys_can_be_claimed_again() {
+        let store = store();
+        let lease = Duration::from_secs(30);
+        assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
+        store.release("k").await.unwrap();
+        assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    }
+}

@@ -1,0 +1,143 @@
+//! Composition: builds the bridge from settings, secrets and a store. Every binary goes
+//! through here, so the Lambda functions, the local server and the tests run the same code.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use secrecy::{ExposeSecret, SecretString};
+
+use crate::adapters::botpress_http::BotpressClient;
+use crate::adapters::build_http_client;
+use crate::adapters::hubspot_http::HubSpotClient;
+use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
+use crate::adapters::sqlite_store::SqliteStore;
+use crate::config::{Secrets, Settings};
+use crate::ports::{AccessTokens, BridgeStore, Clock, StoreError, SystemClock, TokenVault};
+use crate::relay::{Relay, RelaySettings};
+
+/// Everything a request handler needs, built once per process (per Lambda execution
+/// environment), so warm invocations reuse clients and connections.
+pub struct Bridge {
+    pub relay: Relay,
+    pub tokens: Arc<dyn AccessTokens>,
+    pub clock: Arc<dyn Clock>,
+    /// Where HubSpot reaches us; webhook signatures are checked against it.
+    pub public_base_url: String,
+    pub botpress_shared_secret: SecretString,
+    webhook_signing_key: SecretString,
+}
+
+impl Bridge {
+    /// HubSpot signs webhooks with the app's client secret.
+    pub fn webhook_signing_key(&self) -> &[u8] {
+        self.webhook_signing_key.expose_secret().as_bytes()
+    }
+}
+
+/// Why the bridge could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("HUBSPOT_API_BASE is not a valid URL: {0}")]
+    HubSpotUrl(#[from] url::ParseError),
+}
+
+/// Builds the bridge over any store and token vault.
+pub fn build(
+    settings: &Settings,
+    secrets: &Secrets,
+    store: Arc<dyn BridgeStore>,
+    vault: Arc<dyn TokenVault>,
+    clock: Arc<dyn Clock>,
+) -> Result<Bridge, BuildError> {
+    let http = build_http_client();
+    let tokens: Arc<dyn AccessTokens> = Arc::new(OAuthTokens::new(
+        http.clone(),
+        OAuthSettings {
+            token_url: format!(
+                "{}{}",
+                settings.hubspot_api_base, settings.hubspot_oauth_token_path
+            ),
+            client_id: settings.hubspot_client_id.clone(),
+            client_secret: secrets.hubspot_client_secret.clone(),
+            seed_refresh_token: secrets.hubspot_refresh_token.clone(),
+        },
+        vault,
+        Arc::clone(&clock),
+    ));
+    let hubspot = HubSpotClient::new(
+        http.clone(),
+        &settings.hubspot_api_base,
+        settings.hubspot_app_id,
+        secrets.hubspot_developer_api_key.clone(),
+        Arc::clone(&tokens),
+    )?;
+    let botpress = BotpressClient::new(
+        http,
+        &settings.botpress_api_base,
+        secrets.botpress_token.clone(),
+    );
+    let relay = Relay::new(
+        store,
+        Arc::new(hubspot),
+        Arc::new(botpress),
+        Arc::clone(&clock),
+        RelaySettings {
+            webhook_url: settings.hubspot_webhook_url(),
+            help_desk_inbox_id: settings.hubspot_help_desk_id.clone(),
+            channel_name: settings.hubspot_channel_name.clone(),
+            default_phone_region: settings.default_phone_region.clone(),
+        },
+    );
+    Ok(Bridge {
+        relay,
+        tokens,
+        clock,
+        public_base_url: settings.public_base_url.clone(),
+        botpress_shared_secret: secrets.botpress_shared_secret.clone(),
+        webhook_signing_key: secrets.hubspot_client_secret.clone(),
+    })
+}
+
+/// The bridge over one SQLite file (or memory when `db` is `None`): the local server.
+pub fn build_local(
+    settings: &Settings,
+    secrets: &Secrets,
+    db: Option<&Path>,
+) -> Result<Bridge, BuildError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let store = Arc::new(match db {
+        Some(path) => SqliteStore::open(path, Arc::clone(&clock))?,
+        None => SqliteStore::in_memory(Arc::clone(&clock))?,
+    });
+    build(settings, secrets, store.clone(), store, clock)
+}
+
+/// Logging for every binary: JSON on Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise;
+/// level from `RUST_LOG` (default `info`).
+pub fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT")
+        .map(|format| format.eq_ignore_ascii_case("json"))
+        .unwrap_or(false);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let _ = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+}
+
+/// The bridge from the process environment, over the SQLite file named by `HITL_DB`
+/// (default `hitl.db`).
+pub fn build_from_env() -> Result<Bridge, BuildError> {
+    let (settings, secrets) = crate::config::from_env()?;
+    let db = std::env::var("HITL_DB").unwrap_or_else(|_| "hitl.db".to_string());
+    build_local(&settings, &secrets, Some(Path::new(&db)))
+}

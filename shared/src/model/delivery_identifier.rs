@@ -1,0 +1,159 @@
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// How HubSpot addresses the customer on a custom channel: an email address or an E.164 phone
+/// number (`deliveryIdentifier.type` `HS_EMAIL_ADDRESS` / `HS_PHONE_NUMBER`).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum DeliveryIdentifier {
+    #[serde(rename = "HS_EMAIL_ADDRESS")]
+    Email(String),
+    #[serde(rename = "HS_PHONE_NUMBER")]
+    Phone(String),
+}
+
+/// Why a value given as a customer's email or phone cannot be used.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum IdentifierError {
+    #[error("no email address or phone number was given")]
+    Empty,
+    #[error("`{0}` is not a valid email address")]
+    BadEmail(String),
+    #[error(
+        "`{0}` is not a valid phone number; give it in international form (+ and country code){1}"
+    )]
+    BadPhone(String, &'static str),
+}
+
+impl DeliveryIdentifier {
+    /// Reads what the HITL plugin puts in `createUser`'s `email`: an email address or a phone
+    /// number. Emails are lower-cased; phones are normalised to E.164, reading numbers without
+    /// a country code in `default_region` (an ISO 3166 code) when one is configured.
+    pub fn parse(raw: &str, default_region: Option<&str>) -> Result<Self, IdentifierError> {
+        let value = raw.trim();
+        if value.is_empty() {
+            return Err(IdentifierError::Empty);
+        }
+        if value.contains('@') {
+            return parse_email(value);
+        }
+        parse_phone(value, default_region)
+    }
+
+    /// HubSpot's name for the identifier type.
+    pub fn hubspot_type(&self) -> &'static str {
+        match self {
+            Self::Email(_) => "HS_EMAIL_ADDRESS",
+            Self::Phone(_) => "HS_PHONE_NUMBER",
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Email(value) | Self::Phone(value) => value,
+        }
+    }
+}
+
+/// Never prints the address or number in clear: these end up in logs.
+impl fmt::Debug for DeliveryIdentifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}({})",
+            self.hubspot_type(),
+            crate::redact::redact(self.value())
+        )
+    }
+}
+
+fn parse_email(value: &str) -> Result<DeliveryIdentifier, IdentifierError> {
+    let bad = || IdentifierError::BadEmail(value.to_string());
+    let (local, domain) = value.split_once('@').ok_or_else(bad)?;
+    let domain_ok = domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@');
+    if local.is_empty() || !domain_ok || value.chars().any(char::is_whitespace) {
+        return Err(bad());
+    }
+    Ok(DeliveryIdentifier::Email(value.to_ascii_lowercase()))
+}
+
+fn parse_phone(
+    value: &str,
+    default_region: Option<&str>,
+) -> Result<DeliveryIdentifier, IdentifierError> {
+    let hint = if default_region.is_some() {
+        ""
+    } else {
+        " or set DEFAULT_PHONE_REGION"
+    };
+    let bad = || IdentifierError::BadPhone(value.to_string(), hint);
+    let allowed = |c: char| c.is_ascii_digit() || " +-().".contains(c);
+    if !value.chars().all(allowed) {
+        return Err(bad());
+    }
+    let region = match default_region {
+        Some(code) => Some(
+            code.parse::<phonenumber::country::Id>()
+                .map_err(|_| bad())?,
+        ),
+        None => None,
+    };
+    let number = phonenumber::parse(region, value).map_err(|_| bad())?;
+    if !phonenumber::is_valid(&number) {
+        return Err(bad());
+    }
+    let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
+    Ok(DeliveryIdentifier::Phone(e164))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_lower_cased() {
+        let id = DeliveryIdentifier::parse(" Jane.Doe@Example.COM ", None).unwrap();
+        assert_eq!(id, DeliveryIdentifier::Email("jane.doe@example.com".into()));
+        assert_eq!(id.hubspot_type(), "HS_EMAIL_ADDRESS");
+    }
+
+    #[test]
+    fn phones_become_e164() {
+        let id = DeliveryIdentifier::parse("+1 (415) 555-2671", None).unwrap();
+        assert_eq!(id, DeliveryIdentifier::Phone("+14155552671".into()));
+        let id = DeliveryIdentifier::parse("020 7946 0958", Some("GB")).unwrap();
+        assert_eq!(id, DeliveryIdentifier::Phone("+442079460958".into()));
+    }
+
+    #[test]
+    fn a_national_number_without_region_is_refused_with_advice() {
+        let err = DeliveryIdentifier::parse("4155552671", None).unwrap_err();
+        assert!(err.to_string().contains("DEFAULT_PHONE_REGION"), "{err}");
+    }
+
+    #[test]
+    fn garbage_is_refused() {
+        assert!(matches!(
+            DeliveryIdentifier::parse("jane@", None),
+            Err(IdentifierError::BadEmail(_))
+        ));
+        assert!(matches!(
+            DeliveryIdentifier::parse("call me maybe", None),
+            Err(IdentifierError::BadPhone(..))
+        ));
+        assert_eq!(
+            DeliveryIdentifier::parse("  ", None),
+            Err(IdentifierError::Empty)
+        );
+    }
+
+    #[test]
+    fn debug_never_shows_the_value() {
+        let id = DeliveryIdentifier::Email("jane@example.com".into());
+        assert_eq!(format!("{id:?}"), "HS_EMAIL_ADDRESS(j***@example.com)");
+    }
+}

@@ -1,0 +1,92 @@
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::BotpressContext;
+
+/// Where a handoff is in its life.
+///
+/// `Opening` exists so a `startHitl` that failed half-way (thread published, Botpress
+/// conversation not yet created) is resumed by Botpress's retry instead of opening a second
+/// thread: every step after the insert is idempotent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionStatus {
+    Opening,
+    Open,
+    Closed,
+}
+
+impl SessionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Opening => "opening",
+            Self::Open => "open",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "opening" => Some(Self::Opening),
+            "open" => Some(Self::Open),
+            "closed" => Some(Self::Closed),
+            _ => None,
+        }
+    }
+}
+
+/// One customer's handoff: a HubSpot thread on one side, a Botpress `hitl` conversation on
+/// the other.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandoffSession {
+    /// Our own id; also the seed of the idempotency id of the opening message.
+    pub id: String,
+    pub bot: BotpressContext,
+    /// The Botpress user id of the customer (`createUser`'s output).
+    pub customer_user_id: String,
+    pub channel_id: String,
+    pub channel_account_id: String,
+    /// The `integrationThreadId` we publish with; HubSpot threads our messages by it.
+    pub integration_thread_id: String,
+    /// HubSpot's `conversationsThreadId`, known once the opening message is published.
+    pub thread_id: Option<String>,
+    /// The Botpress `hitl` conversation, known once it is created.
+    pub conversation_id: Option<String>,
+    pub status: SessionStatus,
+    /// The actor id of the agent the thread is assigned to, if any.
+    pub assigned_actor_id: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl HandoffSession {
+    pub fn new(
+        bot: BotpressContext,
+        customer_user_id: String,
+        channel_id: String,
+        channel_account_id: String,
+        now: DateTime<Utc>,
+    ) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            bot,
+            customer_user_id,
+            channel_id,
+            channel_account_id,
+            integration_thread_id: format!("bp-{}", uuid::Uuid::new_v4()),
+            thread_id: None,
+            conversation_id: None,
+            status: SessionStatus::Opening,
+            assigned_actor_id: None,
+            created_at: now,
+        }
+    }
+
+    /// The idempotency id of the opening message: stable across retries of `startHitl`.
+    pub fn opening_message_idempotency_id(&self) -> String {
+        format!("open-{}", self.id)
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.status != SessionStatus::Closed
+    }
+}

@@ -1,0 +1,49 @@
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use crate::model::BotpressContext;
+
+use super::UpstreamError;
+
+/// A message the bridge creates in a Botpress conversation (an agent's reply).
+#[derive(Clone, Debug)]
+pub struct BotpressMessage {
+    pub conversation_id: String,
+    pub user_id: String,
+    pub kind: String,
+    pub payload: Value,
+    /// Must identify the message uniquely: it is how a retry finds the message it created.
+    pub tags: BTreeMap<String, String>,
+}
+
+/// The Botpress Runtime API calls the relay makes, as an integration call.
+#[async_trait]
+pub trait BotpressGateway: Send + Sync {
+    async fn get_or_create_user(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<String, UpstreamError>;
+    async fn get_or_create_conversation(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+    ) -> Result<String, UpstreamError>;
+    /// Creates the message unless one with the same tags exists in the conversation.
+    async fn get_or_create_message(
+        &self,
+        bot: &BotpressContext,
+        message: &BotpressMessage,
+    ) -> Result<String, UpstreamError>;
+    async fn create_event(
+        &self,
+        bot: &BotpressContext,
+        event_type: &str,
+        conversation_id: &str,
+        payload: Value,
+    ) -> Result<(), UpstreamError>;
+}

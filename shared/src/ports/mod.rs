@@ -1,0 +1,20 @@
+//! The narrow traits the relay needs. Each has one concern; adapters implement them for SQLite
+//! (local), DynamoDB and Secrets Manager (AWS), and the two services over HTTP.
+
+mod botpress;
+mod clock;
+mod hubspot;
+mod idempotency;
+mod store;
+mod tokens;
+mod upstream_error;
+
+pub use botpress::{BotpressGateway, BotpressMessage};
+pub use clock::{Clock, SystemClock};
+pub use hubspot::{
+    AgentProfile, ChannelSpec, HubSpotGateway, IncomingMessage, PublishedMessage, ThreadStatus,
+};
+pub use idempotency::{Claim, IdempotencyLedger};
+pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
+pub use tokens::{AccessTokens, StoredTokens, TokenError, TokenVault};
+pub use upstream_error::{Service, UpstreamError};

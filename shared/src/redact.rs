@@ -1,0 +1,88 @@
+//! Redaction of personal data in logs.
+//!
+//! Email addresses and phone numbers of customers must never reach the logs in clear. Log
+//! fields that may hold one go through [`redacted`], which keeps just enough to correlate
+//! (the first character and the domain of an email, the last two digits of a phone number).
+
+use std::fmt;
+
+/// A `Display` wrapper that prints a redacted form of an email address or phone number.
+pub struct Redacted<'a>(&'a str);
+
+/// Wraps a value that may be an email address or a phone number for logging.
+pub fn redacted(value: &str) -> Redacted<'_> {
+    Redacted(value)
+}
+
+impl fmt::Display for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&redact(self.0))
+    }
+}
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "\"{self}\"")
+    }
+}
+
+/// Redacts an email address (`a***@example.com`) or anything else that holds digits
+/// (`***42`). Values with neither are printed as `***`.
+pub fn redact(value: &str) -> String {
+    if let Some((local, domain)) = value.split_once('@') {
+        let first = local.chars().next().map(String::from).unwrap_or_default();
+        return format!("{first}***@{domain}");
+    }
+    let digits: Vec<char> = value.chars().filter(char::is_ascii_digit).collect();
+    if digits.len() >= 4 {
+        let tail: String = digits[digits.len() - 2..].iter().collect();
+        return format!("***{tail}");
+    }
+    "***".to_string()
+}
+
+/// Redacts every email address and phone-number-like run inside free text, for error
+/// messages from upstream services that may quote what we sent.
+pub fn redact_text(text: &str) -> String {
+    text.split_inclusive(char::is_whitespace)
+        .map(|word| {
+            let trimmed = word.trim_end();
+            let digit_count = trimmed.chars().filter(char::is_ascii_digit).count();
+            let looks_like_phone = digit_count >= 7
+                && trimmed
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "+-().".contains(c));
+            if trimmed.contains('@') || looks_like_phone {
+                format!("{}{}", redact(trimmed), &word[trimmed.len()..])
+            } else {
+                word.to_string()
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_keep_only_first_letter_and_domain() {
+        assert_eq!(redact("jane.doe@example.com"), "j***@example.com");
+        assert_eq!(redacted("jane@x.io").to_string(), "j***@x.io");
+    }
+
+    #[test]
+    fn phones_keep_only_last_two_digits() {
+        assert_eq!(redact("+14155550123"), "***23");
+    }
+
+    #[test]
+    fn text_is_redacted_word_by_word() {
+        let text = "no contact for jane@example.com or +1 415-555-0123 here";
+        let out = redact_text(text);
+        assert!(!out.contains("jane@"));
+        assert!(out.contains("j***@example.com"));
+        assert!(!out.contains("555-0123"), "{out}");
+        assert!(out.starts_with("no contact for "));
+    }
+}

@@ -1,0 +1,49 @@
+use std::future::Future;
+use std::time::Duration;
+
+use super::{Relay, RelayError};
+use crate::ports::Claim;
+
+/// How long one attempt may hold a key before another may take over (the worker died).
+const LEASE: Duration = Duration::from_secs(60);
+/// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
+const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+
+/// What happened to one unit of work.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Relayed now.
+    Done,
+    /// Not ours (a thread the bridge did not open, an event we do not act on): acknowledged.
+    Ignored,
+    /// Relayed by an earlier delivery; this retry changed nothing.
+    AlreadyDone,
+}
+
+impl Relay {
+    /// Runs `work` at most once per `key`: a retry of finished work is answered from the
+    /// ledger, a retry of work in flight is refused, a failed attempt is released so the
+    /// sender's retry can do it.
+    pub(crate) async fn once<F>(&self, key: &str, work: F) -> Result<Outcome, RelayError>
+    where
+        F: Future<Output = Result<Outcome, RelayError>>,
+    {
+        match self.store.claim(key, LEASE).await? {
+            Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
+            Claim::InProgress => return Err(RelayError::InProgress),
+            Claim::Acquired => {}
+        }
+        match work.await {
+            Ok(outcome) => {
+                self.store.complete(key, None, REMEMBER).await?;
+                Ok(outcome)
+            }
+            Err(error) => {
+                if let Err(release_error) = self.store.release(key).await {
+                    tracing::warn!(%release_error, key, "could not release an idempotency key; its lease will expire");
+                }
+                Err(error)
+            }
+        }
+    }
+}

@@ -1,0 +1,70 @@
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{Relay, RelayError};
+use crate::model::{BotpressContext, Customer, DeliveryIdentifier};
+use crate::redact::redacted;
+
+/// `createUser`'s input, as the HITL plugin sends it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreateUserInput {
+    pub name: String,
+    #[serde(default)]
+    pub picture_url: Option<String>,
+    /// An email address or a phone number.
+    #[serde(default)]
+    pub email: Option<String>,
+}
+
+/// The Botpress user tag that ties a customer's Botpress user to their HubSpot contact.
+pub(crate) const CONTACT_TAG: &str = "hubspotContactId";
+
+impl Relay {
+    /// Checks the customer is a HubSpot contact (the help desk addresses them by email or
+    /// phone) and gets or creates the Botpress user that stands for them.
+    pub async fn create_user(
+        &self,
+        bot: &BotpressContext,
+        input: CreateUserInput,
+    ) -> Result<String, RelayError> {
+        let raw = input.email.as_deref().unwrap_or_default();
+        let identifier =
+            DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
+                .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
+        let contact_id = self
+            .hubspot
+            .find_contact(&identifier)
+            .await?
+            .ok_or_else(|| missing_contact(&identifier))?;
+        let tags = BTreeMap::from([(CONTACT_TAG.to_string(), contact_id.clone())]);
+        let user_id = self
+            .botpress
+            .get_or_create_user(bot, tags, Some(&input.name), input.picture_url.as_deref())
+            .await?;
+        self.store
+            .save_customer(&Customer {
+                bot_id: bot.bot_id.clone(),
+                botpress_user_id: user_id.clone(),
+                name: input.name,
+                identifier: identifier.clone(),
+                hubspot_contact_id: contact_id,
+            })
+            .await?;
+        tracing::info!(user_id, customer = %redacted(identifier.value()), "customer ready for handoff");
+        Ok(user_id)
+    }
+}
+
+/// The message a bot developer needs: which contact to create, and where.
+fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
+    let (what, property) = match identifier {
+        DeliveryIdentifier::Email(_) => ("email address", "Email"),
+        DeliveryIdentifier::Phone(_) => ("phone number", "Phone number"),
+    };
+    RelayError::InvalidInput(format!(
+        "createUser: HubSpot has no contact with the {what} {value}; create a contact with {property} = {value} in HubSpot CRM (Contacts), then hand off again",
+        value = identifier.value()
+    ))
+}

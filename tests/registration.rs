@@ -1,0 +1,210 @@
+//! Registering the integration, and how `/botpress` treats calls it must refuse.
+
+use flow_support::registered_stack;
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use serde_json::json;
+
+#[tokio::test]
+async fn registering_twice_creates_one_channel_and_one_channel_account() {
+    let stack = registered_stack().await;
+    let first = stack
+        .bridge
+        .relay
+        .store()
+        .channel_setup()
+        .await
+        .unwrap()
+        .unwrap();
+    let again = stack.caller.register("https://example.com/unused").await;
+    assert_eq!(again.status, 200, "{}", again.text);
+
+    assert_eq!(stack.hubspot.channels().len(), 1, "no second channel");
+    assert_eq!(
+        stack.hubspot.channel_accounts().len(),
+        1,
+        "no second channel account"
+    );
+    let second = stack
+        .bridge
+        .relay
+        .store()
+        .channel_setup()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first, second);
+
+    let channel = &stack.hubspot.channels()[0];
+    assert_eq!(
+        channel["webhookUrl"],
+        json!(stack.settings.hubspot_webhook_url())
+    );
+    assert_eq!(
+        channel["capabilities"]["threadingModel"],
+        "INTEGRATION_THREAD_ID"
+    );
+    assert_eq!(channel["capabilities"]["allowConversationStart"], true);
+    assert_eq!(channel["capabilities"]["allowOutgoingMessages"], true);
+    let account = &stack.hubspot.channel_accounts()[0];
+    assert_eq!(
+        account["inboxId"],
+        json!(stack.settings.hubspot_help_desk_id)
+    );
+    assert_eq!(account["authorized"], true);
+
+    let creates = stack
+        .hubspot
+        .recorder()
+        .matching("POST", "/conversations/v3/custom-channels");
+    let channel_creates: Vec<_> = creates
+        .iter()
+        .filter(|c| !c.path.contains("channel-accounts"))
+        .collect();
+    assert_eq!(channel_creates.len(), 1);
+    let query = channel_creates[0].query.clone().unwrap_or_default();
+    assert!(
+        query.contains("hapikey=sandbox-developer-api-key"),
+        "{query}"
+    );
+    assert!(query.contains("appId=1098266"), "{query}");
+}
+
+#[tokio::test]
+async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
+    let stack = registered_stack().await;
+    // A second deployment (an empty store) against the same HubSpot account finds the
+    // channel by its webhook URL instead of creating a duplicate.
+    let fresh = hitl_bridge::app::build_local(&stack.settings, &stack.secrets, None).unwrap();
+    assert!(fresh.relay.store().channel_setup().await.unwrap().is_none());
+    let setup = fresh.relay.register().await.unwrap();
+    assert_eq!(stack.hubspot.channels().len(), 1);
+    assert_eq!(stack.hubspot.channel_accounts().len(), 1);
+    assert_eq!(
+        setup.channel_id,
+        stack.hubspot.channels()[0]["id"].as_str().unwrap()
+    );
+}
+
+#[tokio::test]
+async fn unregister_and_ping_answer_200() {
+    let stack = registered_stack().await;
+    assert_eq!(stack.caller.ping().await.status, 200);
+    assert_eq!(
+        stack
+            .caller
+            .unregister("https://example.com/unused")
+            .await
+            .status,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_wrong_shared_secret_is_refused_and_nothing_happens() {
+    let stack = SandboxStack::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    let intruder = stack.caller.with_shared_secret("not-the-secret");
+    let before = stack.hubspot.recorder().len() + stack.botpress.recorder().len();
+
+    let answers = [
+        intruder.register("https://example.com/unused").await,
+        intruder
+            .create_user("Mallory", Some("jane.doe@example.com"))
+            .await,
+        intruder.start_hitl("user_x", None, None, json!([])).await,
+        intruder.send("ping", json!({})).await,
+    ];
+    for answer in &answers {
+        assert_eq!(answer.status, 401, "{}", answer.text);
+        assert!(answer.text.contains("sharedSecret"), "{}", answer.text);
+    }
+    let missing = stack
+        .caller
+        .send_with_headers(
+            vec![("x-bp-operation".into(), "register".into())],
+            "{}".into(),
+        )
+        .await;
+    assert_eq!(missing.status, 401);
+    assert!(
+        missing.text.contains("x-bp-configuration"),
+        "{}",
+        missing.text
+    );
+
+    assert_eq!(
+        stack.hubspot.recorder().len() + stack.botpress.recorder().len(),
+        before
+    );
+    assert!(stack.hubspot.channels().is_empty());
+}
+
+#[tokio::test]
+async fn unknown_operations_actions_and_malformed_bodies_get_a_clear_400() {
+    let stack = registered_stack().await;
+    let unknown_operation = stack.caller.send("teleport", json!({})).await;
+    assert_eq!(unknown_operation.status, 400);
+    assert!(
+        unknown_operation.text.contains("teleport"),
+        "{}",
+        unknown_operation.text
+    );
+
+    let unknown_action = stack.caller.action("escalateToManager", json!({})).await;
+    assert_eq!(unknown_action.status, 400);
+    assert!(
+        unknown_action.text.contains("escalateToManager"),
+        "{}",
+        unknown_action.text
+    );
+
+    let mut headers: Vec<(String, String)> = stack
+        .caller
+        .headers("action_triggered")
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap().to_string()))
+        .collect();
+    headers.retain(|(k, _)| k != "content-length");
+    let malformed = stack
+        .caller
+        .send_with_headers(headers, "{not json".into())
+        .await;
+    assert_eq!(malformed.status, 400);
+    assert!(
+        malformed.text.contains("action_triggered"),
+        "{}",
+        malformed.text
+    );
+
+    let wrong_type = stack
+        .caller
+        .action("startHitl", json!({ "userId": 42 }))
+        .await;
+    assert_eq!(wrong_type.status, 400);
+    assert!(wrong_type.text.contains("startHitl"), "{}", wrong_type.text);
+    assert_eq!(wrong_type.body["type"], "InvalidPayload");
+}
+
+#[tokio::test]
+async fn actions_before_register_say_what_to_do() {
+    let stack = SandboxStack::start(SandboxOptions::default())
+        .await
+        .unwrap();
+    let created = stack
+        .caller
+        .create_user("Jane", Some("jane.doe@example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = created.body["output"]["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let started = stack
+        .caller
+        .start_hitl(&user_id, None, None, json!([]))
+        .await;
+    assert_eq!(started.status, 409, "{}", started.text);
+    assert!(started.text.contains("register"), "{}", started.text);
+    assert!(stack.hubspot.threads().is_empty());
+}
