@@ -1,0 +1,438 @@
+//! The handoff loop over real HTTP: Botpress → bridge → HubSpot and back.
+
+use flow_support::{
+    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, eventually, registered_stack, settle, start_handoff, text,
+};
+use serde_json::json;
+
+#[tokio::test]
+async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user() {
+    let stack = registered_stack().await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some("Jane.Doe@Example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(created.body["meta"], json!({ "cost": 0 }));
+    let user_id = text(&created.body, "/output/userId");
+    assert!(
+        user_id.len() >= 28,
+        "Botpress ids are 28+ characters: {user_id}"
+    );
+
+    let lookup = stack
+        .hubspot
+        .recorder()
+        .matching("GET", "/crm/v3/objects/contacts/");
+    assert_eq!(lookup.len(), 1);
+    assert!(
+        lookup[0].path.ends_with("/jane.doe@example.com"),
+        "{}",
+        lookup[0].path
+    );
+    assert_eq!(lookup[0].query.as_deref(), Some("idProperty=email"));
+    assert!(
+        lookup[0]
+            .header("authorization")
+            .unwrap()
+            .starts_with("Bearer ")
+    );
+
+    let user = stack
+        .botpress
+        .user(&user_id)
+        .expect("the Botpress user exists");
+    assert_eq!(user["name"], "Jane Doe");
+    assert!(user["tags"]["hubspotContactId"].is_string(), "{user}");
+    let again = stack
+        .caller
+        .create_user("Jane Doe", Some("jane.doe@example.com"))
+        .await;
+    assert_eq!(
+        text(&again.body, "/output/userId"),
+        user_id,
+        "the same customer is the same user"
+    );
+}
+
+#[tokio::test]
+async fn create_user_finds_the_contact_by_phone_in_e164() {
+    let stack = registered_stack().await;
+    let created = stack
+        .caller
+        .create_user("Sam", Some("+1 (415) 555-2671"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let searches = stack
+        .hubspot
+        .recorder()
+        .matching("POST", "/crm/v3/objects/contacts/search");
+    assert_eq!(searches.len(), 1);
+    let search = searches[0].json();
+    assert_eq!(
+        search["filterGroups"][0]["filters"][0]["value"],
+        DEMO_CUSTOMER_PHONE
+    );
+    assert_eq!(search["filterGroups"][0]["filters"][0]["operator"], "EQ");
+}
+
+#[tokio::test]
+async fn a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create() {
+    let stack = registered_stack().await;
+    let refused = stack
+        .caller
+        .create_user("Nobody", Some("nobody@example.com"))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert_eq!(refused.body["type"], "InvalidPayload");
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("nobody@example.com") && message.contains("create"),
+        "{message}"
+    );
+    assert!(
+        stack.botpress.users().is_empty(),
+        "no Botpress user for a refused customer"
+    );
+
+    let garbage = stack
+        .caller
+        .create_user("Nobody", Some("not an address"))
+        .await;
+    assert_eq!(garbage.status, 400, "{}", garbage.text);
+}
+
+#[tokio::test]
+async fn start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.status, "OPEN");
+    assert_eq!(thread.inbox_id, stack.settings.hubspot_help_desk_id);
+    assert_eq!(thread.messages.len(), 1);
+    let opening = &thread.messages[0];
+    assert_eq!(opening.direction, "INCOMING");
+    assert_eq!(opening.text, "Order did not arrive\n\nOrder #1234");
+    assert_eq!(
+        opening.senders[0]["deliveryIdentifier"]["type"],
+        "HS_EMAIL_ADDRESS"
+    );
+    assert_eq!(
+        opening.senders[0]["deliveryIdentifier"]["value"],
+        "jane.doe@example.com"
+    );
+    assert!(opening.integration_idempotency_id.is_some());
+
+    let publish = &stack
+        .hubspot
+        .recorder()
+        .matching("POST", "/conversations/v3/custom-channels/")
+        .into_iter()
+        .filter(|call| call.path.ends_with("/messages"))
+        .collect::<Vec<_>>()[0];
+    let body = publish.json();
+    assert_eq!(body["messageDirection"], "INCOMING");
+    let setup = stack
+        .bridge
+        .relay
+        .store()
+        .channel_setup()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(body["channelAccountId"], json!(setup.channel_account_id));
+    assert!(body["integrationThreadId"].is_string());
+
+    let conversation = stack
+        .botpress
+        .conversation(&handoff.conversation_id)
+        .unwrap();
+    assert_eq!(conversation["channel"], "hitl");
+    assert_eq!(
+        conversation["tags"]["hubspotThreadId"],
+        json!(handoff.thread_id)
+    );
+    let store = stack.bridge.relay.store();
+    let by_thread = store
+        .find_by_thread(&handoff.thread_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let by_conversation = store
+        .find_by_conversation(&handoff.conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(by_thread, by_conversation);
+}
+
+#[tokio::test]
+async fn a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well() {
+    let stack = registered_stack().await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some("jane.doe@example.com"))
+        .await;
+    let user_id = text(&created.body, "/output/userId");
+    let first = stack
+        .caller
+        .start_hitl(&user_id, None, None, json!([]))
+        .await;
+    let second = stack
+        .caller
+        .start_hitl(&user_id, None, None, json!([]))
+        .await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    assert_eq!(first.body["output"], second.body["output"]);
+    let threads = stack.hubspot.threads();
+    assert_eq!(threads.len(), 1);
+    assert_eq!(threads[0].messages.len(), 1);
+    let opening = &threads[0].messages[0].text;
+    assert!(
+        !opening.contains("undefined") && !opening.trim().is_empty(),
+        "{opening}"
+    );
+}
+
+#[tokio::test]
+async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let (message_id, sent) = stack
+        .caller
+        .user_message(
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "Where is my parcel?",
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let retried = stack
+        .caller
+        .user_message_with_id(
+            &message_id,
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "Where is my parcel?",
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let relayed: Vec<_> = thread
+        .messages
+        .iter()
+        .filter(|m| m.text == "Where is my parcel?")
+        .collect();
+    assert_eq!(relayed.len(), 1, "relayed exactly once");
+    assert_eq!(relayed[0].direction, "INCOMING");
+    assert_eq!(
+        relayed[0].integration_idempotency_id.as_deref(),
+        Some(message_id.as_str())
+    );
+}
+
+#[tokio::test]
+async fn an_assignment_tells_the_bot_which_agent_took_the_thread() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, agent_name, _) = DEMO_AGENTS[0];
+    let delivery = stack
+        .hubspot
+        .assign(&handoff.thread_id, actor_id)
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+
+    let assigned = stack.botpress.events_of_type("hitlAssigned");
+    assert_eq!(assigned.len(), 1);
+    let payload = &assigned[0]["payload"];
+    assert_eq!(payload["conversationId"], json!(handoff.conversation_id));
+    let agent_user_id = payload["userId"].as_str().unwrap();
+    assert_ne!(
+        agent_user_id, handoff.user_id,
+        "the agent, not the customer"
+    );
+    let agent = stack.botpress.user(agent_user_id).unwrap();
+    assert_eq!(agent["name"], agent_name);
+    assert_eq!(agent["tags"]["hubspotActorId"], actor_id);
+
+    let event_call = &stack
+        .botpress
+        .recorder()
+        .matching("POST", "/v1/chat/events")[0];
+    assert_eq!(
+        event_call.header("x-bot-id"),
+        Some(stack.botpress.config().bot_id.as_str())
+    );
+    assert_eq!(
+        event_call.header("x-integration-id"),
+        Some("intver_sandbox_hubspot_hitl_0001")
+    );
+    assert_eq!(
+        event_call.header("x-integration-alias"),
+        Some("hubspot-hitl")
+    );
+    assert_eq!(
+        event_call.header("authorization"),
+        Some("Bearer sandbox-botpress-token")
+    );
+}
+
+#[tokio::test]
+async fn an_agent_reply_reaches_the_bot_once_as_the_agent() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, agent_name, _) = DEMO_AGENTS[1];
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, actor_id, "Hello Jane, I am on it.")
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(
+        retry.status, 200,
+        "a retried delivery is acknowledged: {}",
+        retry.response_body
+    );
+
+    let messages = stack.botpress.messages_in(&handoff.conversation_id);
+    assert_eq!(messages.len(), 1, "relayed exactly once: {messages:?}");
+    let reply = &messages[0];
+    assert_eq!(reply["type"], "text");
+    assert_eq!(reply["payload"]["text"], "Hello Jane, I am on it.");
+    assert_eq!(
+        reply["direction"], "incoming",
+        "an integration call, so the plugin relays it"
+    );
+    let agent = stack
+        .botpress
+        .user(reply["userId"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(agent["name"], agent_name);
+}
+
+#[tokio::test]
+async fn an_agent_closing_the_thread_stops_the_handoff() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let delivery = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+
+    let stopped = stack.botpress.events_of_type("hitlStopped");
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(
+        stopped[0]["payload"]["conversationId"],
+        json!(handoff.conversation_id)
+    );
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(retry.status, 200);
+    assert_eq!(
+        stack.botpress.events_of_type("hitlStopped").len(),
+        1,
+        "not told twice"
+    );
+
+    let late = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .await
+        .1;
+    assert_eq!(late.status, 400, "{}", late.text);
+    assert!(late.text.contains("closed"), "{}", late.text);
+}
+
+#[tokio::test]
+async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(stopped.body["output"], json!({}));
+
+    assert_eq!(
+        stack.hubspot.thread(&handoff.thread_id).unwrap().status,
+        "CLOSED"
+    );
+    let patch = &stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", "/conversations/v3/conversations/threads/")[0];
+    assert_eq!(patch.json(), json!({ "status": "CLOSED" }));
+    // HubSpot answers our own close with a `status: CLOSED` webhook; the bot already knows.
+    eventually("HubSpot's status webhook was delivered", || {
+        stack
+            .hubspot
+            .deliveries()
+            .iter()
+            .any(|d| d.body.contains("\"status\"") && d.status == 200)
+    })
+    .await;
+    settle().await;
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+
+    let unknown = stack
+        .caller
+        .stop_hitl("conv_00000000000000000000000000")
+        .await;
+    assert_eq!(unknown.status, 404, "{}", unknown.text);
+}
+
+#[tokio::test]
+async fn a_whole_conversation_keeps_every_message_in_order() {
+    let stack = registered_stack().await;
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, _, _) = DEMO_AGENTS[0];
+    stack
+        .hubspot
+        .assign(&handoff.thread_id, actor_id)
+        .await
+        .unwrap();
+    for turn in 1..=3 {
+        let said = format!("customer says {turn}");
+        let (_, sent) = stack
+            .caller
+            .user_message(&handoff.conversation_id, &handoff.user_id, &said)
+            .await;
+        assert_eq!(sent.status, 200);
+        let reply = format!("agent answers {turn}");
+        let delivered = stack
+            .hubspot
+            .agent_reply(&handoff.thread_id, actor_id, &reply)
+            .await
+            .unwrap();
+        assert_eq!(delivered.status, 200);
+    }
+    let in_help_desk: Vec<String> = stack
+        .hubspot
+        .thread(&handoff.thread_id)
+        .unwrap()
+        .messages
+        .iter()
+        .skip(1)
+        .map(|m| m.text.clone())
+        .collect();
+    assert_eq!(
+        in_help_desk,
+        [
+            "customer says 1",
+            "agent answers 1",
+            "customer says 2",
+            "agent answers 2",
+            "customer says 3",
+            "agent answers 3"
+        ]
+    );
+    let in_bot: Vec<String> = stack
+        .botpress
+        .messages_in(&handoff.conversation_id)
+        .iter()
+        .map(|m| m["payload"]["text"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        in_bot,
+        ["agent answers 1", "agent answers 2", "agent answers 3"]
+    );
+}
