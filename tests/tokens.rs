@@ -141,14 +141,7 @@ async fn tokens_are_refreshed_ahead_of_expiry_without_a_401() {
 
 #[tokio::test]
 async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
-    let stack = registered_stack_with(SandboxOptions {
-        hubspot: HubSpotSimConfig {
-            rotate_refresh_tokens: true,
-            ..HubSpotSimConfig::default()
-        },
-        ..SandboxOptions::default()
-    })
-    .await;
+    let stack = rotating_stack().await;
     let handoff = start_handoff(&stack).await;
     for round in 0..3 {
         stack.hubspot.expire_access_tokens();
@@ -172,14 +165,7 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
 
 #[tokio::test]
 async fn a_revoked_refresh_token_fails_loudly_and_says_what_to_do() {
-    let stack = registered_stack_with(SandboxOptions {
-        hubspot: HubSpotSimConfig {
-            rotate_refresh_tokens: true,
-            ..HubSpotSimConfig::default()
-        },
-        ..SandboxOptions::default()
-    })
-    .await;
+    let stack = rotating_stack().await;
     // Someone else used (and so rotated away) the grant: ours is now unknown to HubSpot.
     let other = reqwest::Client::new()
         .post(format!("{}{TOKEN_PATH}", stack.hubspot.base_url()))
@@ -201,4 +187,16 @@ async fn a_revoked_refresh_token_fails_loudly_and_says_what_to_do() {
         .expect_err("the grant is gone");
     assert!(!error.retryable());
     assert!(error.to_string().contains("reinstall"), "{error}");
+}
+
+/// A stack whose HubSpot rotates the refresh token on every refresh.
+async fn rotating_stack() -> hitl_cli::sandbox_stack::SandboxStack {
+    registered_stack_with(SandboxOptions {
+        hubspot: HubSpotSimConfig {
+            rotate_refresh_tokens: true,
+            ..HubSpotSimConfig::default()
+        },
+        ..SandboxOptions::default()
+    })
+    .await
 }

@@ -46,14 +46,18 @@ pub fn redact(value: &str) -> String {
 pub fn redact_text(text: &str) -> String {
     text.split_inclusive(char::is_whitespace)
         .map(|word| {
-            let trimmed = word.trim_end();
-            let digit_count = trimmed.chars().filter(char::is_ascii_digit).count();
+            // Judge the word without the punctuation around it ("…+44207946;", "(jane@x.io)").
+            let core = word
+                .trim_end()
+                .trim_matches(|c: char| ",;:!?\"'`()[]<>{}".contains(c));
+            let core = core.strip_suffix('.').unwrap_or(core);
+            let digit_count = core.chars().filter(char::is_ascii_digit).count();
             let looks_like_phone = digit_count >= 7
-                && trimmed
+                && core
                     .chars()
                     .all(|c| c.is_ascii_digit() || "+-().".contains(c));
-            if trimmed.contains('@') || looks_like_phone {
-                format!("{}{}", redact(trimmed), &word[trimmed.len()..])
+            if !core.is_empty() && (core.contains('@') || looks_like_phone) {
+                word.replacen(core, &redact(core), 1)
             } else {
                 word.to_string()
             }
@@ -84,5 +88,14 @@ mod tests {
         assert!(out.contains("j***@example.com"));
         assert!(!out.contains("555-0123"), "{out}");
         assert!(out.starts_with("no contact for "));
+    }
+
+    #[test]
+    fn punctuation_around_a_value_does_not_hide_it() {
+        let out = redact_text("number +442079460958; or (jane@example.com), or jane@example.com.");
+        assert_eq!(
+            out,
+            "number ***58; or (j***@example.com), or j***@example.com."
+        );
     }
 }

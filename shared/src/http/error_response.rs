@@ -44,10 +44,13 @@ pub(super) fn error_response(status: StatusCode, message: impl Into<String>) -> 
 /// Logs a relay error at the level it deserves and turns it into a response.
 pub(super) fn relay_error_response(error: RelayError) -> Response {
     let status = status_of(&error);
+    let message = error.to_string();
+    // The caller may need the address to fix its data; the logs never get it.
+    let logged = crate::redact::redact_text(&message);
     if status.is_server_error() {
-        tracing::error!(%error, status = status.as_u16(), "request failed");
+        tracing::error!(error = %logged, status = status.as_u16(), "request failed");
     } else {
-        tracing::warn!(%error, status = status.as_u16(), "request refused");
+        tracing::warn!(error = %logged, status = status.as_u16(), "request refused");
     }
-    error_response(status, error.to_string())
+    error_response(status, message)
 }

@@ -107,12 +107,7 @@ impl Relay {
         bot: &BotpressContext,
         conversation_id: &str,
     ) -> Result<(), RelayError> {
-        let session = self
-            .store
-            .find_by_conversation(conversation_id)
-            .await?
-            .filter(|session| session.bot.bot_id == bot.bot_id)
-            .ok_or_else(|| RelayError::UnknownConversation(conversation_id.to_string()))?;
+        let session = self.session_of_conversation(bot, conversation_id).await?;
         self.store.close(&session.id).await?;
         if let Some(thread_id) = &session.thread_id {
             self.hubspot
@@ -139,12 +134,7 @@ impl Relay {
         }
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
         self.once(&key, async {
-            let session = self
-                .store
-                .find_by_conversation(conversation_id)
-                .await?
-                .filter(|session| session.bot.bot_id == bot.bot_id)
-                .ok_or_else(|| RelayError::UnknownConversation(conversation_id.to_string()))?;
+            let session = self.session_of_conversation(bot, conversation_id).await?;
             if session.status == SessionStatus::Closed {
                 return Err(RelayError::InvalidInput(format!(
                     "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
@@ -173,6 +163,21 @@ impl Relay {
             Ok(super::Outcome::Done)
         })
         .await
+    }
+}
+
+impl Relay {
+    /// The session of a Botpress conversation of this bot; a bot never reaches another's.
+    async fn session_of_conversation(
+        &self,
+        bot: &BotpressContext,
+        conversation_id: &str,
+    ) -> Result<HandoffSession, RelayError> {
+        self.store
+            .find_by_conversation(conversation_id)
+            .await?
+            .filter(|session| session.bot.bot_id == bot.bot_id)
+            .ok_or_else(|| RelayError::UnknownConversation(conversation_id.to_string()))
     }
 }
 
