@@ -12,7 +12,9 @@ use crate::adapters::hubspot_http::HubSpotClient;
 use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::config::{Secrets, Settings};
-use crate::ports::{AccessTokens, BridgeStore, Clock, StoreError, SystemClock, TokenVault};
+use crate::ports::{
+    AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, SystemClock, TokenVault,
+};
 use crate::relay::{Relay, RelaySettings};
 
 /// Everything a request handler needs, built once per process (per Lambda execution
@@ -45,14 +47,26 @@ pub enum BuildError {
     HubSpotUrl(#[from] url::ParseError),
 }
 
-/// Builds the bridge over any store and token vault.
+/// Where the bridge keeps its state: the relay's store, the OAuth grant, and the lock that
+/// serialises token refreshes across processes.
+pub struct Persistence {
+    pub store: Arc<dyn BridgeStore>,
+    pub vault: Arc<dyn TokenVault>,
+    pub refresh_lock: Arc<dyn RefreshLock>,
+}
+
+/// Builds the bridge over any persistence.
 pub fn build(
     settings: &Settings,
     secrets: &Secrets,
-    store: Arc<dyn BridgeStore>,
-    vault: Arc<dyn TokenVault>,
+    persistence: Persistence,
     clock: Arc<dyn Clock>,
 ) -> Result<Bridge, BuildError> {
+    let Persistence {
+        store,
+        vault,
+        refresh_lock,
+    } = persistence;
     let http = build_http_client();
     let tokens: Arc<dyn AccessTokens> = Arc::new(OAuthTokens::new(
         http.clone(),
@@ -66,6 +80,7 @@ pub fn build(
             seed_refresh_token: secrets.hubspot_refresh_token.clone(),
         },
         vault,
+        refresh_lock,
         Arc::clone(&clock),
     ));
     let hubspot = HubSpotClient::new(
@@ -113,7 +128,12 @@ pub fn build_local(
         Some(path) => SqliteStore::open(path, Arc::clone(&clock))?,
         None => SqliteStore::in_memory(Arc::clone(&clock))?,
     });
-    build(settings, secrets, store.clone(), store, clock)
+    let persistence = Persistence {
+        store: store.clone(),
+        vault: store.clone(),
+        refresh_lock: store,
+    };
+    build(settings, secrets, persistence, clock)
 }
 
 /// Logging for every binary: JSON on Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise;

@@ -2,10 +2,13 @@
 //!
 //! Concurrent callers share one refresh: the cached grant sits behind an async mutex that is
 //! held across the refresh call, so the second caller waits and then reads the fresh token
-//! instead of starting a refresh of its own. A refresh token HubSpot rotates is written back
-//! to the vault at once, so a restart does not lose the grant.
+//! instead of starting a refresh of its own. Across processes, a [`RefreshLock`] does the
+//! same: the holder re-reads the vault, adopts a token another process just obtained, or
+//! refreshes with the newest refresh token. A refresh token HubSpot rotates is written back
+//! to the vault before the lock is released, so no process can refresh with a dead one.
 
 use std::sync::Arc;
+use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Duration, Utc};
@@ -15,12 +18,18 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::ports::{
-    AccessTokens, Clock, Service, StoredTokens, TokenError, TokenVault, UpstreamError,
+    AccessTokens, Clock, RefreshLock, Service, StoreError, StoredTokens, TokenError, TokenVault,
+    UpstreamError,
 };
 
 /// Refresh this long before the access token expires, so no call starts with a token that
 /// dies in flight.
 const REFRESH_MARGIN: Duration = Duration::minutes(5);
+/// How long one process may hold the refresh lock; a refresh takes well under a second.
+const LOCK_LEASE: StdDuration = StdDuration::from_secs(15);
+/// How long a process waits for another's refresh before giving up (the caller retries).
+const LOCK_WAIT: StdDuration = StdDuration::from_secs(4);
+const LOCK_POLL: StdDuration = StdDuration::from_millis(100);
 
 /// Where and as whom to refresh.
 pub struct OAuthSettings {
@@ -36,6 +45,7 @@ pub struct OAuthTokens {
     http: reqwest::Client,
     settings: OAuthSettings,
     vault: Arc<dyn TokenVault>,
+    lock: Arc<dyn RefreshLock>,
     clock: Arc<dyn Clock>,
     grant: Mutex<Option<StoredTokens>>,
 }
@@ -53,12 +63,14 @@ impl OAuthTokens {
         http: reqwest::Client,
         settings: OAuthSettings,
         vault: Arc<dyn TokenVault>,
+        lock: Arc<dyn RefreshLock>,
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             http,
             settings,
             vault,
+            lock,
             clock,
             grant: Mutex::new(None),
         }
@@ -133,20 +145,56 @@ impl OAuthTokens {
         Ok(access)
     }
 
-    /// Runs `decide` on the loaded grant under the lock; refreshes when it returns `None`.
+    /// Runs `decide` on the cached grant; when it returns `None`, takes the cross-process
+    /// lock, re-reads the vault, and either adopts what another process stored or refreshes.
     async fn with_grant(
         &self,
-        decide: impl FnOnce(&Self, &StoredTokens) -> Option<SecretString>,
+        decide: impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
     ) -> Result<SecretString, TokenError> {
         let mut guard = self.grant.lock().await;
         if guard.is_none() {
             *guard = Some(self.load_grant().await?);
         }
-        let grant = guard.as_mut().expect("loaded above");
-        if let Some(token) = decide(self, grant) {
+        if let Some(token) = guard.as_ref().and_then(|grant| decide(self, grant)) {
             return Ok(token);
         }
-        self.refresh(grant).await
+        let holder = self.acquire_refresh_lock().await?;
+        let outcome = self.refresh_holding_lock(&decide).await;
+        if let Err(error) = self.lock.unlock(&holder).await {
+            tracing::warn!(%error, "could not release the token refresh lock; its lease will end it");
+        }
+        let (grant, token) = outcome?;
+        *guard = Some(grant);
+        Ok(token)
+    }
+
+    async fn refresh_holding_lock(
+        &self,
+        decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
+    ) -> Result<(StoredTokens, SecretString), TokenError> {
+        let mut latest = self.load_grant().await?;
+        if let Some(token) = decide(self, &latest) {
+            tracing::debug!("adopting the access token another process refreshed");
+            return Ok((latest, token));
+        }
+        let token = self.refresh(&mut latest).await?;
+        Ok((latest, token))
+    }
+
+    async fn acquire_refresh_lock(&self) -> Result<String, TokenError> {
+        let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+        loop {
+            if let Some(holder) = self.lock.try_lock(LOCK_LEASE).await? {
+                return Ok(holder);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                return Err(TokenError::Store(StoreError::new(
+                    "wait for the token refresh lock",
+                    "another process has been refreshing for too long",
+                )));
+            }
+            tokio::time::sleep(LOCK_POLL).await;
+        }
     }
 }
 

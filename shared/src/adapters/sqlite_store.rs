@@ -18,8 +18,8 @@ use crate::model::{
     SessionStatus,
 };
 use crate::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, SessionStore,
-    StoreError, StoredTokens, TokenVault,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
+    SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -67,6 +67,11 @@ CREATE TABLE IF NOT EXISTS idempotency (
     key           TEXT PRIMARY KEY,
     state         TEXT NOT NULL CHECK (state IN ('in_progress', 'completed')),
     outcome       TEXT,
+    expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS locks (
+    name          TEXT PRIMARY KEY,
+    holder        TEXT NOT NULL,
     expires_at_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS oauth_tokens (
@@ -571,6 +576,40 @@ impl TokenVault for SqliteStore {
     }
 }
 
+/// The one lock the bridge takes: around HubSpot token refreshes.
+const REFRESH_LOCK: &str = "hubspot-token-refresh";
+
+#[async_trait]
+impl RefreshLock for SqliteStore {
+    async fn try_lock(&self, lease: Duration) -> Result<Option<String>, StoreError> {
+        let holder = uuid::Uuid::new_v4().to_string();
+        let now = self.now_ms();
+        let expires = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
+        self.run("take refresh lock", move |connection| {
+            let taken = connection.execute(
+                "INSERT INTO locks (name, holder, expires_at_ms) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (name) DO UPDATE SET holder = ?2, expires_at_ms = ?3 \
+                 WHERE locks.expires_at_ms <= ?4",
+                params![REFRESH_LOCK, holder, expires, now],
+            )?;
+            Ok((taken == 1).then_some(holder))
+        })
+        .await
+    }
+
+    async fn unlock(&self, holder: &str) -> Result<(), StoreError> {
+        let holder = holder.to_string();
+        self.run("release refresh lock", move |connection| {
+            connection.execute(
+                "DELETE FROM locks WHERE name = ?1 AND holder = ?2",
+                params![REFRESH_LOCK, holder],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::Duration as ChronoDuration;
@@ -669,6 +708,34 @@ mod tests {
             Claim::Acquired,
             "expired records are ignored"
         );
+    }
+
+    #[tokio::test]
+    async fn the_refresh_lock_has_one_holder_until_released_or_expired() {
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let store = SqliteStore::in_memory(clock.clone()).unwrap();
+        let lease = Duration::from_secs(15);
+        let first = store.try_lock(lease).await.unwrap().expect("free at first");
+        assert_eq!(store.try_lock(lease).await.unwrap(), None, "held");
+        store.unlock("someone-else").await.unwrap();
+        assert_eq!(
+            store.try_lock(lease).await.unwrap(),
+            None,
+            "only the holder releases"
+        );
+        store.unlock(&first).await.unwrap();
+        let second = store
+            .try_lock(lease)
+            .await
+            .unwrap()
+            .expect("free after release");
+        *clock.0.lock().unwrap() += ChronoDuration::seconds(16);
+        let third = store
+            .try_lock(lease)
+            .await
+            .unwrap()
+            .expect("a dead holder's lease ends");
+        assert_ne!(second, third);
     }
 
     #[tokio::test]

@@ -16,5 +16,5 @@ pub use hubspot::{
 };
 pub use idempotency::{Claim, IdempotencyLedger};
 pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
-pub use tokens::{AccessTokens, StoredTokens, TokenError, TokenVault};
+pub use tokens::{AccessTokens, RefreshLock, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

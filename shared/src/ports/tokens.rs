@@ -1,3 +1,5 @@
+use std::time::Duration;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
@@ -61,4 +63,19 @@ pub struct StoredTokens {
 pub trait TokenVault: Send + Sync {
     async fn load(&self) -> Result<Option<StoredTokens>, StoreError>;
     async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError>;
+}
+
+/// Serialises HubSpot token refreshes across processes (the Lambda functions, or a CLI beside
+/// the local server). HubSpot may rotate the refresh token on every refresh: two processes
+/// refreshing at once with the same token would leave one of them holding a dead grant. Under
+/// the lock, the refresher re-reads the vault first, so it always refreshes with the newest
+/// refresh token, and adopts an access token another process has just obtained.
+#[async_trait]
+pub trait RefreshLock: Send + Sync {
+    /// Takes the lock for `lease` (after which it frees itself, should the holder die).
+    /// `Some(holder)` names this holder for [`RefreshLock::unlock`]; `None` means another
+    /// holder has it now.
+    async fn try_lock(&self, lease: Duration) -> Result<Option<String>, StoreError>;
+    /// Frees the lock if `holder` still has it.
+    async fn unlock(&self, holder: &str) -> Result<(), StoreError>;
 }
