@@ -53,6 +53,9 @@ pub struct Persistence {
     pub store: Arc<dyn BridgeStore>,
     pub vault: Arc<dyn TokenVault>,
     pub refresh_lock: Arc<dyn RefreshLock>,
+    /// Whether the vault is where operators put the refresh token (Secrets Manager). If not,
+    /// `HUBSPOT_REFRESH_TOKEN` from the secrets seeds it (the local server).
+    pub vault_holds_the_grant: bool,
 }
 
 /// Builds the bridge over any persistence.
@@ -66,6 +69,7 @@ pub fn build(
         store,
         vault,
         refresh_lock,
+        vault_holds_the_grant,
     } = persistence;
     let http = build_http_client();
     let tokens: Arc<dyn AccessTokens> = Arc::new(OAuthTokens::new(
@@ -77,7 +81,8 @@ pub fn build(
             ),
             client_id: settings.hubspot_client_id.clone(),
             client_secret: secrets.hubspot_client_secret.clone(),
-            seed_refresh_token: secrets.hubspot_refresh_token.clone(),
+            seed_refresh_token: (!vault_holds_the_grant)
+                .then(|| secrets.hubspot_refresh_token.clone()),
         },
         vault,
         refresh_lock,
@@ -132,6 +137,7 @@ pub fn build_local(
         store: store.clone(),
         vault: store.clone(),
         refresh_lock: store,
+        vault_holds_the_grant: false,
     };
     build(settings, secrets, persistence, clock)
 }

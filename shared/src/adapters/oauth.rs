@@ -37,8 +37,10 @@ pub struct OAuthSettings {
     pub token_url: String,
     pub client_id: String,
     pub client_secret: SecretString,
-    /// The configured refresh token; used until HubSpot rotates it.
-    pub seed_refresh_token: SecretString,
+    /// A refresh token configured outside the vault (the local server's environment): it
+    /// seeds the vault, and replaces what the vault holds when the operator configures a new
+    /// one. `None` when the vault itself is where operators put the grant (Secrets Manager).
+    pub seed_refresh_token: Option<SecretString>,
 }
 
 pub struct OAuthTokens {
@@ -79,11 +81,17 @@ impl OAuthTokens {
     /// The stored grant, unless it grew from another configured refresh token (the app was
     /// reinstalled and the operator configured the new one), in which case the seed wins.
     async fn load_grant(&self) -> Result<StoredTokens, TokenError> {
-        let seed_fingerprint = fingerprint(&self.settings.seed_refresh_token);
-        match self.vault.load().await? {
+        let stored = self.vault.load().await?;
+        let Some(seed) = &self.settings.seed_refresh_token else {
+            return stored.ok_or_else(|| {
+                TokenError::RefreshTokenRejected("no refresh token is stored".to_string())
+            });
+        };
+        let seed_fingerprint = fingerprint(seed);
+        match stored {
             Some(stored) if stored.seed_fingerprint == seed_fingerprint => Ok(stored),
             _ => Ok(StoredTokens {
-                refresh_token: self.settings.seed_refresh_token.clone(),
+                refresh_token: seed.clone(),
                 access_token: None,
                 access_token_expires_at: None,
                 seed_fingerprint,
@@ -239,7 +247,7 @@ fn rejection_reason(body: &str) -> String {
 
 /// A short, one-way fingerprint of a refresh token: enough to tell two apart, useless to a
 /// reader of the store.
-fn fingerprint(token: &SecretString) -> String {
+pub fn fingerprint(token: &SecretString) -> String {
     let digest = Sha256::digest(token.expose_secret().as_bytes());
     digest[..8]
         .iter()
