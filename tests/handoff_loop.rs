@@ -1,13 +1,13 @@
 //! The handoff loop over real HTTP: Botpress → bridge → HubSpot and back.
 
 use flow_support::{
-    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, eventually, registered_stack, settle, start_handoff, text,
+    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Path, eventually, on_both_paths, registered_stack, settle,
+    start_handoff, text,
 };
 use serde_json::json;
 
-#[tokio::test]
-async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user() {
-    let stack = registered_stack().await;
+async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user(path: Path) {
+    let stack = registered_stack(path).await;
     let created = stack
         .caller
         .create_user("Jane Doe", Some("Jane.Doe@Example.com"))
@@ -55,9 +55,8 @@ async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress
     );
 }
 
-#[tokio::test]
-async fn create_user_finds_the_contact_by_phone_in_e164() {
-    let stack = registered_stack().await;
+async fn create_user_finds_the_contact_by_phone_in_e164(path: Path) {
+    let stack = registered_stack(path).await;
     let created = stack
         .caller
         .create_user("Sam", Some("+1 (415) 555-2671"))
@@ -76,9 +75,8 @@ async fn create_user_finds_the_contact_by_phone_in_e164() {
     assert_eq!(search["filterGroups"][0]["filters"][0]["operator"], "EQ");
 }
 
-#[tokio::test]
-async fn a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create() {
-    let stack = registered_stack().await;
+async fn a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create(path: Path) {
+    let stack = registered_stack(path).await;
     let refused = stack
         .caller
         .create_user("Nobody", Some("nobody@example.com"))
@@ -102,9 +100,8 @@ async fn a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create
     assert_eq!(garbage.status, 400, "{}", garbage.text);
 }
 
-#[tokio::test]
-async fn start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways() {
-    let stack = registered_stack().await;
+async fn start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
 
     let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
@@ -167,9 +164,8 @@ async fn start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways() {
     assert_eq!(by_thread, by_conversation);
 }
 
-#[tokio::test]
-async fn a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well() {
-    let stack = registered_stack().await;
+async fn a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well(path: Path) {
+    let stack = registered_stack(path).await;
     let created = stack
         .caller
         .create_user("Jane Doe", Some("jane.doe@example.com"))
@@ -195,9 +191,8 @@ async fn a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well
     );
 }
 
-#[tokio::test]
-async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries() {
-    let stack = registered_stack().await;
+async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let (message_id, sent) = stack
         .caller
@@ -233,9 +228,8 @@ async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries() {
     );
 }
 
-#[tokio::test]
-async fn an_assignment_tells_the_bot_which_agent_took_the_thread() {
-    let stack = registered_stack().await;
+async fn an_assignment_tells_the_bot_which_agent_took_the_thread(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let (actor_id, agent_name, _) = DEMO_AGENTS[0];
     let delivery = stack
@@ -280,9 +274,8 @@ async fn an_assignment_tells_the_bot_which_agent_took_the_thread() {
     );
 }
 
-#[tokio::test]
-async fn an_agent_reply_reaches_the_bot_once_as_the_agent() {
-    let stack = registered_stack().await;
+async fn an_agent_reply_reaches_the_bot_once_as_the_agent(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let (actor_id, agent_name, _) = DEMO_AGENTS[1];
     let delivery = stack
@@ -314,9 +307,8 @@ async fn an_agent_reply_reaches_the_bot_once_as_the_agent() {
     assert_eq!(agent["name"], agent_name);
 }
 
-#[tokio::test]
-async fn an_agent_closing_the_thread_stops_the_handoff() {
-    let stack = registered_stack().await;
+async fn an_agent_closing_the_thread_stops_the_handoff(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let delivery = stack.hubspot.close(&handoff.thread_id).await.unwrap();
     assert_eq!(delivery.status, 200, "{}", delivery.response_body);
@@ -344,9 +336,8 @@ async fn an_agent_closing_the_thread_stops_the_handoff() {
     assert!(late.text.contains("closed"), "{}", late.text);
 }
 
-#[tokio::test]
-async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped() {
-    let stack = registered_stack().await;
+async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
@@ -380,9 +371,8 @@ async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped() {
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 }
 
-#[tokio::test]
-async fn a_whole_conversation_keeps_every_message_in_order() {
-    let stack = registered_stack().await;
+async fn a_whole_conversation_keeps_every_message_in_order(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let (actor_id, _, _) = DEMO_AGENTS[0];
     stack
@@ -436,3 +426,17 @@ async fn a_whole_conversation_keeps_every_message_in_order() {
         ["agent answers 1", "agent answers 2", "agent answers 3"]
     );
 }
+
+on_both_paths!(
+    create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user,
+    create_user_finds_the_contact_by_phone_in_e164,
+    a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create,
+    start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways,
+    a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well,
+    a_user_message_reaches_the_thread_once_even_when_botpress_retries,
+    an_assignment_tells_the_bot_which_agent_took_the_thread,
+    an_agent_reply_reaches_the_bot_once_as_the_agent,
+    an_agent_closing_the_thread_stops_the_handoff,
+    the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped,
+    a_whole_conversation_keeps_every_message_in_order,
+);

@@ -6,7 +6,8 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
-use flow_support::{DEMO_AGENTS, DEMO_CUSTOMER_PHONE, registered_stack, start_handoff};
+use flow_support::{DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Path, registered_stack, start_handoff};
+use hitl_cli::sandbox_stack::SandboxStack;
 use serde_json::json;
 use tracing_subscriber::fmt::MakeWriter;
 
@@ -31,7 +32,7 @@ impl<'a> MakeWriter<'a> for Captured {
 }
 
 #[tokio::test(flavor = "current_thread")]
-async fn no_email_address_or_phone_number_is_logged() {
+async fn no_email_address_or_phone_number_is_logged_in_process() {
     let captured = Captured::default();
     let subscriber = tracing_subscriber::fmt()
         .with_max_level(tracing::Level::TRACE)
@@ -40,8 +41,27 @@ async fn no_email_address_or_phone_number_is_logged() {
         .finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let stack = registered_stack().await;
-    let handoff = start_handoff(&stack).await;
+    let stack = registered_stack(Path::InProcess).await;
+    exercise_every_path_that_touches_personal_data(&stack).await;
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert_nothing_personal_in(&logs);
+}
+
+#[tokio::test]
+async fn no_email_address_or_phone_number_is_logged_by_the_lambda_functions() {
+    let stack = registered_stack(Path::Lambda).await;
+    exercise_every_path_that_touches_personal_data(&stack).await;
+    let logs = stack
+        .lambda
+        .as_ref()
+        .expect("the Lambda path")
+        .logs()
+        .join("\n");
+    assert_nothing_personal_in(&logs);
+}
+
+async fn exercise_every_path_that_touches_personal_data(stack: &SandboxStack) {
+    let handoff = start_handoff(stack).await;
     stack
         .caller
         .user_message(
@@ -84,8 +104,9 @@ async fn no_email_address_or_phone_number_is_logged() {
         .caller
         .action("startHitl", json!({ "userId": handoff.user_id }))
         .await;
+}
 
-    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+fn assert_nothing_personal_in(logs: &str) {
     assert!(
         logs.contains("handoff started"),
         "the capture works: {logs}"
@@ -99,6 +120,8 @@ async fn no_email_address_or_phone_number_is_logged() {
         "sandbox-client-secret",
         "sandbox-shared-secret",
         "sandbox-botpress-token",
+        "sandbox-developer-api-key",
+        "na1-sandbox-refresh-token",
     ] {
         assert!(
             !logs.contains(secret),

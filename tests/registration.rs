@@ -1,12 +1,11 @@
 //! Registering the integration, and how `/botpress` treats calls it must refuse.
 
-use flow_support::registered_stack;
-use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use flow_support::{Path, on_both_paths, options, registered_stack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use serde_json::json;
 
-#[tokio::test]
-async fn registering_twice_creates_one_channel_and_one_channel_account() {
-    let stack = registered_stack().await;
+async fn registering_twice_creates_one_channel_and_one_channel_account(path: Path) {
+    let stack = registered_stack(path).await;
     let first = stack
         .bridge
         .relay
@@ -71,7 +70,7 @@ async fn registering_twice_creates_one_channel_and_one_channel_account() {
 
 #[tokio::test]
 async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
-    let stack = registered_stack().await;
+    let stack = registered_stack(Path::InProcess).await;
     // A second deployment (an empty store) against the same HubSpot account finds the
     // channel by its webhook URL instead of creating a duplicate.
     let fresh = hitl_bridge::app::build_local(&stack.settings, &stack.secrets, None).unwrap();
@@ -85,9 +84,8 @@ async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
     );
 }
 
-#[tokio::test]
-async fn unregister_and_ping_answer_200() {
-    let stack = registered_stack().await;
+async fn unregister_and_ping_answer_200(path: Path) {
+    let stack = registered_stack(path).await;
     assert_eq!(stack.caller.ping().await.status, 200);
     assert_eq!(
         stack
@@ -99,11 +97,8 @@ async fn unregister_and_ping_answer_200() {
     );
 }
 
-#[tokio::test]
-async fn a_wrong_shared_secret_is_refused_and_nothing_happens() {
-    let stack = SandboxStack::start(SandboxOptions::default())
-        .await
-        .unwrap();
+async fn a_wrong_shared_secret_is_refused_and_nothing_happens(path: Path) {
+    let stack = SandboxStack::start(options(path)).await.unwrap();
     let intruder = stack.caller.with_shared_secret("not-the-secret");
     let before = stack.hubspot.recorder().len() + stack.botpress.recorder().len();
 
@@ -140,9 +135,8 @@ async fn a_wrong_shared_secret_is_refused_and_nothing_happens() {
     assert!(stack.hubspot.channels().is_empty());
 }
 
-#[tokio::test]
-async fn unknown_operations_actions_and_malformed_bodies_get_a_clear_400() {
-    let stack = registered_stack().await;
+async fn unknown_operations_actions_and_malformed_bodies_get_a_clear_400(path: Path) {
+    let stack = registered_stack(path).await;
     let unknown_operation = stack.caller.send("teleport", json!({})).await;
     assert_eq!(unknown_operation.status, 400);
     assert!(
@@ -186,11 +180,8 @@ async fn unknown_operations_actions_and_malformed_bodies_get_a_clear_400() {
     assert_eq!(wrong_type.body["type"], "InvalidPayload");
 }
 
-#[tokio::test]
-async fn actions_before_register_say_what_to_do() {
-    let stack = SandboxStack::start(SandboxOptions::default())
-        .await
-        .unwrap();
+async fn actions_before_register_say_what_to_do(path: Path) {
+    let stack = SandboxStack::start(options(path)).await.unwrap();
     let created = stack
         .caller
         .create_user("Jane", Some("jane.doe@example.com"))
@@ -208,3 +199,11 @@ async fn actions_before_register_say_what_to_do() {
     assert!(started.text.contains("register"), "{}", started.text);
     assert!(stack.hubspot.threads().is_empty());
 }
+
+on_both_paths!(
+    registering_twice_creates_one_channel_and_one_channel_account,
+    unregister_and_ping_answer_200,
+    a_wrong_shared_secret_is_refused_and_nothing_happens,
+    unknown_operations_actions_and_malformed_bodies_get_a_clear_400,
+    actions_before_register_say_what_to_do,
+);

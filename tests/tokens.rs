@@ -3,15 +3,15 @@
 
 use std::time::Duration;
 
-use flow_support::{registered_stack, registered_stack_with, start_handoff};
-use hitl_cli::sandbox_stack::SandboxOptions;
+use flow_support::{
+    Path, on_both_paths, options, registered_stack, registered_stack_with, start_handoff,
+};
 use hitl_sandbox::hubspot::HubSpotSimConfig;
 
 const TOKEN_PATH: &str = "/oauth/v1/token";
 
-#[tokio::test]
-async fn an_expired_token_mid_conversation_costs_one_refresh_and_loses_nothing() {
-    let stack = registered_stack().await;
+async fn an_expired_token_mid_conversation_costs_one_refresh_and_loses_nothing(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let refreshes = stack.hubspot.recorder().count("POST", TOKEN_PATH);
     stack.hubspot.expire_access_tokens();
@@ -60,9 +60,8 @@ async fn an_expired_token_mid_conversation_costs_one_refresh_and_loses_nothing()
     );
 }
 
-#[tokio::test]
-async fn concurrent_requests_with_an_expired_token_share_one_refresh() {
-    let stack = registered_stack().await;
+async fn concurrent_requests_with_an_expired_token_share_one_refresh(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let refreshes = stack.hubspot.recorder().count("POST", TOKEN_PATH);
     stack.hubspot.expire_access_tokens();
@@ -96,17 +95,16 @@ async fn concurrent_requests_with_an_expired_token_share_one_refresh() {
     }
 }
 
-#[tokio::test]
-async fn tokens_are_refreshed_ahead_of_expiry_without_a_401() {
+async fn tokens_are_refreshed_ahead_of_expiry_without_a_401(path: Path) {
     // A token that lives five minutes and two seconds enters the bridge's five-minute
     // refresh margin two seconds after it is issued: the next call must refresh first,
     // while the old token would still have worked (so no 401 can be what triggers it).
-    let stack = registered_stack_with(SandboxOptions {
+    let stack = registered_stack_with(hitl_cli::sandbox_stack::SandboxOptions {
         hubspot: HubSpotSimConfig {
             access_token_ttl: Duration::from_secs(5 * 60 + 2),
             ..HubSpotSimConfig::default()
         },
-        ..SandboxOptions::default()
+        ..options(path)
     })
     .await;
     let handoff = start_handoff(&stack).await;
@@ -139,9 +137,8 @@ async fn tokens_are_refreshed_ahead_of_expiry_without_a_401() {
     );
 }
 
-#[tokio::test]
-async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
-    let stack = rotating_stack().await;
+async fn a_rotated_refresh_token_is_stored_and_used_next_time(path: Path) {
+    let stack = rotating_stack(path).await;
     let handoff = start_handoff(&stack).await;
     for round in 0..3 {
         stack.hubspot.expire_access_tokens();
@@ -163,9 +160,8 @@ async fn a_rotated_refresh_token_is_stored_and_used_next_time() {
         .expect("the stored, rotated token still works");
 }
 
-#[tokio::test]
-async fn a_revoked_refresh_token_fails_loudly_and_says_what_to_do() {
-    let stack = rotating_stack().await;
+async fn a_revoked_refresh_token_fails_loudly_and_says_what_to_do(path: Path) {
+    let stack = rotating_stack(path).await;
     // Someone else used (and so rotated away) the grant: ours is now unknown to HubSpot.
     let other = reqwest::Client::new()
         .post(format!("{}{TOKEN_PATH}", stack.hubspot.base_url()))
@@ -190,13 +186,21 @@ async fn a_revoked_refresh_token_fails_loudly_and_says_what_to_do() {
 }
 
 /// A stack whose HubSpot rotates the refresh token on every refresh.
-async fn rotating_stack() -> hitl_cli::sandbox_stack::SandboxStack {
-    registered_stack_with(SandboxOptions {
+async fn rotating_stack(path: Path) -> hitl_cli::sandbox_stack::SandboxStack {
+    registered_stack_with(hitl_cli::sandbox_stack::SandboxOptions {
         hubspot: HubSpotSimConfig {
             rotate_refresh_tokens: true,
             ..HubSpotSimConfig::default()
         },
-        ..SandboxOptions::default()
+        ..options(path)
     })
     .await
 }
+
+on_both_paths!(
+    an_expired_token_mid_conversation_costs_one_refresh_and_loses_nothing,
+    concurrent_requests_with_an_expired_token_share_one_refresh,
+    tokens_are_refreshed_ahead_of_expiry_without_a_401,
+    a_rotated_refresh_token_is_stored_and_used_next_time,
+    a_revoked_refresh_token_fails_loudly_and_says_what_to_do,
+);

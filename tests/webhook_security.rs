@@ -1,6 +1,6 @@
 //! `/hubspot/webhook` refuses what HubSpot did not sign, and ignores what is not ours.
 
-use flow_support::{registered_stack, start_handoff};
+use flow_support::{Path, on_both_paths, registered_stack, start_handoff};
 use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::hubspot::sign_v3;
 use serde_json::json;
@@ -51,9 +51,8 @@ fn close_event(thread_id: &str) -> String {
     .to_string()
 }
 
-#[tokio::test]
-async fn bad_missing_and_stale_signatures_get_401_and_change_nothing() {
-    let stack = registered_stack().await;
+async fn bad_missing_and_stale_signatures_get_401_and_change_nothing(path: Path) {
+    let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let body = close_event(&handoff.thread_id);
     let now = now_ms();
@@ -145,9 +144,8 @@ async fn bad_missing_and_stale_signatures_get_401_and_change_nothing() {
     assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
 }
 
-#[tokio::test]
-async fn events_for_threads_the_bridge_did_not_open_are_acknowledged_without_calls() {
-    let stack = registered_stack().await;
+async fn events_for_threads_the_bridge_did_not_open_are_acknowledged_without_calls(path: Path) {
+    let stack = registered_stack(path).await;
     let _ours = start_handoff(&stack).await;
     let (hubspot_calls, botpress_calls) = (
         stack.hubspot.recorder().len(),
@@ -189,9 +187,8 @@ async fn events_for_threads_the_bridge_did_not_open_are_acknowledged_without_cal
     );
 }
 
-#[tokio::test]
-async fn malformed_signed_bodies_get_a_clear_400() {
-    let stack = registered_stack().await;
+async fn malformed_signed_bodies_get_a_clear_400(path: Path) {
+    let stack = registered_stack(path).await;
     for (body, says) in [
         ("{not json", "not JSON"),
         ("{\"hello\":1}", "custom-channel event"),
@@ -206,11 +203,17 @@ async fn malformed_signed_bodies_get_a_clear_400() {
     }
 }
 
-#[tokio::test]
-async fn healthz_answers() {
-    let stack = registered_stack().await;
+async fn healthz_answers(path: Path) {
+    let stack = registered_stack(path).await;
     let response = reqwest::get(format!("{}/healthz", stack.bridge_url))
         .await
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
 }
+
+on_both_paths!(
+    bad_missing_and_stale_signatures_get_401_and_change_nothing,
+    events_for_threads_the_bridge_did_not_open_are_acknowledged_without_calls,
+    malformed_signed_bodies_get_a_clear_400,
+    healthz_answers,
+);

@@ -8,6 +8,7 @@
 
 pub mod botpress;
 pub mod hubspot;
+pub mod lambda;
 pub mod recorder;
 
 pub use recorder::{RecordedCall, Recorder};

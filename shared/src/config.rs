@@ -135,6 +135,31 @@ pub fn from_lookup(
     finish(reader, (settings, secrets))
 }
 
+/// Where the bridge keeps its state on AWS: `TABLE_NAME` (DynamoDB) and `SECRET_ID` (the
+/// Secrets Manager secret holding every secret; see README).
+#[derive(Clone, Debug)]
+pub struct AwsLocation {
+    pub table_name: String,
+    pub secret_id: String,
+}
+
+/// Reads the settings and the AWS location (the Lambda functions: secrets come from Secrets
+/// Manager, never from the environment).
+pub fn aws_settings_from(
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(Settings, AwsLocation), ConfigError> {
+    let mut reader = Reader {
+        lookup,
+        problems: Vec::new(),
+    };
+    let settings = read_settings(&mut reader);
+    let location = AwsLocation {
+        table_name: reader.required("TABLE_NAME", "the DynamoDB table the template creates"),
+        secret_id: reader.required("SECRET_ID", "the ARN or name of the Secrets Manager secret"),
+    };
+    finish(reader, (settings, location))
+}
+
 /// Reads settings and secrets from the process environment.
 pub fn from_env() -> Result<(Settings, Secrets), ConfigError> {
     from_lookup(&|name| std::env::var(name).ok())

@@ -1,16 +1,94 @@
 //! What every whole-flow test starts from: the sandbox stack (`hitl serve --sandbox` without
-//! the demo), the bridge served over real HTTP on a free port, registered with HubSpot.
+//! the demo), registered with HubSpot, on one of two paths:
+//! - [`Path::InProcess`]: the bridge's router served in the test process over SQLite;
+//! - [`Path::Lambda`]: the three Lambda binaries (built by `cargo build --bins`) under the
+//!   Lambda emulator behind an emulated HTTP API, over DynamoDB and Secrets Manager on the moto
+//!   server `scripts/test` starts (`HITL_TEST_AWS_ENDPOINT`).
+//!
+//! [`on_both_paths!`] runs the same test body on each.
 
+use std::path::PathBuf;
 use std::time::Duration;
 
-use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
+use hitl_cli::sandbox_stack::{BridgePath, DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
 use serde_json::{Value, json};
 
 pub use hitl_cli::sandbox_stack::{DEMO_AGENTS, DEMO_CUSTOMER_PHONE};
 
+/// Which bridge a test drives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Path {
+    InProcess,
+    Lambda,
+}
+
+/// Generates, for each named `async fn name(path: Path)`, a test `in_process::name` and a test
+/// `lambda::name` running it on each path.
+#[macro_export]
+macro_rules! on_both_paths {
+    ($($name:ident),* $(,)?) => {
+        mod in_process {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Path::InProcess).await
+                }
+            )*
+        }
+        mod lambda {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::Path::Lambda).await
+                }
+            )*
+        }
+    };
+}
+
+/// Default options for a path.
+pub fn options(path: Path) -> SandboxOptions {
+    SandboxOptions {
+        path: bridge_path(path),
+        ..SandboxOptions::default()
+    }
+}
+
+fn bridge_path(path: Path) -> BridgePath {
+    match path {
+        Path::InProcess => BridgePath::InProcess,
+        Path::Lambda => {
+            let aws_endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").expect(
+                "the Lambda path needs a moto server: run scripts/test, or set HITL_TEST_AWS_ENDPOINT",
+            );
+            let binaries = lambda_binaries();
+            assert!(
+                binaries.join("hubspot-webhook").is_file(),
+                "no function binaries in {}: run `cargo build --workspace --bins` first (scripts/test does)",
+                binaries.display()
+            );
+            BridgePath::Lambda {
+                binaries,
+                aws_endpoint,
+            }
+        }
+    }
+}
+
+/// Where `cargo build --bins` put the function binaries (`HITL_LAMBDA_BINARIES` overrides).
+fn lambda_binaries() -> PathBuf {
+    if let Some(folder) = std::env::var_os("HITL_LAMBDA_BINARIES") {
+        return PathBuf::from(folder);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    target.join("debug")
+}
+
 /// A registered stack with the default simulators.
-pub async fn registered_stack() -> SandboxStack {
-    registered_stack_with(SandboxOptions::default()).await
+pub async fn registered_stack(path: Path) -> SandboxStack {
+    registered_stack_with(options(path)).await
 }
 
 pub async fn registered_stack_with(options: SandboxOptions) -> SandboxStack {

@@ -7,6 +7,6 @@ use hitl_bridge::{app, http};
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     app::init_tracing();
-    let bridge = Arc::new(app::build_from_env()?);
+    let bridge = Arc::new(app::aws::build_from_env().await?);
     lambda_http::run(http::botpress_router(bridge)).await
 }

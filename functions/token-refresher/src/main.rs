@@ -11,7 +11,7 @@ use serde_json::Value;
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
     app::init_tracing();
-    let bridge = Arc::new(app::build_from_env()?);
+    let bridge = Arc::new(app::aws::build_from_env().await?);
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let bridge = Arc::clone(&bridge);
         async move {

@@ -1,6 +1,10 @@
 //! A whole local stack: the bridge served over HTTP, a simulated HubSpot and a simulated
 //! Botpress wired to it, and a Botpress "caller" that calls the bridge as Botpress Cloud does.
-//! `hitl serve --sandbox` runs it for people; the whole-flow tests run it for assertions.
+//! `hitl serve --sandbox` runs it for people; the whole-flow tests run it for assertions, on
+//! both paths: the bridge in this process over SQLite, and the three Lambda binaries under the
+//! Lambda emulator over DynamoDB and Secrets Manager (moto).
+
+pub mod lambda_path;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -12,12 +16,29 @@ use hitl_bridge::config::{self, Secrets, Settings};
 use hitl_bridge::model::ChannelSetup;
 use hitl_sandbox::botpress::{BotpressCaller, BotpressSim, BotpressSimConfig, CallerIdentity};
 use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
+use serde_json::json;
+
+use lambda_path::{LambdaDeployment, RefreshFailure};
 
 /// The shared secret the sandbox's Botpress presents.
 pub const SANDBOX_SHARED_SECRET: &str = "sandbox-shared-secret";
 
+/// Which bridge the stack runs.
+#[derive(Clone, Debug)]
+pub enum BridgePath {
+    /// The bridge's router served in this process over SQLite: `hitl serve --sandbox`.
+    InProcess,
+    /// The three Lambda binaries found in `binaries` (e.g. `target/debug`), under the Lambda
+    /// emulator, with DynamoDB and Secrets Manager on the moto server at `aws_endpoint`.
+    Lambda {
+        binaries: PathBuf,
+        aws_endpoint: String,
+    },
+}
+
 /// How to start a sandbox stack.
 pub struct SandboxOptions {
+    pub path: BridgePath,
     /// Where the bridge listens; port 0 picks a free one (tests).
     pub listen: SocketAddr,
     /// The bridge's SQLite file; in memory when `None`.
@@ -31,6 +52,7 @@ pub struct SandboxOptions {
 impl Default for SandboxOptions {
     fn default() -> Self {
         Self {
+            path: BridgePath::InProcess,
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             db: None,
             hubspot: HubSpotSimConfig::default(),
@@ -49,6 +71,8 @@ pub const DEMO_AGENTS: [(&str, &str, &str); 2] = [
 ];
 
 pub struct SandboxStack {
+    /// On the in-process path, the bridge that serves; on the Lambda path, a bridge over the
+    /// same table and secret, for tests to read what the functions stored.
     pub bridge: Arc<Bridge>,
     /// `http://127.0.0.1:PORT`: the bridge's public base URL.
     pub bridge_url: String,
@@ -59,6 +83,8 @@ pub struct SandboxStack {
     pub botpress: BotpressSim,
     /// Acts as Botpress Cloud calling the bridge's `/botpress`.
     pub caller: BotpressCaller,
+    /// The functions, on the Lambda path.
+    pub lambda: Option<LambdaDeployment>,
 }
 
 impl SandboxStack {
@@ -83,18 +109,40 @@ impl SandboxStack {
             }
         }
         let (settings, secrets) = configuration(&bridge_url, &hubspot, &botpress)?;
-        let bridge = Arc::new(app::build_local(
-            &settings,
-            &secrets,
-            options.db.as_deref(),
-        )?);
-        hubspot.set_app_webhook_url(&settings.hubspot_webhook_url());
-        let router = hitl_bridge::http::router(Arc::clone(&bridge));
-        tokio::spawn(async move {
-            if let Err(error) = axum::serve(listener, router).await {
-                tracing::error!(%error, "the sandbox bridge server stopped");
+        let (bridge, lambda) = match &options.path {
+            BridgePath::InProcess => {
+                let bridge = Arc::new(app::build_local(
+                    &settings,
+                    &secrets,
+                    options.db.as_deref(),
+                )?);
+                let router = hitl_bridge::http::router(Arc::clone(&bridge));
+                tokio::spawn(async move {
+                    if let Err(error) = axum::serve(listener, router).await {
+                        tracing::error!(%error, "the sandbox bridge server stopped");
+                    }
+                });
+                (bridge, None)
             }
-        });
+            BridgePath::Lambda {
+                binaries,
+                aws_endpoint,
+            } => {
+                let deployment = lambda_path::deploy(
+                    listener,
+                    binaries,
+                    aws_endpoint,
+                    &settings,
+                    secret_json(&secrets),
+                )
+                .await?;
+                let observer =
+                    app::aws::build_on_aws(&settings, &deployment.location, &deployment.sdk)
+                        .await?;
+                (Arc::new(observer), Some(deployment))
+            }
+        };
+        hubspot.set_app_webhook_url(&settings.hubspot_webhook_url());
         let caller = BotpressCaller::new(
             &format!("{bridge_url}{}", config::BOTPRESS_PATH),
             CallerIdentity {
@@ -114,7 +162,25 @@ impl SandboxStack {
             hubspot,
             botpress,
             caller,
+            lambda,
         })
+    }
+
+    /// Refreshes the HubSpot token now: on the Lambda path by invoking the token refresher as
+    /// its schedule does, in process through the bridge's token manager.
+    pub async fn refresh_tokens_now(&self) -> Result<(), RefreshFailure> {
+        match &self.lambda {
+            Some(deployment) => deployment.refresh_tokens_now().await,
+            None => self
+                .bridge
+                .tokens
+                .refresh_now()
+                .await
+                .map_err(|error| RefreshFailure {
+                    retryable: error.retryable(),
+                    message: error.to_string(),
+                }),
+        }
     }
 
     /// Registers the integration as Botpress does when a bot owner saves its configuration,
@@ -161,6 +227,18 @@ impl SandboxStack {
             .collect();
         println!("  demo agents:        {}", agents.join(", "));
     }
+}
+
+/// The Secrets Manager secret an operator would fill in, with the simulators' credentials.
+fn secret_json(secrets: &Secrets) -> serde_json::Value {
+    use secrecy::ExposeSecret;
+    json!({
+        "hubspotClientSecret": secrets.hubspot_client_secret.expose_secret(),
+        "hubspotDeveloperApiKey": secrets.hubspot_developer_api_key.expose_secret(),
+        "hubspotRefreshToken": secrets.hubspot_refresh_token.expose_secret(),
+        "botpressToken": secrets.botpress_token.expose_secret(),
+        "botpressSharedSecret": secrets.botpress_shared_secret.expose_secret(),
+    })
 }
 
 /// The bridge's configuration pointing at the simulators, with their credentials.

@@ -17,6 +17,8 @@ use crate::ports::{
 };
 use crate::relay::{Relay, RelaySettings};
 
+pub mod aws;
+
 /// Everything a request handler needs, built once per process (per Lambda execution
 /// environment), so warm invocations reuse clients and connections.
 pub struct Bridge {
@@ -45,6 +47,8 @@ pub enum BuildError {
     Store(#[from] StoreError),
     #[error("HUBSPOT_API_BASE is not a valid URL: {0}")]
     HubSpotUrl(#[from] url::ParseError),
+    #[error(transparent)]
+    Secrets(#[from] crate::adapters::secrets_manager::SecretsError),
 }
 
 /// Where the bridge keeps its state: the relay's store, the OAuth grant, and the lock that
@@ -158,12 +162,4 @@ pub fn init_tracing() {
     } else {
         builder.try_init()
     };
-}
-
-/// The bridge from the process environment, over the SQLite file named by `HITL_DB`
-/// (default `hitl.db`).
-pub fn build_from_env() -> Result<Bridge, BuildError> {
-    let (settings, secrets) = crate::config::from_env()?;
-    let db = std::env::var("HITL_DB").unwrap_or_else(|_| "hitl.db".to_string());
-    build_local(&settings, &secrets, Some(Path::new(&db)))
 }

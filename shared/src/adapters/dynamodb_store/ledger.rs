@@ -1,0 +1,159 @@
+//! The idempotency ledger, after AWS Powertools' design: one item per key going
+//! IN_PROGRESS → COMPLETED, claimed with one conditional put that succeeds only when there is
+//! no record or its lease (or retention) has ended.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
+use crate::ports::{Claim, IdempotencyLedger, StoreError};
+
+use super::items::{self, Item, TTL, n, s};
+use super::writes::{ATTEMPTS, failure, is_condition_failed, names, values};
+use super::{DynamoStore, keys};
+
+const STATE: &str = "state";
+const IN_PROGRESS: &str = "IN_PROGRESS";
+const COMPLETED: &str = "COMPLETED";
+const OUTCOME: &str = "outcome";
+/// When the lease (IN_PROGRESS) or the retention (COMPLETED) ends, in epoch milliseconds:
+/// the record counts only before then, whatever DynamoDB's TTL has done yet.
+const EXPIRES_AT_MS: &str = "expires_at_ms";
+
+fn millis(duration: Duration) -> i64 {
+    i64::try_from(duration.as_millis()).unwrap_or(i64::MAX / 2)
+}
+
+#[async_trait]
+impl IdempotencyLedger for DynamoStore {
+    async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
+        const OPERATION: &str = "claim idempotency key";
+        const CONDITION: &str = "attribute_not_exists(pk) OR expires_at_ms <= :now";
+        for _ in 0..ATTEMPTS {
+            let now = self.now_ms();
+            let lease_ends = now.saturating_add(millis(lease));
+            let mut item = items::key(keys::idempotency(key));
+            item.insert(STATE.into(), s(IN_PROGRESS));
+            item.insert(EXPIRES_AT_MS.into(), n(lease_ends));
+            item.insert(TTL.into(), n(Self::ttl_at_ms(lease_ends)));
+            let refused = match self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression(CONDITION)
+                .set_expression_attribute_values(values([(":now", n(now))]))
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await
+            {
+                Ok(_) => return Ok(Claim::Acquired),
+                Err(error) if is_condition_failed(&error) => error,
+                Err(error) => return Err(failure(OPERATION, error)),
+            };
+            // The record that refused the claim, as it was then; read it if DynamoDB did not
+            // return it.
+            let record = match refused.as_service_error() {
+                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
+                    failed.item().cloned()
+                }
+                _ => None,
+            };
+            let record = match record {
+                Some(record) => Some(record),
+                None => self.get(OPERATION, keys::idempotency(key)).await?,
+            };
+            match record {
+                Some(record) => return claim_from_record(&record),
+                // Released between the put and the read: claim again.
+                None => continue,
+            }
+        }
+        Err(StoreError::new(
+            OPERATION,
+            format!("key `{key}` kept changing; gave up after {ATTEMPTS} attempts"),
+        ))
+    }
+
+    async fn complete(
+        &self,
+        key: &str,
+        outcome: Option<&str>,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "complete idempotency key";
+        let expires = self.now_ms().saturating_add(millis(keep));
+        let (expression, outcome_value) = match outcome {
+            Some(outcome) => (
+                "SET #state = :completed, outcome = :outcome, expires_at_ms = :expires, #ttl = :ttl",
+                Some(s(outcome)),
+            ),
+            None => (
+                "SET #state = :completed, expires_at_ms = :expires, #ttl = :ttl REMOVE outcome",
+                None,
+            ),
+        };
+        let mut attribute_values = values([
+            (":completed", s(COMPLETED)),
+            (":expires", n(expires)),
+            (":ttl", n(Self::ttl_at_ms(expires))),
+        ])
+        .unwrap_or_default();
+        if let Some(outcome) = outcome_value {
+            attribute_values.insert(":outcome".into(), outcome);
+        }
+        let condition = "attribute_exists(pk)";
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::idempotency(key))))
+            .update_expression(expression)
+            .condition_expression(condition)
+            .set_expression_attribute_names(names(&[expression, condition]))
+            .set_expression_attribute_values(Some(attribute_values))
+            .send()
+            .await
+        {
+            // No record (never claimed, or gone): nothing to complete, as in SQLite.
+            Err(error) if !is_condition_failed(&error) => Err(failure(OPERATION, error)),
+            _ => Ok(()),
+        }
+    }
+
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        const OPERATION: &str = "release idempotency key";
+        let condition = "#state = :in_progress";
+        match self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::idempotency(key))))
+            .condition_expression(condition)
+            .set_expression_attribute_names(names(&[condition]))
+            .set_expression_attribute_values(values([(":in_progress", s(IN_PROGRESS))]))
+            .send()
+            .await
+        {
+            // Completed work is kept; a missing record needs no release.
+            Err(error) if !is_condition_failed(&error) => Err(failure(OPERATION, error)),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// What a live record that refused a claim says.
+fn claim_from_record(record: &Item) -> Result<Claim, StoreError> {
+    match items::string(record, STATE)?.as_str() {
+        IN_PROGRESS => Ok(Claim::InProgress),
+        COMPLETED => Ok(Claim::Completed(items::optional_string(record, OUTCOME)?)),
+        other => Err(StoreError::new(
+            "claim idempotency key",
+            format!("unexpected ledger state `{other}`"),
+        )),
+    }
+}

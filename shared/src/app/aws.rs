@@ -1,0 +1,47 @@
+//! The bridge on AWS: settings from the function's environment, every secret from one Secrets
+//! Manager secret, state in DynamoDB. Built once per execution environment, outside the
+//! handler, so warm invocations reuse the SDK clients and their connections.
+
+use std::sync::Arc;
+
+use aws_config::{BehaviorVersion, SdkConfig};
+
+use super::{Bridge, BuildError, Persistence, build};
+use crate::adapters::dynamodb_store::DynamoStore;
+use crate::adapters::secrets_manager::SecretsManagerVault;
+use crate::config::{self, AwsLocation, Settings};
+use crate::ports::{Clock, SystemClock};
+
+/// The bridge from the Lambda environment (`TABLE_NAME`, `SECRET_ID` and the non-secret
+/// settings). The SDK honours `AWS_ENDPOINT_URL`, which the tests point at moto.
+pub async fn build_from_env() -> Result<Bridge, BuildError> {
+    let (settings, location) = config::aws_settings_from(&|name| std::env::var(name).ok())?;
+    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    build_on_aws(&settings, &location, &sdk).await
+}
+
+/// The bridge over the given table and secret.
+pub async fn build_on_aws(
+    settings: &Settings,
+    location: &AwsLocation,
+    sdk: &SdkConfig,
+) -> Result<Bridge, BuildError> {
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let vault = SecretsManagerVault::new(
+        aws_sdk_secretsmanager::Client::new(sdk),
+        location.secret_id.clone(),
+    );
+    let secrets = vault.read_secrets().await?;
+    let store = Arc::new(DynamoStore::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        location.table_name.clone(),
+        Arc::clone(&clock),
+    ));
+    let persistence = Persistence {
+        store: store.clone(),
+        vault: Arc::new(vault),
+        refresh_lock: store,
+        vault_holds_the_grant: true,
+    };
+    build(settings, &secrets, persistence, clock)
+}

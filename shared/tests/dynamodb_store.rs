@@ -1,0 +1,671 @@
+//! The DynamoDB store against moto: the same behaviour as the SQLite store, plus what only a
+//! distributed store has to get right (races between processes, TTL that deletes late).
+//!
+//! `scripts/test` starts moto and sets `HITL_TEST_AWS_ENDPOINT`. To run these alone:
+//! `.tools/venv/bin/moto_server -H 127.0.0.1 -p 5055 &` then
+//! `HITL_TEST_AWS_ENDPOINT=http://127.0.0.1:5055 cargo test -p hitl-bridge --test dynamodb_store`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::Credentials;
+use aws_sdk_dynamodb::config::http::HttpRequest;
+use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::{
+    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+};
+use chrono::{DateTime, Utc};
+use hitl_bridge::adapters::dynamodb_store::DynamoStore;
+use hitl_bridge::model::{
+    AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
+    SessionStatus,
+};
+use hitl_bridge::ports::{
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
+    SessionStore,
+};
+
+/// A clock the test moves by hand.
+struct TestClock(Mutex<DateTime<Utc>>);
+
+impl TestClock {
+    fn new() -> Arc<Self> {
+        Arc::new(Self(Mutex::new(Utc::now())))
+    }
+
+    fn advance(&self, seconds: i64) {
+        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().unwrap()
+    }
+}
+
+async fn client() -> Client {
+    let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").expect(
+        "HITL_TEST_AWS_ENDPOINT is not set: run these tests with scripts/test, which starts moto \
+         (or start moto_server yourself and set HITL_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT)",
+    );
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .load()
+        .await;
+    let http = OneAtATime {
+        inner: aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(
+                tls::rustls_provider::CryptoMode::AwsLc,
+            ))
+            .build_https(),
+        turn: Arc::default(),
+    };
+    Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&config)
+            .http_client(http)
+            .build(),
+    )
+}
+
+/// Sends one request to moto at a time.
+///
+/// moto serves each request on its own thread without any locking, so two conditional writes
+/// to one item can both pass their condition; real DynamoDB executes each request atomically.
+/// Queuing requests restores that, and only that: the store's calls still interleave request by
+/// request (read, then transaction), which is what the race tests exercise.
+#[derive(Debug)]
+struct OneAtATime {
+    inner: SharedHttpClient,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpClient for OneAtATime {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(OneAtATimeConnector {
+            inner: self.inner.http_connector(settings, components),
+            turn: Arc::clone(&self.turn),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct OneAtATimeConnector {
+    inner: SharedHttpConnector,
+    turn: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl HttpConnector for OneAtATimeConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let (inner, turn) = (self.inner.clone(), Arc::clone(&self.turn));
+        HttpConnectorFuture::new(async move {
+            let _turn = turn.lock_owned().await;
+            // moto has finished the request once the response head arrives.
+            inner.call(request).await
+        })
+    }
+}
+
+/// A store over a table of its own, with the test's clock.
+struct Fixture {
+    store: Arc<DynamoStore>,
+    client: Client,
+    table: String,
+    clock: Arc<TestClock>,
+}
+
+async fn fixture() -> Fixture {
+    let client = client().await;
+    let table = format!("hitl-test-{}", uuid::Uuid::new_v4());
+    DynamoStore::create_table(&client, &table).await.unwrap();
+    let clock = TestClock::new();
+    let store = Arc::new(DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        clock.clone(),
+    ));
+    Fixture {
+        store,
+        client,
+        table,
+        clock,
+    }
+}
+
+impl Fixture {
+    async fn item(&self, pk: &str) -> Option<HashMap<String, AttributeValue>> {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(pk.into()))
+            .consistent_read(true)
+            .send()
+            .await
+            .unwrap()
+            .item
+    }
+
+    async fn put_raw(&self, attributes: &[(&str, AttributeValue)]) {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(
+                attributes
+                    .iter()
+                    .map(|(name, value)| (name.to_string(), value.clone()))
+                    .collect(),
+            ))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn now_secs(&self) -> i64 {
+        self.clock.now().timestamp()
+    }
+}
+
+fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
+    item.get(name)
+        .and_then(|value| value.as_s().ok())
+        .cloned()
+        .unwrap_or_else(|| panic!("no string `{name}` in {item:?}"))
+}
+
+fn bot() -> BotpressContext {
+    BotpressContext {
+        bot_id: "bot".into(),
+        integration_id: "int".into(),
+        integration_alias: "hubspot-hitl".into(),
+    }
+}
+
+fn new_session(user: &str) -> HandoffSession {
+    HandoffSession::new(bot(), user.into(), "c".into(), "a".into(), Utc::now())
+}
+
+#[tokio::test]
+async fn the_table_is_created_with_ttl_on_the_ttl_attribute() {
+    let f = fixture().await;
+    let ttl = f
+        .client
+        .describe_time_to_live()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap();
+    let description = ttl.time_to_live_description().unwrap();
+    assert_eq!(description.attribute_name(), Some("ttl"));
+    let table = f
+        .client
+        .describe_table()
+        .table_name(&f.table)
+        .send()
+        .await
+        .unwrap();
+    let table = table.table().unwrap();
+    assert_eq!(table.key_schema().len(), 1);
+    assert_eq!(table.key_schema()[0].attribute_name(), "pk");
+}
+
+#[tokio::test]
+async fn a_customer_has_one_active_session_at_a_time() {
+    let f = fixture().await;
+    let store = &f.store;
+    let first = new_session("user");
+    let second = new_session("user");
+    let kept = store.insert_or_get_active(first.clone()).await.unwrap();
+    assert_eq!(kept, first);
+    let again = store.insert_or_get_active(second.clone()).await.unwrap();
+    assert_eq!(
+        again, first,
+        "the active session is returned, not a new one"
+    );
+    let other_customer = new_session("someone-else");
+    assert_eq!(
+        store
+            .insert_or_get_active(other_customer.clone())
+            .await
+            .unwrap()
+            .id,
+        other_customer.id
+    );
+    assert!(store.close(&first.id).await.unwrap());
+    assert!(
+        !store.close(&first.id).await.unwrap(),
+        "only one close wins"
+    );
+    assert!(!store.close("no-such-session").await.unwrap());
+    let next = store.insert_or_get_active(second.clone()).await.unwrap();
+    assert_eq!(next.id, second.id, "after a close, a new session starts");
+}
+
+#[tokio::test]
+async fn racing_inserts_for_one_customer_get_one_session() {
+    let f = fixture().await;
+    let calls = (0..8).map(|_| {
+        let store = Arc::clone(&f.store);
+        tokio::spawn(async move { store.insert_or_get_active(new_session("user")).await })
+    });
+    let ids: Vec<String> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap().id)
+        .collect();
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    let active = f.item("ACTIVE#bot#user").await.unwrap();
+    assert_eq!(text(&active, "session_id"), ids[0]);
+}
+
+#[tokio::test]
+async fn racing_closes_have_one_winner() {
+    let f = fixture().await;
+    let session = f
+        .store
+        .insert_or_get_active(new_session("user"))
+        .await
+        .unwrap();
+    f.store.set_thread(&session.id, "9012").await.unwrap();
+    f.store.activate(&session.id, "conv_1").await.unwrap();
+    let calls = (0..6).map(|_| {
+        let store = Arc::clone(&f.store);
+        let id = session.id.clone();
+        tokio::spawn(async move { store.close(&id).await })
+    });
+    let results: Vec<bool> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap())
+        .collect();
+    assert_eq!(results.iter().filter(|won| **won).count(), 1, "{results:?}");
+    assert!(f.item("ACTIVE#bot#user").await.is_none());
+}
+
+#[tokio::test]
+async fn sessions_are_found_from_either_side() {
+    let f = fixture().await;
+    let store = &f.store;
+    let session = new_session("user");
+    store.insert_or_get_active(session.clone()).await.unwrap();
+    assert_eq!(store.find_by_thread("9012").await.unwrap(), None);
+    store.set_thread(&session.id, "9012").await.unwrap();
+    store.activate(&session.id, "conv_1").await.unwrap();
+    let by_thread = store.find_by_thread("9012").await.unwrap().unwrap();
+    let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+    assert_eq!(by_thread, by_conversation);
+    assert_eq!(by_thread.status, SessionStatus::Open);
+    assert_eq!(by_thread.thread_id.as_deref(), Some("9012"));
+    assert_eq!(by_thread.conversation_id.as_deref(), Some("conv_1"));
+    assert!(store.set_assignee(&session.id, Some("A-1")).await.unwrap());
+    assert!(!store.set_assignee(&session.id, Some("A-1")).await.unwrap());
+    assert!(store.set_assignee(&session.id, Some("A-2")).await.unwrap());
+    assert!(store.set_assignee(&session.id, None).await.unwrap());
+    assert!(!store.set_assignee(&session.id, None).await.unwrap());
+    assert!(
+        !store
+            .set_assignee("no-such-session", Some("A-1"))
+            .await
+            .unwrap()
+    );
+    let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+    assert_eq!(found.assigned_actor_id, None);
+}
+
+#[tokio::test]
+async fn the_mapping_items_are_written_with_the_session() {
+    let f = fixture().await;
+    let session = new_session("user");
+    f.store.insert_or_get_active(session.clone()).await.unwrap();
+    f.store.set_thread(&session.id, "9012").await.unwrap();
+    f.store.activate(&session.id, "conv_1").await.unwrap();
+    let thread = f.item("THREAD#9012").await.expect("thread mapping");
+    let conversation = f
+        .item("CONVERSATION#conv_1")
+        .await
+        .expect("conversation mapping");
+    assert_eq!(text(&thread, "session_id"), session.id);
+    assert_eq!(text(&conversation, "session_id"), session.id);
+    let stored = f.item(&format!("SESSION#{}", session.id)).await.unwrap();
+    assert_eq!(text(&stored, "status"), "open");
+    assert_eq!(text(&stored, "thread_id"), "9012");
+    assert_eq!(text(&stored, "conversation_id"), "conv_1");
+    assert!(
+        !stored.contains_key("ttl"),
+        "an active session does not expire"
+    );
+    // Repeating the calls (a retried startHitl) changes nothing.
+    f.store.set_thread(&session.id, "9012").await.unwrap();
+    f.store.activate(&session.id, "conv_1").await.unwrap();
+    assert_eq!(
+        f.store
+            .find_by_thread("9012")
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        SessionStatus::Open
+    );
+}
+
+#[tokio::test]
+async fn a_thread_or_conversation_belongs_to_one_session() {
+    let f = fixture().await;
+    let first = new_session("first");
+    let second = new_session("second");
+    f.store.insert_or_get_active(first.clone()).await.unwrap();
+    f.store.insert_or_get_active(second.clone()).await.unwrap();
+    f.store.set_thread(&first.id, "9012").await.unwrap();
+    f.store.activate(&first.id, "conv_1").await.unwrap();
+    let error = f.store.set_thread(&second.id, "9012").await.unwrap_err();
+    assert!(error.to_string().contains("9012"), "{error}");
+    assert!(f.store.activate(&second.id, "conv_1").await.is_err());
+    let untouched = f.store.find_by_thread("9012").await.unwrap().unwrap();
+    assert_eq!(untouched.id, first.id);
+    let second_now = f.item(&format!("SESSION#{}", second.id)).await.unwrap();
+    assert!(
+        !second_now.contains_key("thread_id"),
+        "the refused transaction changed nothing"
+    );
+    // An unknown session is left alone, as an UPDATE of no rows would.
+    f.store.set_thread("no-such-session", "7").await.unwrap();
+    assert!(f.item("THREAD#7").await.is_none());
+    assert!(f.item("SESSION#no-such-session").await.is_none());
+}
+
+#[tokio::test]
+async fn a_closed_session_stays_readable_and_expires_with_its_mappings() {
+    let f = fixture().await;
+    let session = new_session("user");
+    f.store.insert_or_get_active(session.clone()).await.unwrap();
+    f.store.set_thread(&session.id, "9012").await.unwrap();
+    assert!(f.store.close(&session.id).await.unwrap());
+    // Botpress's conversation arrives after the agent closed the thread.
+    f.store.activate(&session.id, "conv_1").await.unwrap();
+    let closed = f
+        .store
+        .find_by_conversation("conv_1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(closed.status, SessionStatus::Closed, "closed stays closed");
+    assert_eq!(f.store.find_by_thread("9012").await.unwrap(), Some(closed));
+    let session_ttl = f.item(&format!("SESSION#{}", session.id)).await.unwrap()["ttl"]
+        .as_n()
+        .unwrap()
+        .parse::<i64>()
+        .unwrap();
+    assert!(session_ttl > f.now_secs() + 86_400, "kept for a while");
+    for mapping in ["THREAD#9012", "CONVERSATION#conv_1"] {
+        let item = f.item(mapping).await.unwrap();
+        assert_eq!(
+            item["ttl"].as_n().unwrap().parse::<i64>().unwrap(),
+            session_ttl,
+            "{mapping} expires with its session"
+        );
+    }
+    f.clock.advance(31 * 86_400);
+    assert_eq!(f.store.find_by_thread("9012").await.unwrap(), None);
+    assert_eq!(f.store.find_by_conversation("conv_1").await.unwrap(), None);
+    assert!(
+        !f.store
+            .set_assignee(&session.id, Some("A-1"))
+            .await
+            .unwrap()
+    );
+    assert!(!f.store.close(&session.id).await.unwrap());
+}
+
+#[tokio::test]
+async fn items_past_their_ttl_are_treated_as_absent() {
+    let f = fixture().await;
+    let past = AttributeValue::N((f.now_secs() - 60).to_string());
+    let s = |value: &str| AttributeValue::S(value.into());
+    // A customer DynamoDB has not deleted yet.
+    f.put_raw(&[
+        ("pk", s("CUSTOMER#bot#user")),
+        ("bot_id", s("bot")),
+        ("botpress_user_id", s("user")),
+        ("name", s("Jane")),
+        ("identifier_type", s("HS_EMAIL_ADDRESS")),
+        ("identifier_value", s("jane@example.com")),
+        ("hubspot_contact_id", s("1")),
+        ("ttl", past.clone()),
+    ])
+    .await;
+    assert_eq!(f.store.customer("bot", "user").await.unwrap(), None);
+    // An expired thread mapping pointing at a live session.
+    let session = new_session("user");
+    f.store.insert_or_get_active(session.clone()).await.unwrap();
+    f.store.set_thread(&session.id, "9012").await.unwrap();
+    f.put_raw(&[
+        ("pk", s("THREAD#9012")),
+        ("session_id", s(&session.id)),
+        ("ttl", past.clone()),
+    ])
+    .await;
+    assert_eq!(f.store.find_by_thread("9012").await.unwrap(), None);
+    // An expired active-session marker does not block a new session.
+    f.put_raw(&[
+        ("pk", s("ACTIVE#bot#other")),
+        ("session_id", s("long-gone")),
+        ("ttl", past.clone()),
+    ])
+    .await;
+    let fresh = new_session("other");
+    assert_eq!(
+        f.store
+            .insert_or_get_active(fresh.clone())
+            .await
+            .unwrap()
+            .id,
+        fresh.id
+    );
+    // An expired mapping can be taken by another session.
+    f.put_raw(&[
+        ("pk", s("CONVERSATION#conv_9")),
+        ("session_id", s("long-gone")),
+        ("ttl", past),
+    ])
+    .await;
+    f.store.activate(&fresh.id, "conv_9").await.unwrap();
+    assert_eq!(
+        f.store
+            .find_by_conversation("conv_9")
+            .await
+            .unwrap()
+            .unwrap()
+            .id,
+        fresh.id
+    );
+}
+
+#[tokio::test]
+async fn the_ledger_goes_in_progress_then_completed_and_leases_expire() {
+    let f = fixture().await;
+    let (store, clock) = (&f.store, &f.clock);
+    let lease = Duration::from_secs(30);
+    assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    assert_eq!(store.claim("k", lease).await.unwrap(), Claim::InProgress);
+    clock.advance(31);
+    assert_eq!(
+        store.claim("k", lease).await.unwrap(),
+        Claim::Acquired,
+        "a dead worker's lease ends"
+    );
+    store
+        .complete("k", Some("done"), Duration::from_secs(3600))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("k", lease).await.unwrap(),
+        Claim::Completed(Some("done".into()))
+    );
+    store.release("k").await.unwrap();
+    assert_eq!(
+        store.claim("k", lease).await.unwrap(),
+        Claim::Completed(Some("done".into())),
+        "completed work is not released"
+    );
+    let record = f.item("IDEMPOTENCY#k").await.unwrap();
+    assert_eq!(text(&record, "state"), "COMPLETED");
+    let ttl: i64 = record["ttl"].as_n().unwrap().parse().unwrap();
+    assert!((ttl - f.now_secs() - 3600).abs() <= 1, "ttl {ttl}");
+    clock.advance(3601);
+    assert_eq!(
+        store.claim("k", lease).await.unwrap(),
+        Claim::Acquired,
+        "expired records are ignored"
+    );
+    store
+        .complete("k", None, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("k", lease).await.unwrap(),
+        Claim::Completed(None)
+    );
+    store
+        .complete("never-claimed", Some("x"), Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(f.item("IDEMPOTENCY#never-claimed").await.is_none());
+}
+
+#[tokio::test]
+async fn released_keys_can_be_claimed_again() {
+    let f = fixture().await;
+    let lease = Duration::from_secs(30);
+    assert_eq!(f.store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    f.store.release("k").await.unwrap();
+    assert!(f.item("IDEMPOTENCY#k").await.is_none());
+    assert_eq!(f.store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    f.store.release("never-claimed").await.unwrap();
+}
+
+#[tokio::test]
+async fn racing_claims_have_one_winner() {
+    let f = fixture().await;
+    let calls = (0..8).map(|_| {
+        let store = Arc::clone(&f.store);
+        tokio::spawn(async move { store.claim("event-1", Duration::from_secs(30)).await })
+    });
+    let claims: Vec<Claim> = futures::future::join_all(calls)
+        .await
+        .into_iter()
+        .map(|joined| joined.unwrap().unwrap())
+        .collect();
+    let acquired = claims.iter().filter(|c| **c == Claim::Acquired).count();
+    assert_eq!(acquired, 1, "{claims:?}");
+    assert!(
+        claims
+            .iter()
+            .all(|c| matches!(c, Claim::Acquired | Claim::InProgress)),
+        "{claims:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_refresh_lock_has_one_holder_until_released_or_expired() {
+    let f = fixture().await;
+    let (store, clock) = (&f.store, &f.clock);
+    let lease = Duration::from_secs(15);
+    let first = store.try_lock(lease).await.unwrap().expect("free at first");
+    assert_eq!(store.try_lock(lease).await.unwrap(), None, "held");
+    store.unlock("someone-else").await.unwrap();
+    assert_eq!(
+        store.try_lock(lease).await.unwrap(),
+        None,
+        "only the holder releases"
+    );
+    store.unlock(&first).await.unwrap();
+    let second = store
+        .try_lock(lease)
+        .await
+        .unwrap()
+        .expect("free after release");
+    clock.advance(16);
+    let third = store
+        .try_lock(lease)
+        .await
+        .unwrap()
+        .expect("a dead holder's lease ends");
+    assert_ne!(second, third);
+    store.unlock(&second).await.unwrap();
+    assert_eq!(
+        store.try_lock(lease).await.unwrap(),
+        None,
+        "a holder whose lease ended cannot free the new holder's lock"
+    );
+    let lock = f.item("LOCK#hubspot-token-refresh").await.unwrap();
+    assert_eq!(text(&lock, "holder"), third);
+}
+
+#[tokio::test]
+async fn channel_customers_and_agents_round_trip() {
+    let f = fixture().await;
+    let store = &f.store;
+    assert_eq!(store.channel_setup().await.unwrap(), None);
+    let mut setup = ChannelSetup {
+        channel_id: "ch".into(),
+        channel_account_id: "acc".into(),
+        inbox_id: "inbox".into(),
+        webhook_url: "https://example.com/hubspot".into(),
+    };
+    store.save_channel_setup(&setup).await.unwrap();
+    setup.inbox_id = "inbox-2".into();
+    store.save_channel_setup(&setup).await.unwrap();
+    assert_eq!(store.channel_setup().await.unwrap(), Some(setup));
+
+    assert_eq!(store.customer("bot", "user").await.unwrap(), None);
+    let mut customer = Customer {
+        bot_id: "bot".into(),
+        botpress_user_id: "user".into(),
+        name: "Jane".into(),
+        identifier: DeliveryIdentifier::Email("jane@example.com".into()),
+        hubspot_contact_id: "101".into(),
+    };
+    store.save_customer(&customer).await.unwrap();
+    customer.identifier = DeliveryIdentifier::Phone("+14155552671".into());
+    store.save_customer(&customer).await.unwrap();
+    assert_eq!(store.customer("bot", "user").await.unwrap(), Some(customer));
+    assert_eq!(store.customer("other-bot", "user").await.unwrap(), None);
+
+    assert_eq!(store.agent_user("bot", "A-1").await.unwrap(), None);
+    let mut agent = AgentUser {
+        bot_id: "bot".into(),
+        actor_id: "A-1".into(),
+        botpress_user_id: "bp-user".into(),
+        name: Some("Agent Smith".into()),
+    };
+    store.save_agent_user(&agent).await.unwrap();
+    assert_eq!(
+        store.agent_user("bot", "A-1").await.unwrap(),
+        Some(agent.clone())
+    );
+    agent.name = None;
+    store.save_agent_user(&agent).await.unwrap();
+    assert_eq!(store.agent_user("bot", "A-1").await.unwrap(), Some(agent));
+}
+
+#[tokio::test]
+async fn a_missing_table_is_an_error_that_names_the_cause() {
+    let client = client().await;
+    let store = DynamoStore::new(client, "no-such-table", TestClock::new());
+    let error = store.customer("bot", "user").await.unwrap_err();
+    assert_eq!(error.operation, "read customer");
+    assert!(
+        error.message.contains("ResourceNotFound") || error.message.contains("not found"),
+        "{error}"
+    );
+}
