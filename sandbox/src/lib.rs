@@ -9,6 +9,7 @@
 pub mod botpress;
 pub mod hubspot;
 pub mod lambda;
+pub mod moto;
 pub mod recorder;
 
 pub use recorder::{RecordedCall, Recorder};

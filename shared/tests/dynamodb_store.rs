@@ -9,16 +9,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_config::{BehaviorVersion, Region};
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::config::Credentials;
-use aws_sdk_dynamodb::config::http::HttpRequest;
-use aws_sdk_dynamodb::config::{HttpClient, RuntimeComponents, SharedHttpClient};
 use aws_sdk_dynamodb::types::AttributeValue;
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::http::{
-    HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
-};
 use chrono::{DateTime, Utc};
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::model::{
@@ -51,70 +43,9 @@ impl Clock for TestClock {
 
 async fn client() -> Client {
     let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").expect(
-        "HITL_TEST_AWS_ENDPOINT is not set: run these tests with scripts/test, which starts moto \
-         (or start moto_server yourself and set HITL_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT)",
+        "HITL_TEST_AWS_ENDPOINT is not set: run scripts/test, which starts a moto server for these tests",
     );
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await;
-    let http = OneAtATime {
-        inner: aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https(),
-        turn: Arc::default(),
-    };
-    Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&config)
-            .http_client(http)
-            .build(),
-    )
-}
-
-/// Sends one request to moto at a time.
-///
-/// moto serves each request on its own thread without any locking, so two conditional writes
-/// to one item can both pass their condition; real DynamoDB executes each request atomically.
-/// Queuing requests restores that, and only that: the store's calls still interleave request by
-/// request (read, then transaction), which is what the race tests exercise.
-#[derive(Debug)]
-struct OneAtATime {
-    inner: SharedHttpClient,
-    turn: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpClient for OneAtATime {
-    fn http_connector(
-        &self,
-        settings: &HttpConnectorSettings,
-        components: &RuntimeComponents,
-    ) -> SharedHttpConnector {
-        SharedHttpConnector::new(OneAtATimeConnector {
-            inner: self.inner.http_connector(settings, components),
-            turn: Arc::clone(&self.turn),
-        })
-    }
-}
-
-#[derive(Debug)]
-struct OneAtATimeConnector {
-    inner: SharedHttpConnector,
-    turn: Arc<tokio::sync::Mutex<()>>,
-}
-
-impl HttpConnector for OneAtATimeConnector {
-    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-        let (inner, turn) = (self.inner.clone(), Arc::clone(&self.turn));
-        HttpConnectorFuture::new(async move {
-            let _turn = turn.lock_owned().await;
-            // moto has finished the request once the response head arrives.
-            inner.call(request).await
-        })
-    }
+    Client::new(&hitl_sandbox::moto::sdk_config(&endpoint).await)
 }
 
 /// A store over a table of its own, with the test's clock.

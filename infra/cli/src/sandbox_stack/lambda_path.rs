@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_secretsmanager::config::Credentials;
+use aws_config::SdkConfig;
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::config::{AwsLocation, Settings};
 use hitl_sandbox::lambda::{FunctionSpec, HttpApiGateway, InvokeOutcome, LambdaFunction, Route};
@@ -31,16 +30,6 @@ pub struct RefreshFailure {
     pub message: String,
 }
 
-/// The SDK configuration for moto at `endpoint` (dummy credentials, one region).
-pub async fn moto_sdk_config(endpoint: &str) -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
-        .load()
-        .await
-}
-
 /// Creates a fresh table and secret, then starts the functions behind `listener`.
 pub async fn deploy(
     listener: tokio::net::TcpListener,
@@ -49,7 +38,7 @@ pub async fn deploy(
     settings: &Settings,
     secret_json: serde_json::Value,
 ) -> anyhow::Result<LambdaDeployment> {
-    let sdk = moto_sdk_config(aws_endpoint).await;
+    let sdk = hitl_sandbox::moto::sdk_config(aws_endpoint).await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let location = AwsLocation {
         table_name: format!("hitl-{suffix}"),

@@ -1,0 +1,158 @@
+//! Two token refreshers racing (two Lambda execution environments: separate caches, one
+//! Secrets Manager secret, one DynamoDB lock) against a HubSpot that rotates the refresh token
+//! on every refresh and refuses the old one. Without the lock, both would refresh with the
+//! same token and one would lose the grant; with it, every refresh succeeds and the secret
+//! always ends up holding the one refresh token HubSpot still accepts.
+
+use std::sync::Arc;
+
+use hitl_bridge::adapters::dynamodb_store::DynamoStore;
+use hitl_bridge::adapters::oauth::{OAuthSettings, OAuthTokens};
+use hitl_bridge::adapters::secrets_manager::SecretsManagerVault;
+use hitl_bridge::ports::{AccessTokens, SystemClock};
+use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
+use secrecy::{ExposeSecret, SecretString};
+use serde_json::json;
+
+struct Deployment {
+    hubspot: HubSpotSim,
+    sdk: aws_config::SdkConfig,
+    table: String,
+    secret_id: String,
+}
+
+impl Deployment {
+    async fn start() -> Self {
+        let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT")
+            .expect("needs a moto server: run scripts/test, or set HITL_TEST_AWS_ENDPOINT");
+        let hubspot = HubSpotSim::start(HubSpotSimConfig {
+            rotate_refresh_tokens: true,
+            ..HubSpotSimConfig::default()
+        })
+        .await
+        .unwrap();
+        let sdk = hitl_sandbox::moto::sdk_config(&endpoint).await;
+        let suffix = uuid::Uuid::new_v4().simple().to_string();
+        let (table, secret_id) = (format!("race-{suffix}"), format!("race/{suffix}"));
+        DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+            .await
+            .unwrap();
+        let config = hubspot.config();
+        aws_sdk_secretsmanager::Client::new(&sdk)
+            .create_secret()
+            .name(&secret_id)
+            .secret_string(
+                json!({
+                    "hubspotClientSecret": config.client_secret,
+                    "hubspotDeveloperApiKey": config.developer_api_key,
+                    "hubspotRefreshToken": config.refresh_token,
+                    "botpressToken": "unused",
+                    "botpressSharedSecret": "unused",
+                })
+                .to_string(),
+            )
+            .send()
+            .await
+            .unwrap();
+        Self {
+            hubspot,
+            sdk,
+            table,
+            secret_id,
+        }
+    }
+
+    fn vault(&self) -> SecretsManagerVault {
+        SecretsManagerVault::new(
+            aws_sdk_secretsmanager::Client::new(&self.sdk),
+            self.secret_id.clone(),
+        )
+    }
+
+    /// One execution environment's token manager: its own cache, the shared secret and lock.
+    fn refresher(&self) -> OAuthTokens {
+        let config = self.hubspot.config();
+        let lock = DynamoStore::new(
+            aws_sdk_dynamodb::Client::new(&self.sdk),
+            self.table.clone(),
+            Arc::new(SystemClock),
+        );
+        OAuthTokens::new(
+            reqwest::Client::new(),
+            OAuthSettings {
+                token_url: format!("{}/oauth/v1/token", self.hubspot.base_url()),
+                client_id: config.client_id.clone(),
+                client_secret: SecretString::from(config.client_secret.clone()),
+                seed_refresh_token: None,
+            },
+            Arc::new(self.vault()),
+            Arc::new(lock),
+            Arc::new(SystemClock),
+        )
+    }
+
+    async fn stored_refresh_token(&self) -> String {
+        let secrets = self.vault().read_secrets().await.unwrap();
+        secrets.hubspot_refresh_token.expose_secret().to_string()
+    }
+}
+
+#[tokio::test]
+async fn two_concurrent_refreshers_never_lose_a_rotated_refresh_token() {
+    let deployment = Deployment::start().await;
+    let (first, second) = (deployment.refresher(), deployment.refresher());
+    const ROUNDS: usize = 5;
+    for round in 0..ROUNDS {
+        let (a, b) = tokio::join!(first.refresh_now(), second.refresh_now());
+        assert!(a.is_ok() && b.is_ok(), "round {round}: {a:?} / {b:?}");
+        assert_eq!(
+            deployment.stored_refresh_token().await,
+            deployment.hubspot.current_refresh_token(),
+            "round {round}: the secret holds the refresh token HubSpot accepts"
+        );
+    }
+    let refreshes = deployment
+        .hubspot
+        .recorder()
+        .count("POST", "/oauth/v1/token");
+    assert_eq!(
+        refreshes,
+        2 * ROUNDS,
+        "every refresh went through, none was refused"
+    );
+    assert!(
+        deployment
+            .hubspot
+            .recorder()
+            .matching("POST", "/oauth/v1/token")
+            .iter()
+            .all(|call| call.status == 200),
+        "HubSpot never saw a stale refresh token"
+    );
+
+    // A third environment, started now, reads the grant the others left and can use it.
+    let third = deployment.refresher();
+    third
+        .refresh_now()
+        .await
+        .expect("the stored grant is alive");
+    let token = third.access_token().await.unwrap();
+    assert!(!token.expose_secret().is_empty());
+}
+
+#[tokio::test]
+async fn a_refresher_adopts_the_access_token_another_just_obtained() {
+    let deployment = Deployment::start().await;
+    let (first, second) = (deployment.refresher(), deployment.refresher());
+    let from_first = first.access_token().await.unwrap();
+    let from_second = second.access_token().await.unwrap();
+    assert_eq!(from_first.expose_secret(), from_second.expose_secret());
+    assert_eq!(
+        deployment
+            .hubspot
+            .recorder()
+            .count("POST", "/oauth/v1/token"),
+        1,
+        "the second environment used the stored token instead of refreshing"
+    );
+}
