@@ -60,6 +60,10 @@ async fn no_email_address_or_phone_number_is_logged_by_the_lambda_functions() {
     assert_nothing_personal_in(&logs);
 }
 
+/// What the customer and the agent write is theirs: it must not reach the logs either.
+const CUSTOMER_TEXT: &str = "my parcel PX-7731 never came";
+const AGENT_TEXT: &str = "Your refund RF-5521 is on its way";
+
 async fn exercise_every_path_that_touches_personal_data(stack: &SandboxStack) {
     let handoff = start_handoff(stack).await;
     stack
@@ -112,6 +116,8 @@ fn assert_nothing_personal_in(logs: &str) {
         "the capture works: {logs}"
     );
     for secret in [
+        CUSTOMER_TEXT,
+        AGENT_TEXT,
         "jane.doe@example.com",
         "nobody.secret@example.org",
         DEMO_CUSTOMER_PHONE,

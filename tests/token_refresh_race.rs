@@ -14,6 +14,9 @@ use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
 
+/// The token endpoint the bridge uses by default (`HUBSPOT_OAUTH_TOKEN_PATH`).
+const TOKEN_PATH: &str = "/oauth/2026-03/token";
+
 struct Deployment {
     hubspot: HubSpotSim,
     sdk: aws_config::SdkConfig,
@@ -80,7 +83,7 @@ impl Deployment {
         OAuthTokens::new(
             reqwest::Client::new(),
             OAuthSettings {
-                token_url: format!("{}/oauth/v1/token", self.hubspot.base_url()),
+                token_url: format!("{}{TOKEN_PATH}", self.hubspot.base_url()),
                 client_id: config.client_id.clone(),
                 client_secret: SecretString::from(config.client_secret.clone()),
                 seed_refresh_token: None,
@@ -111,10 +114,7 @@ async fn two_concurrent_refreshers_never_lose_a_rotated_refresh_token() {
             "round {round}: the secret holds the refresh token HubSpot accepts"
         );
     }
-    let refreshes = deployment
-        .hubspot
-        .recorder()
-        .count("POST", "/oauth/v1/token");
+    let refreshes = deployment.hubspot.recorder().count("POST", TOKEN_PATH);
     assert_eq!(
         refreshes,
         2 * ROUNDS,
@@ -124,7 +124,7 @@ async fn two_concurrent_refreshers_never_lose_a_rotated_refresh_token() {
         deployment
             .hubspot
             .recorder()
-            .matching("POST", "/oauth/v1/token")
+            .matching("POST", TOKEN_PATH)
             .iter()
             .all(|call| call.status == 200),
         "HubSpot never saw a stale refresh token"
@@ -148,10 +148,7 @@ async fn a_refresher_adopts_the_access_token_another_just_obtained() {
     let from_second = second.access_token().await.unwrap();
     assert_eq!(from_first.expose_secret(), from_second.expose_secret());
     assert_eq!(
-        deployment
-            .hubspot
-            .recorder()
-            .count("POST", "/oauth/v1/token"),
+        deployment.hubspot.recorder().count("POST", TOKEN_PATH),
         1,
         "the second environment used the stored token instead of refreshing"
     );

@@ -8,7 +8,8 @@ use flow_support::{
 };
 use hitl_sandbox::hubspot::HubSpotSimConfig;
 
-const TOKEN_PATH: &str = "/oauth/v1/token";
+/// The bridge's default token endpoint (`HUBSPOT_OAUTH_TOKEN_PATH`).
+const TOKEN_PATH: &str = "/oauth/2026-03/token";
 
 async fn an_expired_token_mid_conversation_costs_one_refresh_and_loses_nothing(path: Path) {
     let stack = registered_stack(path).await;

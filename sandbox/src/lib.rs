@@ -7,6 +7,8 @@
 //! side of every call, so a bug in the bridge cannot hide behind the same bug in its simulator.
 
 pub mod botpress;
+pub mod contract;
+pub mod faults;
 pub mod hubspot;
 pub mod lambda;
 pub mod moto;

@@ -21,6 +21,8 @@ pub struct RecordedCall {
     /// The raw body as text (JSON or form-encoded).
     pub body: String,
     pub status: u16,
+    /// When the request arrived (for a call the simulator made, when it was sent).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 impl RecordedCall {
@@ -39,7 +41,7 @@ impl RecordedCall {
 }
 
 /// A shared, append-only log of the calls a simulator answered.
-#[derive(Clone, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Recorder {
     calls: Arc<Mutex<Vec<RecordedCall>>>,
 }
@@ -75,7 +77,7 @@ impl Recorder {
         self.calls.lock().expect("recorder lock").clear();
     }
 
-    fn push(&self, call: RecordedCall) {
+    pub(crate) fn push(&self, call: RecordedCall) {
         self.calls.lock().expect("recorder lock").push(call);
     }
 }
@@ -86,6 +88,7 @@ const MAX_RECORDED_BODY: usize = 8 * 1024 * 1024;
 /// axum middleware that records every request and the status it was answered with.
 /// Install with `axum::middleware::from_fn_with_state(recorder, record)`.
 pub async fn record(State(recorder): State<Recorder>, request: Request, next: Next) -> Response {
+    let at = chrono::Utc::now();
     let (parts, body) = request.into_parts();
     let bytes: Bytes = axum::body::to_bytes(body, MAX_RECORDED_BODY)
         .await
@@ -114,6 +117,7 @@ pub async fn record(State(recorder): State<Recorder>, request: Request, next: Ne
         headers,
         body: body_text,
         status: response.status().as_u16(),
+        at,
     });
     response
 }

@@ -21,7 +21,8 @@ pub struct Settings {
     pub hubspot_client_id: String,
     /// `HUBSPOT_HELP_DESK_ID`: the Help Desk inbox the channel account connects to.
     pub hubspot_help_desk_id: String,
-    /// `HUBSPOT_OAUTH_TOKEN_PATH`, default `/oauth/v1/token`.
+    /// `HUBSPOT_OAUTH_TOKEN_PATH`, default `/oauth/2026-03/token` (HubSpot deprecates the v1
+    /// path `/oauth/v1/token` on 2027-02-16; it stays selectable for accounts that need it).
     pub hubspot_oauth_token_path: String,
     /// `HUBSPOT_CHANNEL_NAME`, default `Botpress`: how the channel shows in HubSpot.
     pub hubspot_channel_name: String,
@@ -189,10 +190,10 @@ fn read_settings(reader: &mut Reader<'_>) -> Settings {
     };
     let token_path = reader
         .optional("HUBSPOT_OAUTH_TOKEN_PATH")
-        .unwrap_or_else(|| "/oauth/v1/token".to_string());
+        .unwrap_or_else(|| "/oauth/2026-03/token".to_string());
     if !token_path.starts_with('/') {
         reader.problems.push(format!(
-            "HUBSPOT_OAUTH_TOKEN_PATH must be a path such as /oauth/v1/token, not `{token_path}`"
+            "HUBSPOT_OAUTH_TOKEN_PATH must be a path such as /oauth/2026-03/token, not `{token_path}`"
         ));
     }
     Settings {

@@ -50,6 +50,8 @@ macro_rules! on_both_paths {
 pub fn options(path: Path) -> SandboxOptions {
     SandboxOptions {
         path: bridge_path(path),
+        // `HITL_CONTRACTS_PRISM` set (scripts/check-contracts): every call validated by Prism.
+        contracts: hitl_sandbox::contract::ContractCheck::from_env(),
         ..SandboxOptions::default()
     }
 }
@@ -109,10 +111,12 @@ pub struct Handoff {
 
 /// Creates the demo customer (by email) and starts a handoff for them.
 pub async fn start_handoff(stack: &SandboxStack) -> Handoff {
-    let created = stack
-        .caller
-        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
-        .await;
+    start_handoff_as(stack, "Jane Doe", DEMO_CUSTOMER_EMAIL).await
+}
+
+/// Starts a handoff for a customer the simulated HubSpot knows by `email`.
+pub async fn start_handoff_as(stack: &SandboxStack, name: &str, email: &str) -> Handoff {
+    let created = stack.caller.create_user(name, Some(email)).await;
     assert_eq!(created.status, 200, "createUser: {}", created.text);
     let user_id = text(&created.body, "/output/userId");
     let started = stack
@@ -134,7 +138,7 @@ pub async fn start_handoff(stack: &SandboxStack) -> Handoff {
             thread
                 .messages
                 .iter()
-                .any(|m| m.senders.to_string().contains(DEMO_CUSTOMER_EMAIL))
+                .any(|m| m.senders.to_string().contains(email))
         })
         .map(|thread| thread.id)
         .expect("startHitl opened a HubSpot thread");

@@ -3,3 +3,4 @@
 
 pub mod demo;
 pub mod sandbox_stack;
+pub mod web;

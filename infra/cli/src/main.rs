@@ -1,5 +1,6 @@
 //! `hitl`: the operator's command line for the Botpress ⇄ HubSpot Help Desk bridge.
 
+mod commands;
 mod serve;
 
 use std::net::SocketAddr;
@@ -12,7 +13,8 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "hitl",
     version,
-    about = "Live-agent handoff between Botpress bots and HubSpot Help Desk"
+    about = "Live-agent handoff between Botpress bots and HubSpot Help Desk",
+    after_long_help = commands::EXIT_CODES_HELP
 )]
 struct Cli {
     #[command(subcommand)]
@@ -40,6 +42,8 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    #[command(flatten)]
+    Operator(commands::OperatorCommand),
 }
 
 #[tokio::main]
@@ -47,6 +51,7 @@ async fn main() -> ExitCode {
     hitl_bridge::app::init_tracing();
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Operator(command) => return commands::run(command).await,
         Command::Serve {
             listen,
             sandbox,

@@ -45,6 +45,8 @@ pub async fn serve_sandbox(
     })
     .await?;
     stack.print_summary();
+    let pages = hitl_cli::web::serve(&stack, hitl_cli::web::address_beside(listen)).await?;
+    hitl_cli::web::print_links(pages);
     spawn_token_refresh(Arc::clone(&stack.bridge));
     let setup = stack.register().await?;
     println!(
@@ -54,6 +56,7 @@ pub async fn serve_sandbox(
     if run_demo {
         hitl_cli::demo::run(&stack).await?;
     }
+    crate::commands::sandbox_env::print(&stack);
     println!("\nThe sandbox keeps running; press Ctrl-C to stop.");
     tokio::signal::ctrl_c()
         .await

@@ -10,6 +10,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 use serde_json::{Value, json};
 
 use super::{ids::new_id, model::now};
+use crate::{RecordedCall, Recorder};
 
 /// Who is calling: the bot and the integration as installed in it.
 #[derive(Debug, Clone)]
@@ -50,6 +51,8 @@ pub struct BotpressCaller {
     url: String,
     identity: CallerIdentity,
     shared_secret: String,
+    /// Every call sent, with the status answered (0 when unanswered); shared by clones.
+    sent: Recorder,
 }
 
 impl BotpressCaller {
@@ -60,6 +63,7 @@ impl BotpressCaller {
             url: bridge_botpress_url.to_string(),
             identity,
             shared_secret: shared_secret.to_string(),
+            sent: Recorder::default(),
         }
     }
 
@@ -77,6 +81,11 @@ impl BotpressCaller {
 
     pub fn identity(&self) -> &CallerIdentity {
         &self.identity
+    }
+
+    /// Every call this caller (and its clones) sent, in the order they were answered.
+    pub fn recorder(&self) -> Recorder {
+        self.sent.clone()
     }
 
     pub async fn register(&self, webhook_url: &str) -> CallResult {
@@ -261,6 +270,33 @@ impl BotpressCaller {
     }
 
     async fn post(&self, headers: HeaderMap, body: String) -> CallResult {
+        let at = chrono::Utc::now();
+        let mut call = RecordedCall {
+            method: "POST".to_string(),
+            path: reqwest::Url::parse(&self.url)
+                .map(|url| url.path().to_string())
+                .unwrap_or_else(|_| self.url.clone()),
+            query: None,
+            headers: headers
+                .iter()
+                .map(|(name, value)| {
+                    (
+                        name.as_str().to_ascii_lowercase(),
+                        value.to_str().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+            body: body.clone(),
+            status: 0,
+            at,
+        };
+        let result = self.post_unrecorded(headers, body).await;
+        call.status = result.status;
+        self.sent.push(call);
+        result
+    }
+
+    async fn post_unrecorded(&self, headers: HeaderMap, body: String) -> CallResult {
         let response = self
             .client
             .post(&self.url)

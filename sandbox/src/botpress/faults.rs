@@ -29,6 +29,10 @@ impl Faults {
         });
     }
 
+    pub fn clear(&mut self) {
+        self.armed.clear();
+    }
+
     /// The status to fail a call to `path` with, using up one shot of the first matching fault.
     pub fn take(&mut self, path: &str) -> Option<u16> {
         let index = self

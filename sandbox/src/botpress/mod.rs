@@ -164,4 +164,9 @@ impl BotpressSim {
     pub fn fail_next(&self, path_prefix: &str, status: u16, count: usize) {
         self.state.faults().arm(path_prefix, status, count);
     }
+
+    /// Disarms every fault `fail_next` armed (Botpress recovered).
+    pub fn clear_faults(&self) {
+        self.state.faults().clear();
+    }
 }

@@ -49,6 +49,8 @@ pub struct Delivery {
     pub body: String,
     pub status: u16,
     pub response_body: String,
+    /// When it was sent.
+    pub sent_at: chrono::DateTime<Utc>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -104,6 +106,11 @@ impl HubSpotSim {
     /// Every request the simulator answered.
     pub fn recorder(&self) -> crate::Recorder {
         self.shared.recorder.clone()
+    }
+
+    /// Rate limits, errors and latency to inject, on the path prefixes a test chooses.
+    pub fn faults(&self) -> crate::faults::FaultPlan {
+        self.shared.faults.clone()
     }
 
     /// Where app webhooks (`conversation.propertyChange` arrays) are POSTed.

@@ -18,6 +18,7 @@ use crate::recorder::record;
 
 pub(crate) fn build(shared: AppState) -> Router {
     let recorder = shared.recorder.clone();
+    let faults = shared.faults.clone();
     Router::new()
         .route("/oauth/v1/token", post(oauth::token))
         .route("/oauth/2026-03/token", post(oauth::token))
@@ -85,6 +86,11 @@ pub(crate) fn build(shared: AppState) -> Router {
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(shared)
+        // Inside the recorder, so injected failures are recorded with their status.
+        .layer(middleware::from_fn_with_state(
+            faults,
+            crate::faults::inject,
+        ))
         .layer(middleware::from_fn_with_state(recorder, record))
 }
 

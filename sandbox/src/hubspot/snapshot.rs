@@ -33,6 +33,8 @@ pub struct MessageSnapshot {
     /// `RECEIVED`, `SENT`, `FAILED` or `READ` (the latter three as set by the bridge's PATCH).
     pub status: String,
     pub created_at: String,
+    /// HubSpot's `attachments` array (files, locations, contacts...), as published.
+    pub attachments: Value,
 }
 
 pub(crate) fn thread(store: &Store, thread: &Thread) -> ThreadSnapshot {
@@ -59,5 +61,6 @@ fn message(message: &Message) -> MessageSnapshot {
         integration_idempotency_id: message.integration_idempotency_id.clone(),
         status: message.status_type.clone(),
         created_at: super::model::iso(message.created_at),
+        attachments: message.attachments.clone(),
     }
 }

@@ -21,6 +21,8 @@ pub(crate) struct Shared {
     pub(crate) config: HubSpotSimConfig,
     pub(crate) base_url: String,
     pub(crate) recorder: Recorder,
+    /// Injected rate limits, errors and latency (tests arm them through `HubSpotSim::faults`).
+    pub(crate) faults: crate::faults::FaultPlan,
     /// Delivers webhooks; the 10 s timeout keeps a hung bridge from stalling a test forever.
     pub(crate) http: reqwest::Client,
     store: Mutex<Store>,
@@ -37,6 +39,7 @@ impl Shared {
             config,
             base_url,
             recorder: Recorder::default(),
+            faults: crate::faults::FaultPlan::default(),
             http,
             store: Mutex::new(store),
         })

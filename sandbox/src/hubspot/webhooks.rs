@@ -44,7 +44,8 @@ pub(crate) async fn deliver(
     url: &str,
     body: String,
 ) -> Result<Delivery, SimError> {
-    let timestamp = Utc::now().timestamp_millis();
+    let sent_at = Utc::now();
+    let timestamp = sent_at.timestamp_millis();
     let signature = sign_v3(
         &shared.config.client_secret,
         "POST",
@@ -71,6 +72,7 @@ pub(crate) async fn deliver(
                     body,
                     status,
                     response_body,
+                    sent_at,
                 },
                 Ok(()),
             )
@@ -84,6 +86,7 @@ pub(crate) async fn deliver(
                     body,
                     status: 0,
                     response_body,
+                    sent_at,
                 },
                 Err(SimError::Http(error)),
             )

@@ -36,6 +36,7 @@ pub enum InvokeError {
 
 pub struct LambdaFunction {
     spec: FunctionSpec,
+    runtime_api: std::net::SocketAddr,
     state: RuntimeState,
     queue: mpsc::Sender<Invocation>,
     /// One invocation at a time, like one execution environment.
@@ -57,42 +58,11 @@ impl LambdaFunction {
             let _ = axum::serve(listener, app).await;
         });
         let started_at = Instant::now();
-        let mut command = Command::new(&spec.binary);
-        command
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
-            .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-            .env(
-                "AWS_LAMBDA_LOG_GROUP_NAME",
-                format!("/aws/lambda/{}", spec.name),
-            )
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", "sandbox")
-            .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
-            .env("AWS_REGION", "us-east-1")
-            .env("AWS_DEFAULT_REGION", "us-east-1")
-            .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        let mut child = command.spawn().map_err(|error| {
-            std::io::Error::new(
-                error.kind(),
-                format!("cannot start {}: {error}", spec.binary.display()),
-            )
-        })?;
         let logs: Arc<Mutex<Vec<String>>> = Arc::default();
-        if let Some(stdout) = child.stdout.take() {
-            collect_lines(stdout, Arc::clone(&logs));
-        }
-        if let Some(stderr) = child.stderr.take() {
-            collect_lines(stderr, Arc::clone(&logs));
-        }
+        let child = spawn_process(&spec, runtime_api, &logs)?;
         Ok(Self {
             spec,
+            runtime_api,
             state,
             queue,
             busy: tokio::sync::Mutex::new(()),
@@ -100,6 +70,20 @@ impl LambdaFunction {
             logs,
             started_at,
         })
+    }
+
+    /// The execution environment dies (a crash, an out-of-memory kill, a timeout) and Lambda
+    /// starts a fresh one: the process is killed, the invocation it was running fails, and
+    /// a new process starts polling for the next event.
+    pub async fn crash_and_restart(&self) -> std::io::Result<()> {
+        let old = self.child.lock().expect("child lock").take();
+        if let Some(mut old) = old {
+            let _ = old.kill().await;
+        }
+        self.state.fail_in_flight();
+        let fresh = spawn_process(&self.spec, self.runtime_api, &self.logs)?;
+        *self.child.lock().expect("child lock") = Some(fresh);
+        Ok(())
     }
 
     pub fn name(&self) -> &str {
@@ -181,6 +165,48 @@ impl LambdaFunction {
             }
         }
     }
+}
+
+/// Starts the function's process with the environment Lambda gives it.
+fn spawn_process(
+    spec: &FunctionSpec,
+    runtime_api: std::net::SocketAddr,
+    logs: &Arc<Mutex<Vec<String>>>,
+) -> std::io::Result<Child> {
+    let mut command = Command::new(&spec.binary);
+    command
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
+        .env("AWS_LAMBDA_FUNCTION_NAME", &spec.name)
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env(
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            format!("/aws/lambda/{}", spec.name),
+        )
+        .env("AWS_LAMBDA_LOG_STREAM_NAME", "sandbox")
+        .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_DEFAULT_REGION", "us-east-1")
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = command.spawn().map_err(|error| {
+        std::io::Error::new(
+            error.kind(),
+            format!("cannot start {}: {error}", spec.binary.display()),
+        )
+    })?;
+    if let Some(stdout) = child.stdout.take() {
+        collect_lines(stdout, Arc::clone(logs));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        collect_lines(stderr, Arc::clone(logs));
+    }
+    Ok(child)
 }
 
 fn collect_lines(

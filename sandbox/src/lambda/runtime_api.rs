@@ -61,6 +61,12 @@ impl RuntimeState {
             .remove(request_id);
     }
 
+    /// The process running the current invocation died: its caller gets no answer.
+    pub fn fail_in_flight(&self) {
+        self.pending.lock().expect("pending lock").clear();
+        *self.init_error.lock().expect("init error lock") = None;
+    }
+
     pub fn init_error(&self) -> Option<String> {
         self.init_error.lock().expect("init error lock").clone()
     }

@@ -63,10 +63,8 @@ impl BotpressClient {
         operation: &'static str,
         request: RequestBuilder,
     ) -> Result<T, UpstreamError> {
-        let response = request
-            .send()
-            .await
-            .map_err(|error| UpstreamError::transport(Service::Botpress, operation, &error))?;
+        let response =
+            super::retry::send_with_retries(Service::Botpress, operation, request).await?;
         read_json(Service::Botpress, operation, response).await
     }
 }

@@ -14,8 +14,8 @@ use serde_json::{Value, json};
 use super::http_client::read_json;
 use crate::model::DeliveryIdentifier;
 use crate::ports::{
-    AccessTokens, AgentProfile, ChannelSpec, HubSpotGateway, IncomingMessage, PublishedMessage,
-    Service, ThreadStatus, UpstreamError,
+    AccessTokens, AgentProfile, ChannelSpec, DeliveryStatus, HubSpotGateway, IncomingMessage,
+    PublishedMessage, Service, ThreadStatus, UpstreamError,
 };
 
 /// Where HubSpot's Custom Channels API lives (the path HubSpot's guide and Postman collection use).
@@ -180,10 +180,7 @@ async fn send(
     operation: &'static str,
     request: RequestBuilder,
 ) -> Result<reqwest::Response, UpstreamError> {
-    request
-        .send()
-        .await
-        .map_err(|error| UpstreamError::transport(Service::HubSpot, operation, &error))
+    super::retry::send_with_retries(Service::HubSpot, operation, request).await
 }
 
 fn token_failure(operation: &'static str, error: crate::ports::TokenError) -> UpstreamError {
@@ -416,5 +413,29 @@ impl HubSpotGateway for HubSpotClient {
             name: actor.name,
             avatar_url: actor.avatar,
         }))
+    }
+
+    async fn set_message_status(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        status: &DeliveryStatus,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "update message status";
+        let url = self.custom_channels_url(&[channel_id, "messages", message_id]);
+        let body = match status {
+            DeliveryStatus::Sent => json!({ "statusType": "SENT" }),
+            DeliveryStatus::Failed(reason) => {
+                json!({ "statusType": "FAILED", "errorMessage": reason })
+            }
+        };
+        let response = self
+            .send_authorized(OP, |token| {
+                self.authorized(Method::PATCH, url.clone(), token)
+                    .json(&body)
+            })
+            .await?;
+        let _message: Value = read_json(Service::HubSpot, OP, response).await?;
+        Ok(())
     }
 }

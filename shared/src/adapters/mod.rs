@@ -2,10 +2,13 @@
 //! manager, the SQLite store for local runs, and HubSpot's request signatures.
 
 pub mod botpress_http;
+pub mod budget;
 pub mod dynamodb_store;
 mod http_client;
+pub mod hubspot_admin;
 pub mod hubspot_http;
 pub mod oauth;
+pub mod retry;
 pub mod secrets_manager;
 pub mod signature;
 pub mod sqlite_store;

@@ -115,13 +115,8 @@ impl OAuthTokens {
             ("refresh_token", grant.refresh_token.expose_secret()),
         ];
         let requested_at = self.clock.now();
-        let response = self
-            .http
-            .post(&self.settings.token_url)
-            .form(&form)
-            .send()
-            .await
-            .map_err(|error| UpstreamError::transport(Service::HubSpot, OP, &error))?;
+        let request = self.http.post(&self.settings.token_url).form(&form);
+        let response = super::retry::send_with_retries(Service::HubSpot, OP, request).await?;
         let status = response.status().as_u16();
         let body = response
             .text()

@@ -9,7 +9,7 @@ use crate::relay::{AgentReply, HelpDeskEvent, ThreadChange};
 
 /// A delivery, read.
 #[derive(Debug, Default)]
-pub(super) struct Delivery {
+pub struct Delivery {
     pub events: Vec<HelpDeskEvent>,
     /// Events the bridge does not act on (other subscriptions, other custom-channel events).
     pub ignored: usize,
@@ -26,6 +26,8 @@ struct AppEvent {
     property_name: Option<String>,
     #[serde(default)]
     property_value: Option<Value>,
+    #[serde(default)]
+    occurred_at: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -35,6 +37,8 @@ struct ChannelEvent {
     kind: String,
     #[serde(default)]
     message: Option<ChannelMessage>,
+    #[serde(default)]
+    event_timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -50,6 +54,8 @@ struct ChannelMessage {
     #[serde(default)]
     created_by: Option<String>,
     #[serde(default)]
+    created_at: Option<String>,
+    #[serde(default)]
     text: Option<String>,
 }
 
@@ -63,7 +69,7 @@ struct Sender {
 }
 
 /// Reads a delivery's body, or says what is wrong with it.
-pub(super) fn read_delivery(body: &[u8]) -> Result<Delivery, String> {
+pub fn read_delivery(body: &[u8]) -> Result<Delivery, String> {
     let json: Value =
         serde_json::from_slice(body).map_err(|error| format!("the body is not JSON: {error}"))?;
     match json {
@@ -102,6 +108,7 @@ fn read_app_events(items: Vec<Value>) -> Result<Delivery, String> {
             event_id,
             thread_id,
             change,
+            occurred_at_ms: event.occurred_at.unwrap_or_default(),
         });
     }
     Ok(delivery)
@@ -150,9 +157,22 @@ fn read_channel_event(json: Value) -> Result<Delivery, String> {
             actor_id,
             agent_name: sender.and_then(|sender| sender.name.clone()),
             text,
+            occurred_at_ms: message
+                .created_at
+                .as_deref()
+                .or(event.event_timestamp.as_deref())
+                .and_then(epoch_ms)
+                .unwrap_or_default(),
         })],
         ignored: 0,
     })
+}
+
+/// An RFC 3339 time as milliseconds since the epoch.
+fn epoch_ms(text: &str) -> Option<i64> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .ok()
+        .map(|time| time.timestamp_millis())
 }
 
 /// HubSpot sends ids as numbers in some payloads and strings in others.
@@ -181,7 +201,7 @@ mod tests {
         assert_eq!(delivery.ignored, 1);
         assert!(matches!(
             &delivery.events[0],
-            HelpDeskEvent::ThreadChanged { event_id, thread_id, change: ThreadChange::Assigned(Some(actor)) }
+            HelpDeskEvent::ThreadChanged { event_id, thread_id, change: ThreadChange::Assigned(Some(actor)), .. }
                 if event_id == "1" && thread_id == "3624100517" && actor == "A-12345"
         ));
         assert!(

@@ -5,6 +5,9 @@
 //! idempotency ledger makes sure what was already relayed is not relayed again.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use axum::{
     Json,
@@ -16,11 +19,14 @@ use axum::{
 use serde_json::json;
 
 use super::botpress_protocol::header;
-use super::error_response::{error_response, relay_error_response};
+use super::error_response::error_response;
 use super::hubspot_events::read_delivery;
+use crate::adapters::budget;
 use crate::adapters::signature::verify_v3;
 use crate::app::Bridge;
-use crate::relay::Outcome;
+
+/// HubSpot waits 5 s for the answer; the rest covers the answer and a cold start's share.
+const WEBHOOK_BUDGET: Duration = Duration::from_millis(4_000);
 
 pub(super) async fn receive(
     State(bridge): State<Arc<Bridge>>,
@@ -54,23 +60,41 @@ pub(super) async fn receive(
             return error_response(StatusCode::BAD_REQUEST, message);
         }
     };
-    let (mut relayed, mut duplicates, mut ignored) = (0, 0, delivery.ignored);
-    let mut first_failure = None;
-    for event in delivery.events {
-        // One failing event does not hold up the others; the whole delivery is then refused
-        // so HubSpot retries it, and the ledger skips what was relayed this time.
-        match bridge.relay.handle_help_desk_event(event).await {
-            Ok(Outcome::Done) => relayed += 1,
-            Ok(Outcome::AlreadyDone) => duplicates += 1,
-            Ok(Outcome::Ignored) => ignored += 1,
-            Err(error) => {
-                first_failure.get_or_insert(error);
-            }
-        }
+    let deadline = Instant::now() + WEBHOOK_BUDGET;
+    let outcome = budget::with_deadline(
+        deadline,
+        bridge.relay.handle_help_desk_events(delivery.events),
+    )
+    .await;
+    for error in &outcome.permanent {
+        let logged = crate::redact::redact_text(&error.to_string());
+        tracing::error!(error = %logged, "an event could not be relayed and a retry will not help");
     }
-    match first_failure {
-        Some(error) => relay_error_response(error),
-        None => Json(json!({ "relayed": relayed, "duplicates": duplicates, "ignored": ignored }))
-            .into_response(),
+    let summary = json!({
+        "relayed": outcome.relayed,
+        "duplicates": outcome.duplicates,
+        "ignored": outcome.ignored + delivery.ignored,
+        "failed": outcome.permanent.len(),
+        "left": outcome.left + outcome.retryable.len(),
+    });
+    if outcome.needs_retry() {
+        let reason = outcome
+            .retryable
+            .first()
+            .map(|error| crate::redact::redact_text(&error.to_string()))
+            .unwrap_or_else(|| "out of time".to_string());
+        tracing::warn!(%summary, reason, "part of a delivery is left for HubSpot's retry");
+        let mut response = error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "not every event could be relayed yet ({reason}); retry the delivery: {summary}"
+            ),
+        );
+        response.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return response;
     }
+    Json(summary).into_response()
 }

@@ -1,11 +1,21 @@
 //! The axum routers: the same ones run on Lambda (`lambda_http::run`), in the local server
 //! (`axum::serve`) and in tests.
 
+mod botpress_call;
 mod botpress_protocol;
 mod botpress_route;
 mod error_response;
 mod hubspot_events;
 mod hubspot_route;
+
+/// The pure parsers, public for the fuzz targets and benchmarks.
+pub mod parsing {
+    pub use super::botpress_call::{BotpressCall, read_call as read_botpress_call};
+    pub use super::botpress_protocol::authenticate as authenticate_botpress;
+    pub use super::hubspot_events::{
+        Delivery as HubSpotDelivery, read_delivery as read_hubspot_delivery,
+    };
+}
 
 use std::sync::Arc;
 

@@ -32,6 +32,14 @@ pub struct PublishedMessage {
     pub thread_id: String,
 }
 
+/// What became of an agent's message on the customer's side, as HubSpot shows it to the agent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Sent,
+    /// With the reason, which the agent sees.
+    Failed(String),
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadStatus {
     Open,
@@ -79,4 +87,11 @@ pub trait HubSpotGateway: Send + Sync {
         status: ThreadStatus,
     ) -> Result<(), UpstreamError>;
     async fn agent_profile(&self, actor_id: &str) -> Result<Option<AgentProfile>, UpstreamError>;
+    /// Marks an outgoing (agent) message SENT or FAILED on our channel.
+    async fn set_message_status(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        status: &DeliveryStatus,
+    ) -> Result<(), UpstreamError>;
 }

@@ -12,7 +12,8 @@ mod upstream_error;
 pub use botpress::{BotpressGateway, BotpressMessage};
 pub use clock::{Clock, SystemClock};
 pub use hubspot::{
-    AgentProfile, ChannelSpec, HubSpotGateway, IncomingMessage, PublishedMessage, ThreadStatus,
+    AgentProfile, ChannelSpec, DeliveryStatus, HubSpotGateway, IncomingMessage, PublishedMessage,
+    ThreadStatus,
 };
 pub use idempotency::{Claim, IdempotencyLedger};
 pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};

@@ -5,7 +5,7 @@ use serde_json::json;
 use super::agents::normalise_actor_id;
 use super::{Outcome, Relay, RelayError};
 use crate::model::{HandoffSession, SessionStatus};
-use crate::ports::BotpressMessage;
+use crate::ports::{BotpressMessage, DeliveryStatus};
 
 /// An agent's reply (custom-channel `OUTGOING_CHANNEL_MESSAGE_CREATED`).
 #[derive(Clone, Debug)]
@@ -16,6 +16,8 @@ pub struct AgentReply {
     pub actor_id: String,
     pub agent_name: Option<String>,
     pub text: String,
+    /// When the agent wrote it (ms since the epoch; 0 when HubSpot did not say).
+    pub occurred_at_ms: i64,
 }
 
 /// A property of a thread changed (app webhook `conversation.propertyChange`).
@@ -35,7 +37,25 @@ pub enum HelpDeskEvent {
         event_id: String,
         thread_id: String,
         change: ThreadChange,
+        /// HubSpot's `occurredAt` (ms since the epoch).
+        occurred_at_ms: i64,
     },
+}
+
+impl HelpDeskEvent {
+    pub fn thread_id(&self) -> &str {
+        match self {
+            Self::AgentReply(reply) => &reply.thread_id,
+            Self::ThreadChanged { thread_id, .. } => thread_id,
+        }
+    }
+
+    pub fn occurred_at_ms(&self) -> i64 {
+        match self {
+            Self::AgentReply(reply) => reply.occurred_at_ms,
+            Self::ThreadChanged { occurred_at_ms, .. } => *occurred_at_ms,
+        }
+    }
 }
 
 /// The Botpress message tag that ties an agent's reply to its HubSpot message.
@@ -57,6 +77,7 @@ impl Relay {
                 event_id,
                 thread_id,
                 change,
+                ..
             } => {
                 let key = format!("hubspot-event:{event_id}");
                 self.once(&key, self.relay_thread_change(thread_id, change))
@@ -102,15 +123,38 @@ impl Relay {
             payload: json!({ "text": reply.text }),
             tags: BTreeMap::from([(MESSAGE_TAG.to_string(), reply.message_id.clone())]),
         };
-        self.botpress
+        if let Err(error) = self
+            .botpress
             .get_or_create_message(&session.bot, &message)
-            .await?;
+            .await
+        {
+            if !error.retryable {
+                // No retry will deliver it: tell the agent, in the help desk, that it failed.
+                let reason = format!("The bot did not accept this message: {}", error.message);
+                self.mark_reply(&reply, DeliveryStatus::Failed(reason))
+                    .await;
+            }
+            return Err(error.into());
+        }
+        self.mark_reply(&reply, DeliveryStatus::Sent).await;
         tracing::info!(
             session = session.id,
             message_id = reply.message_id,
             "agent reply relayed"
         );
         Ok(Outcome::Done)
+    }
+
+    /// Shows the agent what became of their message. A failure here is logged, not raised:
+    /// the message itself was handled, and redoing it would not change the status call.
+    async fn mark_reply(&self, reply: &AgentReply, status: DeliveryStatus) {
+        if let Err(error) = self
+            .hubspot
+            .set_message_status(&reply.channel_id, &reply.message_id, &status)
+            .await
+        {
+            tracing::warn!(%error, message_id = reply.message_id, "could not update the agent message's status");
+        }
     }
 
     async fn relay_thread_change(

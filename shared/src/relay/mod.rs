@@ -2,6 +2,7 @@
 //! Plain async functions over the ports; the HTTP layer only parses and maps errors.
 
 mod agents;
+mod batch;
 mod error;
 mod handoff;
 mod help_desk_events;
@@ -11,6 +12,7 @@ mod users;
 
 use std::sync::Arc;
 
+pub use batch::BatchOutcome;
 pub use error::RelayError;
 pub use handoff::StartHandoffInput;
 pub use help_desk_events::{AgentReply, HelpDeskEvent, ThreadChange};

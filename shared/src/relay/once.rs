@@ -4,8 +4,12 @@ use std::time::Duration;
 use super::{Relay, RelayError};
 use crate::ports::Claim;
 
-/// How long one attempt may hold a key before another may take over (the worker died).
-const LEASE: Duration = Duration::from_secs(60);
+/// How long one attempt may hold a key before another may take over (the worker died), when
+/// no request budget applies. With a budget, the lease ends shortly after it: by then the
+/// attempt has answered or its process is gone (Lambda's timeout is just past the budget),
+/// so the sender's retry is not refused for longer than needed.
+const LEASE_WITHOUT_BUDGET: Duration = Duration::from_secs(60);
+const LEASE_PAST_BUDGET: Duration = Duration::from_secs(3);
 /// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
 const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
@@ -28,7 +32,10 @@ impl Relay {
     where
         F: Future<Output = Result<Outcome, RelayError>>,
     {
-        match self.store.claim(key, LEASE).await? {
+        let lease = crate::adapters::budget::remaining()
+            .map(|left| left + LEASE_PAST_BUDGET)
+            .unwrap_or(LEASE_WITHOUT_BUDGET);
+        match self.store.claim(key, lease).await? {
             Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
             Claim::InProgress => return Err(RelayError::InProgress),
             Claim::Acquired => {}

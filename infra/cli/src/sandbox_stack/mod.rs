@@ -15,6 +15,7 @@ use hitl_bridge::app::{self, Bridge};
 use hitl_bridge::config::{self, Secrets, Settings};
 use hitl_bridge::model::ChannelSetup;
 use hitl_sandbox::botpress::{BotpressCaller, BotpressSim, BotpressSimConfig, CallerIdentity};
+use hitl_sandbox::contract::{ContractCheck, ContractSession};
 use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
 use serde_json::json;
 
@@ -47,6 +48,9 @@ pub struct SandboxOptions {
     pub botpress: BotpressSimConfig,
     /// Demo contacts and agents are added to the simulated HubSpot.
     pub seed_demo_data: bool,
+    /// Every HubSpot and Botpress call goes through Prism, validated against the official
+    /// documents (`hitl_sandbox::contract`); the stack's session fails on a violation.
+    pub contracts: Option<ContractCheck>,
 }
 
 impl Default for SandboxOptions {
@@ -58,6 +62,7 @@ impl Default for SandboxOptions {
             hubspot: HubSpotSimConfig::default(),
             botpress: BotpressSimConfig::default(),
             seed_demo_data: true,
+            contracts: None,
         }
     }
 }
@@ -85,6 +90,8 @@ pub struct SandboxStack {
     pub caller: BotpressCaller,
     /// The functions, on the Lambda path.
     pub lambda: Option<LambdaDeployment>,
+    /// The contract checks' view of this stack's calls, when `SandboxOptions::contracts` is set.
+    pub contracts: Option<ContractSession>,
 }
 
 impl SandboxStack {
@@ -108,7 +115,17 @@ impl SandboxStack {
                 hubspot.add_agent(actor_id, name, email);
             }
         }
-        let (settings, secrets) = configuration(&bridge_url, &hubspot, &botpress)?;
+        let contracts = match &options.contracts {
+            Some(check) => Some(
+                ContractSession::start(check, &hubspot.base_url(), &botpress.base_url()).await?,
+            ),
+            None => None,
+        };
+        let api_bases = match &contracts {
+            Some(session) => (session.hubspot_base(), session.botpress_base()),
+            None => (hubspot.base_url(), botpress.base_url()),
+        };
+        let (settings, secrets) = configuration(&bridge_url, &hubspot, &botpress, api_bases)?;
         let (bridge, lambda) = match &options.path {
             BridgePath::InProcess => {
                 let bridge = Arc::new(app::build_local(
@@ -163,6 +180,7 @@ impl SandboxStack {
             botpress,
             caller,
             lambda,
+            contracts,
         })
     }
 
@@ -246,11 +264,12 @@ fn configuration(
     bridge_url: &str,
     hubspot: &HubSpotSim,
     botpress: &BotpressSim,
+    (hubspot_api_base, botpress_api_base): (String, String),
 ) -> anyhow::Result<(Settings, Secrets)> {
     let hs = hubspot.config();
     let values = [
-        ("HUBSPOT_API_BASE", hubspot.base_url()),
-        ("BOTPRESS_API_BASE", botpress.base_url()),
+        ("HUBSPOT_API_BASE", hubspot_api_base),
+        ("BOTPRESS_API_BASE", botpress_api_base),
         ("PUBLIC_BASE_URL", bridge_url.to_string()),
         ("HUBSPOT_APP_ID", hs.app_id.to_string()),
         ("HUBSPOT_CLIENT_ID", hs.client_id.clone()),

@@ -22,6 +22,7 @@
 
 mod document;
 mod error;
+mod new_grant;
 
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;

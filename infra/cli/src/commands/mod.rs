@@ -1,0 +1,122 @@
+//! The operator's commands: install the HubSpot app (`oauth`), find the Help Desk
+//! (`inboxes`), connect and disconnect the channel (`setup`, `teardown`), and check a
+//! deployment end to end (`doctor`). Each prints what it did and what to do next.
+
+mod context;
+mod doctor;
+mod inboxes;
+mod oauth;
+pub mod sandbox_env;
+mod setup;
+mod teardown;
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+use hitl_bridge::ports::UpstreamError;
+
+/// Exit codes, as `hitl --help` lists them.
+pub mod exit {
+    /// Done; every doctor check passed.
+    pub const OK: u8 = 0;
+    /// HubSpot, Botpress or AWS refused (or a doctor check failed).
+    pub const FAILED: u8 = 1;
+    // 2: a bad command line (clap's own code).
+    /// A setting or the OAuth grant is missing or malformed.
+    pub const CONFIG: u8 = 3;
+    /// A service could not be reached (network, timeout, 5xx).
+    pub const UNREACHABLE: u8 = 4;
+}
+
+/// The exit codes, for `hitl --help`.
+pub const EXIT_CODES_HELP: &str = "Exit codes:
+  0  done (doctor: every check passed)
+  1  HubSpot, Botpress or AWS refused the request, or a doctor check failed
+  2  bad command line
+  3  configuration missing or malformed (a setting, the secret, or no OAuth grant yet)
+  4  a service could not be reached (network error, timeout, or a 5xx answer)
+
+Configuration comes from the environment, the names the bridge itself reads (README,
+\"Configuration\"); `--secret-id` and `--table` point the commands at an AWS deployment.";
+
+/// A command that did not succeed, with the exit code that says why.
+pub struct Failure {
+    pub code: u8,
+    pub error: anyhow::Error,
+}
+
+impl Failure {
+    pub fn config(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: exit::CONFIG,
+            error: error.into(),
+        }
+    }
+
+    pub fn failed(error: impl Into<anyhow::Error>) -> Self {
+        Self {
+            code: exit::FAILED,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<UpstreamError> for Failure {
+    fn from(error: UpstreamError) -> Self {
+        let unreachable = error.retryable;
+        Self {
+            code: if unreachable {
+                exit::UNREACHABLE
+            } else {
+                exit::FAILED
+            },
+            error: error.into(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for Failure {
+    fn from(error: anyhow::Error) -> Self {
+        Self::failed(error)
+    }
+}
+
+pub type Outcome = Result<(), Failure>;
+
+#[derive(Subcommand)]
+pub enum OperatorCommand {
+    /// Install the HubSpot app: print the authorize URL, trade the code for tokens.
+    #[command(subcommand)]
+    Oauth(oauth::OauthCommand),
+    /// List the HubSpot account's inboxes and mark the Help Desk ones.
+    Inboxes(inboxes::InboxesArgs),
+    /// Connect HubSpot: find or create the custom channel and connect it to the Help Desk.
+    ///
+    /// What Botpress's `register` does; safe to run again (it reuses what exists).
+    Setup(setup::SetupArgs),
+    /// Disconnect HubSpot: deauthorize the channel account and delete the custom channel
+    /// whose webhookUrl is this bridge's (never another channel).
+    Teardown(teardown::TeardownArgs),
+    /// Check a deployment end to end without touching customers.
+    ///
+    /// Secret or settings readable, refresh token works, scopes granted, channel exists with
+    /// our webhookUrl, channel account authorized, webhook URL answers, Botpress reachable.
+    Doctor(doctor::DoctorArgs),
+}
+
+pub async fn run(command: OperatorCommand) -> ExitCode {
+    let outcome = match command {
+        OperatorCommand::Oauth(command) => oauth::run(command).await,
+        OperatorCommand::Inboxes(args) => inboxes::run(args).await,
+        OperatorCommand::Setup(args) => setup::run(args).await,
+        OperatorCommand::Teardown(args) => teardown::run(args).await,
+        OperatorCommand::Doctor(args) => doctor::run(args).await,
+    };
+    match outcome {
+        Ok(()) => ExitCode::from(exit::OK),
+        Err(failure) => {
+            eprintln!("hitl: {:#}", failure.error);
+            ExitCode::from(failure.code)
+        }
+    }
+}

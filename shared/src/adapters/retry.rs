@@ -1,0 +1,138 @@
+//! Bounded retries of upstream calls: 429 (honouring `Retry-After`), 5xx and transport errors,
+//! with exponential backoff and full jitter, never past the request's time budget.
+//!
+//! Every call the bridge retries is safe to repeat: publishes carry an idempotency id, Botpress
+//! writes are get-or-create, reads are reads. What cannot finish in the budget is reported as
+//! a retryable failure so the sender (HubSpot, Botpress) retries the whole delivery later.
+
+use std::time::Duration;
+
+use rand::Rng;
+use reqwest::{RequestBuilder, Response, StatusCode};
+
+use super::budget;
+use crate::ports::{Service, UpstreamError};
+
+/// How many times one call is sent at most.
+const MAX_ATTEMPTS: u32 = 4;
+/// First backoff; doubled per attempt, capped, then jittered (full jitter).
+const BASE_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// A 429 without `Retry-After` from HubSpot means its ten-second window is full: its own
+/// client waits 10 s. Within a webhook's budget that means "give up and let HubSpot retry".
+const RATE_LIMIT_DEFAULT_WAIT: Duration = Duration::from_secs(10);
+
+/// Sends `request`, retrying what a retry can fix, within the current budget.
+pub async fn send_with_retries(
+    service: Service,
+    operation: &'static str,
+    request: RequestBuilder,
+) -> Result<Response, UpstreamError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(this_try) = request.try_clone() else {
+            return send_once(service, operation, request).await;
+        };
+        let outcome = send_once(service, operation, this_try).await;
+        let wait = match &outcome {
+            Ok(response) if should_retry_status(response.status()) => {
+                wait_for(service, response, attempt)
+            }
+            Ok(_) => return outcome,
+            Err(error) if error.retryable => backoff(attempt),
+            Err(_) => return outcome,
+        };
+        let out_of_budget = budget::remaining().is_some_and(|left| left <= wait);
+        if attempt >= MAX_ATTEMPTS || out_of_budget {
+            return give_up(service, operation, outcome).await;
+        }
+        tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+async fn send_once(
+    service: Service,
+    operation: &'static str,
+    request: RequestBuilder,
+) -> Result<Response, UpstreamError> {
+    let request = match budget::remaining() {
+        // Never wait for an answer past the budget.
+        Some(left) => request.timeout(left.max(Duration::from_millis(1))),
+        None => request,
+    };
+    request
+        .send()
+        .await
+        .map_err(|error| UpstreamError::transport(service, operation, &error))
+}
+
+fn should_retry_status(status: StatusCode) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error()
+}
+
+/// `Retry-After` (seconds) for a 429, else exponential backoff (HubSpot's 429 without it means
+/// its ten-second window is full).
+fn wait_for(service: Service, response: &Response, attempt: u32) -> Duration {
+    if response.status() != StatusCode::TOO_MANY_REQUESTS {
+        return backoff(attempt);
+    }
+    let default = match service {
+        Service::HubSpot => RATE_LIMIT_DEFAULT_WAIT,
+        Service::Botpress => backoff(attempt),
+    };
+    response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<f64>().ok())
+        .filter(|seconds| seconds.is_finite() && *seconds >= 0.0)
+        .map(Duration::from_secs_f64)
+        .unwrap_or(default)
+}
+
+/// Full jitter: uniformly between zero and the capped exponential step.
+fn backoff(attempt: u32) -> Duration {
+    let step = BASE_BACKOFF.saturating_mul(1 << attempt.saturating_sub(1).min(16));
+    let ceiling = step.min(MAX_BACKOFF);
+    let millis = u64::try_from(ceiling.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1);
+    Duration::from_millis(rand::rng().random_range(0..=millis))
+}
+
+/// The last answer, as a retryable failure the sender will retry later.
+async fn give_up(
+    service: Service,
+    operation: &'static str,
+    outcome: Result<Response, UpstreamError>,
+) -> Result<Response, UpstreamError> {
+    match outcome {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let body = response.text().await.unwrap_or_default();
+            Err(UpstreamError::from_status(
+                service, operation, status, &body,
+            ))
+        }
+        Err(error) => Err(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_stays_capped() {
+        for attempt in 1..10 {
+            let wait = backoff(attempt);
+            assert!(wait <= MAX_BACKOFF, "{attempt}: {wait:?}");
+            assert!(
+                wait <= BASE_BACKOFF * 2u32.pow(attempt - 1),
+                "{attempt}: {wait:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,267 @@
+//! Upstream faults and awkward deliveries: retries, rate limits, permanent refusals, work left
+//! for HubSpot's retry, and shuffled batches. Whatever happens, every message arrives exactly
+//! once and in order, and the agent is told when one cannot be delivered.
+
+use flow_support::{
+    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
+};
+use hitl_sandbox::faults::Failure;
+use serde_json::{Value, json};
+
+const MESSAGES: &str = "/v1/chat/messages";
+
+fn message_status(
+    stack: &hitl_cli::sandbox_stack::SandboxStack,
+    thread_id: &str,
+    text: &str,
+) -> String {
+    let thread = stack.hubspot.thread(thread_id).unwrap();
+    let message = thread
+        .messages
+        .iter()
+        .find(|m| m.text == text)
+        .expect("the agent's message");
+    message.status.clone()
+}
+
+async fn an_agent_reply_is_marked_sent_in_the_help_desk(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "On it")
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(message_status(&stack, &handoff.thread_id, "On it"), "SENT");
+}
+
+async fn botpress_errors_are_retried_and_the_reply_arrives_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next(MESSAGES, 503, 2);
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Hello")
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(
+        stack.botpress.messages_in(&handoff.conversation_id).len(),
+        1
+    );
+    assert_eq!(
+        stack
+            .botpress
+            .recorder()
+            .matching("POST", MESSAGES)
+            .iter()
+            .filter(|c| c.status == 503)
+            .count(),
+        2
+    );
+}
+
+async fn a_reply_botpress_refuses_is_marked_failed_for_the_agent(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next(MESSAGES, 400, 1);
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Doomed")
+        .await
+        .unwrap();
+    assert_eq!(
+        delivery.status, 200,
+        "a retry would not help, so HubSpot must not retry: {}",
+        delivery.response_body
+    );
+    assert!(
+        stack
+            .botpress
+            .messages_in(&handoff.conversation_id)
+            .is_empty()
+    );
+    assert_eq!(
+        message_status(&stack, &handoff.thread_id, "Doomed"),
+        "FAILED"
+    );
+    let patch = stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", "/conversations/v3/custom-channels/")
+        .pop()
+        .unwrap();
+    assert_eq!(patch.json()["statusType"], "FAILED");
+    assert!(
+        patch.json()["errorMessage"]
+            .as_str()
+            .unwrap()
+            .contains("bot"),
+        "{}",
+        patch.body
+    );
+}
+
+async fn hubspot_rate_limits_are_waited_out_using_retry_after(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let limited = Failure {
+        status: 429,
+        retry_after: Some(1),
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next("/conversations/v3/custom-channels/", limited, 2);
+    let started = std::time::Instant::now();
+    let (_, sent) = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Anyone?")
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert!(
+        started.elapsed().as_millis() >= 1_900,
+        "waited Retry-After twice: {:?}",
+        started.elapsed()
+    );
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(
+        thread
+            .messages
+            .iter()
+            .filter(|m| m.text == "Anyone?")
+            .count(),
+        1
+    );
+}
+
+async fn what_cannot_finish_in_time_is_left_for_hubspots_retry(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next(MESSAGES, 503, 1_000);
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Persistent")
+        .await
+        .unwrap();
+    assert_eq!(
+        delivery.status, 503,
+        "HubSpot must retry: {}",
+        delivery.response_body
+    );
+    assert!(
+        delivery.response_body.contains("retry"),
+        "{}",
+        delivery.response_body
+    );
+    assert!(
+        stack
+            .botpress
+            .messages_in(&handoff.conversation_id)
+            .is_empty()
+    );
+
+    stack.botpress.clear_faults();
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(retry.status, 200, "{}", retry.response_body);
+    let again = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(again.status, 200);
+    let messages = stack.botpress.messages_in(&handoff.conversation_id);
+    assert_eq!(messages.len(), 1, "delivered exactly once: {messages:?}");
+    assert_eq!(
+        message_status(&stack, &handoff.thread_id, "Persistent"),
+        "SENT"
+    );
+}
+
+/// Per thread: Ada is assigned, then Grace, then the thread closes; the batch holds all
+/// threads' events shuffled, and the bot must still see each thread's events in order.
+async fn a_shuffled_batch_keeps_each_threads_order(path: Path) {
+    let stack = registered_stack(path).await;
+    let mut handoffs = Vec::new();
+    for n in 0..4 {
+        let email = format!("customer{n}@example.com");
+        stack
+            .hubspot
+            .add_contact(Some(&email), None, &format!("Customer {n}"));
+        handoffs.push(start_handoff_as(&stack, &format!("Customer {n}"), &email).await);
+    }
+    let base = chrono::Utc::now().timestamp_millis();
+    let mut events = Vec::new();
+    for (n, handoff) in handoffs.iter().enumerate() {
+        let thread: u64 = handoff.thread_id.parse().unwrap();
+        let steps = [
+            ("assignedTo", DEMO_AGENTS[0].0),
+            ("assignedTo", DEMO_AGENTS[1].0),
+            ("status", "CLOSED"),
+        ];
+        for (step, (property, value)) in steps.iter().enumerate() {
+            events.push(json!({
+                "eventId": 9_000 + n * 10 + step, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+                "occurredAt": base + (step as i64) * 1_000, "subscriptionType": "conversation.propertyChange",
+                "attemptNumber": 0, "objectId": thread, "propertyName": property, "propertyValue": value,
+                "changeSource": "AGENT"
+            }));
+        }
+    }
+    // A fixed shuffle: reversed, then interleaved.
+    events.reverse();
+    let (front, back) = events.split_at(events.len() / 2);
+    let shuffled: Vec<Value> = back
+        .iter()
+        .zip(front.iter())
+        .flat_map(|(a, b)| [a.clone(), b.clone()])
+        .collect();
+    assert_eq!(shuffled.len(), events.len());
+
+    let url = stack.settings.hubspot_webhook_url();
+    let delivery = stack
+        .hubspot
+        .deliver_raw(&url, Value::Array(shuffled).to_string())
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+
+    let agent_users: Vec<String> = DEMO_AGENTS
+        .iter()
+        .map(|(actor, _, _)| {
+            stack
+                .botpress
+                .users()
+                .into_iter()
+                .find(|user| user["tags"]["hubspotActorId"] == *actor)
+                .and_then(|user| user["id"].as_str().map(str::to_string))
+                .expect("a Botpress user for each agent")
+        })
+        .collect();
+    for handoff in &handoffs {
+        let seen: Vec<String> = stack
+            .botpress
+            .events()
+            .iter()
+            .filter(|event| event["payload"]["conversationId"] == json!(handoff.conversation_id))
+            .map(|event| match event["type"].as_str().unwrap() {
+                "hitlAssigned" => {
+                    format!("assigned {}", event["payload"]["userId"].as_str().unwrap())
+                }
+                other => other.to_string(),
+            })
+            .collect();
+        let expected = vec![
+            format!("assigned {}", agent_users[0]),
+            format!("assigned {}", agent_users[1]),
+            "hitlStopped".to_string(),
+        ];
+        assert_eq!(seen, expected, "thread {}", handoff.thread_id);
+    }
+}
+
+on_both_paths!(
+    an_agent_reply_is_marked_sent_in_the_help_desk,
+    botpress_errors_are_retried_and_the_reply_arrives_once,
+    a_reply_botpress_refuses_is_marked_failed_for_the_agent,
+    hubspot_rate_limits_are_waited_out_using_retry_after,
+    what_cannot_finish_in_time_is_left_for_hubspots_retry,
+    a_shuffled_batch_keeps_each_threads_order,
+);

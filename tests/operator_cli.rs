@@ -1,0 +1,582 @@
+//! The operator's commands (`hitl oauth`, `inboxes`, `setup`, `teardown`, `doctor`), run as
+//! the real `hitl` binary (built by `cargo build --bins`) against the sandbox's simulated
+//! HubSpot and Botpress, with the grant in a local SQLite file or (`--secret-id`) in a
+//! Secrets Manager secret on moto (`HITL_TEST_AWS_ENDPOINT`).
+
+use std::path::PathBuf;
+use std::process::{Output, Stdio};
+
+use hitl_bridge::adapters::dynamodb_store::DynamoStore;
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+fn hitl_binary() -> PathBuf {
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target"));
+    let binary = target.join("debug/hitl");
+    assert!(
+        binary.is_file(),
+        "no {}: run `cargo build --workspace --bins` first (scripts/test does)",
+        binary.display()
+    );
+    binary
+}
+
+/// A sandbox (bridge, simulated HubSpot and Botpress), not registered, and the environment
+/// an operator would export for it (no refresh token: `hitl oauth exchange` provides it).
+struct Operator {
+    stack: SandboxStack,
+    env: Vec<(String, String)>,
+    _dir: TempDir,
+}
+
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+impl Operator {
+    async fn start() -> Self {
+        let stack = SandboxStack::start(SandboxOptions::default())
+            .await
+            .expect("the sandbox starts");
+        let dir = std::env::temp_dir().join(format!("hitl-cli-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (settings, secrets) = (&stack.settings, &stack.secrets);
+        let env = [
+            ("PUBLIC_BASE_URL", settings.public_base_url.clone()),
+            ("HUBSPOT_API_BASE", settings.hubspot_api_base.clone()),
+            ("BOTPRESS_API_BASE", settings.botpress_api_base.clone()),
+            ("HUBSPOT_APP_ID", settings.hubspot_app_id.to_string()),
+            ("HUBSPOT_CLIENT_ID", settings.hubspot_client_id.clone()),
+            (
+                "HUBSPOT_HELP_DESK_ID",
+                settings.hubspot_help_desk_id.clone(),
+            ),
+            (
+                "HUBSPOT_CLIENT_SECRET",
+                secrets.hubspot_client_secret.expose_secret().to_string(),
+            ),
+            (
+                "HUBSPOT_DEVELOPER_API_KEY",
+                secrets
+                    .hubspot_developer_api_key
+                    .expose_secret()
+                    .to_string(),
+            ),
+            (
+                "BOTPRESS_TOKEN",
+                secrets.botpress_token.expose_secret().to_string(),
+            ),
+            (
+                "BOTPRESS_SHARED_SECRET",
+                secrets.botpress_shared_secret.expose_secret().to_string(),
+            ),
+            ("BOTPRESS_BOT_ID", stack.botpress.config().bot_id.clone()),
+            ("HITL_DB", dir.join("hitl.db").display().to_string()),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_string(), value))
+        .collect();
+        Self {
+            stack,
+            env,
+            _dir: TempDir(dir),
+        }
+    }
+
+    fn without(&self, name: &str) -> Vec<(String, String)> {
+        self.env
+            .iter()
+            .filter(|(key, _)| key != name)
+            .cloned()
+            .collect()
+    }
+
+    fn with(&self, name: &str, value: &str) -> Vec<(String, String)> {
+        let mut env = self.without(name);
+        env.push((name.to_string(), value.to_string()));
+        env
+    }
+
+    async fn run(&self, args: &[&str]) -> Run {
+        run_with(&self.env, args).await
+    }
+
+    /// Our channels (webhookUrl = the bridge's) and the accounts of live channels.
+    fn counts(&self) -> (usize, usize) {
+        let webhook_url = self.stack.settings.hubspot_webhook_url();
+        let channels: Vec<String> = self
+            .stack
+            .hubspot
+            .channels()
+            .iter()
+            .filter(|channel| channel["webhookUrl"] == webhook_url.as_str())
+            .map(|channel| channel["id"].as_str().unwrap().to_string())
+            .collect();
+        let accounts = self
+            .stack
+            .hubspot
+            .channel_accounts()
+            .iter()
+            .filter(|account| {
+                channels
+                    .iter()
+                    .any(|id| account["channelId"] == id.as_str())
+            })
+            .filter(|account| account["authorized"] == true)
+            .count();
+        (channels.len(), accounts)
+    }
+}
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn from(output: Output) -> Self {
+        Self {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    fn expect(self, code: i32) -> Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\nstdout:\n{}\nstderr:\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+fn command(env: &[(String, String)], args: &[&str]) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(hitl_binary());
+    command
+        .args(args)
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .kill_on_drop(true);
+    command
+}
+
+async fn run_with(env: &[(String, String)], args: &[&str]) -> Run {
+    Run::from(command(env, args).output().await.expect("hitl runs"))
+}
+
+#[tokio::test]
+async fn oauth_url_asks_for_exactly_the_bridges_scopes() {
+    let operator = Operator::start().await;
+    let client_id = operator.stack.settings.hubspot_client_id.clone();
+    let run = operator.run(&["oauth", "url"]).await.expect(0);
+    assert_eq!(
+        run.stdout.trim(),
+        format!(
+            "https://app.hubspot.com/oauth/authorize?client_id={client_id}\
+             &redirect_uri=http%3A%2F%2Flocalhost%3A3000%2Foauth%2Fcallback\
+             &scope=conversations.custom_channels.read%20conversations.custom_channels.write\
+             %20conversations.read%20conversations.write%20crm.objects.contacts.read"
+        )
+    );
+    let run = operator
+        .run(&["oauth", "url", "--with-files"])
+        .await
+        .expect(0);
+    assert!(
+        run.stdout
+            .trim()
+            .ends_with("crm.objects.contacts.read%20files"),
+        "{}",
+        run.stdout
+    );
+    // Only the client id is needed; without it, exit 3 naming it.
+    let run = run_with(&operator.without("HUBSPOT_CLIENT_ID"), &["oauth", "url"])
+        .await
+        .expect(3);
+    assert!(run.stderr.contains("HUBSPOT_CLIENT_ID"), "{}", run.stderr);
+    // A bad command line is clap's 2.
+    operator.run(&["oauth", "exchange"]).await.expect(2);
+}
+
+#[tokio::test]
+async fn from_install_to_connected_and_back_with_the_local_store() {
+    let operator = Operator::start().await;
+    let hubspot = &operator.stack.hubspot;
+
+    // No grant yet: the commands that need one say how to get it.
+    let run = operator.run(&["inboxes"]).await.expect(3);
+    assert!(run.stderr.contains("hitl oauth exchange"), "{}", run.stderr);
+
+    hubspot.add_authorization_code("code-1");
+    let run = operator
+        .run(&["oauth", "exchange", "--code", "code-1"])
+        .await
+        .expect(0);
+    assert!(
+        run.stdout
+            .contains("Stored the refresh token in the local store"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("crm.objects.contacts.read"),
+        "{}",
+        run.stdout
+    );
+    let token_calls = hubspot
+        .recorder()
+        .count("POST", &operator.stack.settings.hubspot_oauth_token_path);
+    assert!(
+        token_calls >= 1,
+        "the exchange used the configured token path"
+    );
+    // Codes are single use.
+    let run = operator
+        .run(&["oauth", "exchange", "--code", "code-1"])
+        .await
+        .expect(1);
+    assert!(
+        run.stderr.contains("BAD_AUTH_CODE") || run.stderr.contains("auth code"),
+        "{}",
+        run.stderr
+    );
+
+    let help_desk = operator.stack.settings.hubspot_help_desk_id.clone();
+    let run = run_with(&operator.without("HUBSPOT_HELP_DESK_ID"), &["inboxes"])
+        .await
+        .expect(0);
+    assert!(
+        run.stdout.lines().any(|line| line.starts_with(&help_desk)
+            && line.contains("HELP_DESK")
+            && line.contains("← Help Desk")),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains(&format!("export HUBSPOT_HELP_DESK_ID={help_desk}")),
+        "{}",
+        run.stdout
+    );
+
+    // Missing settings: exit 3, every one named.
+    let run = run_with(&operator.without("PUBLIC_BASE_URL"), &["setup"])
+        .await
+        .expect(3);
+    assert!(run.stderr.contains("PUBLIC_BASE_URL"), "{}", run.stderr);
+
+    let first = operator.run(&["setup"]).await.expect(0);
+    assert!(first.stdout.contains(": created"), "{}", first.stdout);
+    let second = operator.run(&["setup"]).await.expect(0);
+    assert!(second.stdout.contains("found, reused"), "{}", second.stdout);
+    assert!(second.stdout.contains("Nothing to do"), "{}", second.stdout);
+    assert_eq!(
+        operator.counts(),
+        (1, 1),
+        "setup twice: one channel, one account"
+    );
+
+    let run = operator.run(&["doctor"]).await.expect(0);
+    assert!(run.stdout.contains("All checks passed"), "{}", run.stdout);
+    assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+
+    // A wrong Botpress token, an unknown bot: doctor names the check and the fix, exit 1.
+    let run = run_with(&operator.with("BOTPRESS_TOKEN", "wrong"), &["doctor"])
+        .await
+        .expect(1);
+    assert!(
+        run.stdout.contains("FAIL  Botpress token reaches the bot"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fix: set BOTPRESS_TOKEN"),
+        "{}",
+        run.stdout
+    );
+    let run = run_with(&operator.with("BOTPRESS_BOT_ID", "other-bot"), &["doctor"])
+        .await
+        .expect(1);
+    assert!(
+        run.stdout.contains("does not know bot other-bot"),
+        "{}",
+        run.stdout
+    );
+    // The webhook URL must answer.
+    let run = run_with(
+        &operator.with("PUBLIC_BASE_URL", "http://127.0.0.1:9"),
+        &["doctor"],
+    )
+    .await
+    .expect(1);
+    assert!(
+        run.stdout.contains("FAIL  webhook URL answers"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("FAIL  custom channel with our webhookUrl"),
+        "{}",
+        run.stdout
+    );
+
+    // Another app's channel is never touched by teardown.
+    let foreign = json!({"name": "Other", "webhookUrl": "https://other.example.com/hook", "capabilities": {}});
+    let created = reqwest::Client::new()
+        .post(format!(
+            "{}/conversations/v3/custom-channels?hapikey={}&appId={}",
+            operator.stack.settings.hubspot_api_base,
+            operator
+                .stack
+                .secrets
+                .hubspot_developer_api_key
+                .expose_secret(),
+            operator.stack.settings.hubspot_app_id
+        ))
+        .json(&foreign)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        created.status().is_success(),
+        "{}",
+        created.text().await.unwrap()
+    );
+
+    let run = operator.run(&["teardown"]).await.expect(0);
+    assert!(run.stdout.contains("deleted"), "{}", run.stdout);
+    assert!(run.stdout.contains("disconnected"), "{}", run.stdout);
+    assert_eq!(operator.counts(), (0, 0));
+    assert_eq!(hubspot.channels().len(), 1, "the other channel stays");
+    let run = operator.run(&["doctor"]).await.expect(1);
+    assert!(
+        run.stdout.contains("fix: run `hitl setup`"),
+        "{}",
+        run.stdout
+    );
+    let run = operator.run(&["teardown"]).await.expect(0);
+    assert!(run.stdout.contains("Nothing to remove"), "{}", run.stdout);
+
+    operator.run(&["setup"]).await.expect(0);
+    assert_eq!(
+        operator.counts(),
+        (1, 1),
+        "teardown then setup: one of each"
+    );
+    operator.run(&["doctor"]).await.expect(0);
+}
+
+#[tokio::test]
+async fn oauth_listen_serves_the_redirect_and_exchanges_the_code() {
+    let operator = Operator::start().await;
+    operator.stack.hubspot.add_authorization_code("code-listen");
+    let port = {
+        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        socket.local_addr().unwrap().port()
+    };
+    let redirect = format!("http://127.0.0.1:{port}/oauth/callback");
+    let mut child = command(
+        &operator.env,
+        &[
+            "oauth",
+            "listen",
+            "--redirect-uri",
+            &redirect,
+            "--timeout",
+            "30",
+        ],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut state = None;
+    while let Some(line) = lines.next_line().await.unwrap() {
+        if line.starts_with("https://app.hubspot.com/oauth/authorize?") {
+            let url = reqwest::Url::parse(&line).unwrap();
+            assert_eq!(
+                url.query_pairs()
+                    .find(|(k, _)| k == "redirect_uri")
+                    .unwrap()
+                    .1,
+                redirect
+            );
+            state = url
+                .query_pairs()
+                .find(|(k, _)| k == "state")
+                .map(|(_, v)| v.into_owned());
+        }
+        if line.starts_with("Waiting for HubSpot") {
+            break;
+        }
+    }
+    let state = state.expect("the authorize URL carries a state");
+    let page = reqwest::get(format!("{redirect}?code=code-listen&state={state}"))
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let mut rest = String::new();
+    while let Some(line) = lines.next_line().await.unwrap() {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let status = child.wait().await.unwrap();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(
+        rest.contains("Stored the refresh token in the local store"),
+        "{rest}"
+    );
+    operator.run(&["inboxes"]).await.expect(0);
+}
+
+#[tokio::test]
+async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
+    let operator = Operator::start().await;
+    let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT")
+        .expect("needs a moto server: run scripts/test, or set HITL_TEST_AWS_ENDPOINT");
+    let sdk = hitl_sandbox::moto::sdk_config(&endpoint).await;
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    let (table, secret_id) = (format!("cli-{suffix}"), format!("cli/{suffix}"));
+    DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    let secrets = &operator.stack.secrets;
+    let secrets_manager = aws_sdk_secretsmanager::Client::new(&sdk);
+    secrets_manager
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(
+            json!({
+                "hubspotClientSecret": secrets.hubspot_client_secret.expose_secret(),
+                "hubspotDeveloperApiKey": secrets.hubspot_developer_api_key.expose_secret(),
+                "hubspotRefreshToken": "REPLACE-ME-after-install",
+                "botpressToken": secrets.botpress_token.expose_secret(),
+                "botpressSharedSecret": secrets.botpress_shared_secret.expose_secret(),
+                "operatorNote": "kept",
+            })
+            .to_string(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let mut env: Vec<(String, String)> = operator
+        .env
+        .iter()
+        .filter(|(key, _)| {
+            !matches!(
+                key.as_str(),
+                "HUBSPOT_CLIENT_SECRET"
+                    | "HUBSPOT_DEVELOPER_API_KEY"
+                    | "BOTPRESS_TOKEN"
+                    | "BOTPRESS_SHARED_SECRET"
+                    | "HITL_DB"
+            )
+        })
+        .cloned()
+        .collect();
+    for (name, value) in [
+        ("AWS_ENDPOINT_URL", endpoint.as_str()),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_ACCESS_KEY_ID", "test"),
+        ("AWS_SECRET_ACCESS_KEY", "test"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ] {
+        env.push((name.to_string(), value.to_string()));
+    }
+    let aws = ["--secret-id", secret_id.as_str(), "--table", table.as_str()];
+    let with = |args: &[&'static str]| -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string())
+            .chain(aws.iter().map(|a| a.to_string()))
+            .collect()
+    };
+    let call = |args: Vec<String>| {
+        let env = env.clone();
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run_with(&env, &args).await
+        }
+    };
+
+    operator.stack.hubspot.add_authorization_code("code-aws");
+    let run = call(vec![
+        "oauth".into(),
+        "exchange".into(),
+        "--code".into(),
+        "code-aws".into(),
+        "--secret-id".into(),
+        secret_id.clone(),
+    ])
+    .await
+    .expect(0);
+    assert!(
+        run.stdout
+            .contains(&format!("Secrets Manager secret {secret_id}")),
+        "{}",
+        run.stdout
+    );
+    let stored: Value = serde_json::from_str(
+        secrets_manager
+            .get_secret_value()
+            .secret_id(&secret_id)
+            .send()
+            .await
+            .unwrap()
+            .secret_string()
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        stored["hubspotRefreshToken"],
+        operator.stack.hubspot.current_refresh_token().as_str()
+    );
+    assert_eq!(stored["operatorNote"], "kept");
+    assert!(stored["hubspotAccessToken"].is_string());
+
+    call(with(&["setup"])).await.expect(0);
+    let again = call(with(&["setup"])).await.expect(0);
+    assert!(again.stdout.contains("found, reused"), "{}", again.stdout);
+    assert_eq!(operator.counts(), (1, 1));
+    let run = call(with(&["doctor"])).await.expect(0);
+    assert!(
+        run.stdout
+            .contains(&format!("the Secrets Manager secret {secret_id}")),
+        "{}",
+        run.stdout
+    );
+
+    // --secret-id without --table: exit 3 saying what is missing.
+    let run = call(vec![
+        "setup".into(),
+        "--secret-id".into(),
+        secret_id.clone(),
+    ])
+    .await
+    .expect(3);
+    assert!(run.stderr.contains("--table"), "{}", run.stderr);
+    // A secret that does not exist: exit 3 naming it.
+    let run = call(vec![
+        "setup".into(),
+        "--secret-id".into(),
+        "cli/missing".into(),
+        "--table".into(),
+        table.clone(),
+    ])
+    .await
+    .expect(3);
+    assert!(run.stderr.contains("cli/missing"), "{}", run.stderr);
+}
