@@ -2,5 +2,6 @@
 //! stack `hitl serve --sandbox` runs.
 
 pub mod demo;
+pub mod load;
 pub mod sandbox_stack;
 pub mod web;

@@ -42,6 +42,23 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// A bounded load run: this process plays HubSpot, Botpress and many concurrent senders;
+    /// the bridge runs as a separate `hitl serve` process on loopback. Fails unless every
+    /// message arrived exactly once, in order, with no error.
+    Load {
+        /// How long the senders send.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+        /// Concurrent senders playing HubSpot (agents replying).
+        #[arg(long, default_value_t = 20)]
+        hubspot_senders: usize,
+        /// Concurrent senders playing Botpress (customers writing).
+        #[arg(long, default_value_t = 20)]
+        botpress_senders: usize,
+        /// At most this many messages in all.
+        #[arg(long, default_value_t = 200_000)]
+        max_messages: usize,
+    },
     #[command(flatten)]
     Operator(commands::OperatorCommand),
 }
@@ -52,6 +69,24 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Operator(command) => return commands::run(command).await,
+        Command::Load {
+            seconds,
+            hubspot_senders,
+            botpress_senders,
+            max_messages,
+        } => match std::env::current_exe() {
+            Ok(bridge_binary) => {
+                hitl_cli::load::run(hitl_cli::load::LoadPlan {
+                    seconds,
+                    hubspot_senders,
+                    botpress_senders,
+                    max_messages,
+                    bridge_binary,
+                })
+                .await
+            }
+            Err(error) => Err(error.into()),
+        },
         Command::Serve {
             listen,
             sandbox,

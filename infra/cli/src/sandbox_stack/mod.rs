@@ -247,6 +247,30 @@ impl SandboxStack {
     }
 }
 
+/// The environment a bridge process needs to work against these simulators (the same names an
+/// operator sets; see README).
+pub fn bridge_environment(
+    bridge_url: &str,
+    hubspot: &HubSpotSim,
+    botpress: &BotpressSim,
+    (hubspot_api_base, botpress_api_base): (String, String),
+) -> Vec<(&'static str, String)> {
+    let hs = hubspot.config();
+    vec![
+        ("HUBSPOT_API_BASE", hubspot_api_base),
+        ("BOTPRESS_API_BASE", botpress_api_base),
+        ("PUBLIC_BASE_URL", bridge_url.to_string()),
+        ("HUBSPOT_APP_ID", hs.app_id.to_string()),
+        ("HUBSPOT_CLIENT_ID", hs.client_id.clone()),
+        ("HUBSPOT_HELP_DESK_ID", hs.help_desk_inbox_id.clone()),
+        ("HUBSPOT_CLIENT_SECRET", hs.client_secret.clone()),
+        ("HUBSPOT_DEVELOPER_API_KEY", hs.developer_api_key.clone()),
+        ("HUBSPOT_REFRESH_TOKEN", hs.refresh_token.clone()),
+        ("BOTPRESS_TOKEN", botpress.config().token.clone()),
+        ("BOTPRESS_SHARED_SECRET", SANDBOX_SHARED_SECRET.to_string()),
+    ]
+}
+
 /// The Secrets Manager secret an operator would fill in, with the simulators' credentials.
 fn secret_json(secrets: &Secrets) -> serde_json::Value {
     use secrecy::ExposeSecret;
@@ -264,22 +288,9 @@ fn configuration(
     bridge_url: &str,
     hubspot: &HubSpotSim,
     botpress: &BotpressSim,
-    (hubspot_api_base, botpress_api_base): (String, String),
+    api_bases: (String, String),
 ) -> anyhow::Result<(Settings, Secrets)> {
-    let hs = hubspot.config();
-    let values = [
-        ("HUBSPOT_API_BASE", hubspot_api_base),
-        ("BOTPRESS_API_BASE", botpress_api_base),
-        ("PUBLIC_BASE_URL", bridge_url.to_string()),
-        ("HUBSPOT_APP_ID", hs.app_id.to_string()),
-        ("HUBSPOT_CLIENT_ID", hs.client_id.clone()),
-        ("HUBSPOT_HELP_DESK_ID", hs.help_desk_inbox_id.clone()),
-        ("HUBSPOT_CLIENT_SECRET", hs.client_secret.clone()),
-        ("HUBSPOT_DEVELOPER_API_KEY", hs.developer_api_key.clone()),
-        ("HUBSPOT_REFRESH_TOKEN", hs.refresh_token.clone()),
-        ("BOTPRESS_TOKEN", botpress.config().token.clone()),
-        ("BOTPRESS_SHARED_SECRET", SANDBOX_SHARED_SECRET.to_string()),
-    ];
+    let values = bridge_environment(bridge_url, hubspot, botpress, api_bases);
     let lookup = |name: &str| {
         values
             .iter()
