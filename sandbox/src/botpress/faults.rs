@@ -15,6 +15,8 @@ struct Fault {
 #[derive(Debug, Default)]
 pub struct Faults {
     armed: Vec<Fault>,
+    /// Every call waits this long before it is answered (a slow Botpress).
+    latency: std::time::Duration,
 }
 
 impl Faults {
@@ -31,6 +33,15 @@ impl Faults {
 
     pub fn clear(&mut self) {
         self.armed.clear();
+        self.latency = std::time::Duration::ZERO;
+    }
+
+    pub fn set_latency(&mut self, latency: std::time::Duration) {
+        self.latency = latency;
+    }
+
+    pub fn latency(&self) -> std::time::Duration {
+        self.latency
     }
 
     /// The status to fail a call to `path` with, using up one shot of the first matching fault.

@@ -17,6 +17,10 @@ use axum::{
 use super::{errors::ApiError, state::SimState};
 
 pub async fn guard(State(state): State<Arc<SimState>>, request: Request, next: Next) -> Response {
+    let latency = state.faults().latency();
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let injected = state.faults().take(request.uri().path());
     if let Some(status) = injected {
         return ApiError::for_status(status, format!("Injected failure (status {status})"))

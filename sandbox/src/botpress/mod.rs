@@ -165,7 +165,12 @@ impl BotpressSim {
         self.state.faults().arm(path_prefix, status, count);
     }
 
-    /// Disarms every fault `fail_next` armed (Botpress recovered).
+    /// Every call waits this long before it is answered (a slow Botpress).
+    pub fn set_latency(&self, latency: std::time::Duration) {
+        self.state.faults().set_latency(latency);
+    }
+
+    /// Disarms every fault `fail_next` armed, and the latency (Botpress recovered).
     pub fn clear_faults(&self) {
         self.state.faults().clear();
     }
