@@ -580,3 +580,58 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     .expect(3);
     assert!(run.stderr.contains("cli/missing"), "{}", run.stderr);
 }
+
+/// After `hitl oauth exchange`, `hitl serve` runs on the stored grant: HUBSPOT_REFRESH_TOKEN
+/// is not needed (the environment here never sets it).
+#[tokio::test]
+async fn serve_runs_on_the_grant_oauth_exchange_stored() {
+    let operator = Operator::start().await;
+    operator.stack.hubspot.add_authorization_code("code-serve");
+    operator
+        .run(&["oauth", "exchange", "--code", "code-serve"])
+        .await
+        .expect(0);
+    assert!(
+        !operator
+            .env
+            .iter()
+            .any(|(name, _)| name == "HUBSPOT_REFRESH_TOKEN")
+    );
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut serve = command(
+        &operator.env,
+        &["serve", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .stdout(Stdio::null())
+    .kill_on_drop(true)
+    .spawn()
+    .expect("hitl serve starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut healthy = false;
+    for _ in 0..100 {
+        if let Ok(response) = reqwest::get(format!("{base}/healthz")).await {
+            healthy = response.status().is_success();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(healthy, "hitl serve came up without HUBSPOT_REFRESH_TOKEN");
+    let caller = operator.stack.caller.clone();
+    let caller = hitl_sandbox::botpress::BotpressCaller::new(
+        &format!("{base}/botpress"),
+        caller.identity().clone(),
+        hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
+    );
+    let registered = caller.register("https://example.com/unused").await;
+    assert_eq!(
+        registered.status, 200,
+        "the stored grant reached HubSpot: {}",
+        registered.text
+    );
+    let _ = serve.kill().await;
+}

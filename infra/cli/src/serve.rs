@@ -15,10 +15,19 @@ use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 const REFRESH_EVERY: Duration = Duration::from_secs(20 * 60);
 
 pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()> {
-    let (settings, secrets) = config::from_env()?;
     let db = db
         .or_else(|| std::env::var_os("HITL_DB").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("hitl.db"));
+    // After `hitl oauth exchange` the grant is in the store: HUBSPOT_REFRESH_TOKEN is then
+    // only needed to replace it.
+    let stored_refresh_token = stored_refresh_token(&db).await?;
+    let (settings, secrets) = config::from_lookup(&|name| {
+        std::env::var(name).ok().or_else(|| {
+            (name == "HUBSPOT_REFRESH_TOKEN")
+                .then(|| stored_refresh_token.clone())
+                .flatten()
+        })
+    })?;
     let bridge = Arc::new(app::build_local(&settings, &secrets, Some(&db))?);
     let listener = bind(listen).await?;
     println!("hitl bridge listening on http://{listen}");
@@ -31,6 +40,21 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
     println!("  store:            {}", db.display());
     spawn_token_refresh(Arc::clone(&bridge));
     run(listener, bridge).await
+}
+
+/// The refresh token of the grant stored in the local database, if there is one.
+async fn stored_refresh_token(db: &std::path::Path) -> anyhow::Result<Option<String>> {
+    use hitl_bridge::adapters::sqlite_store::SqliteStore;
+    use hitl_bridge::ports::{SystemClock, TokenVault};
+    use secrecy::ExposeSecret;
+    if !db.exists() {
+        return Ok(None);
+    }
+    let store = SqliteStore::open(db, Arc::new(SystemClock))?;
+    Ok(store
+        .load()
+        .await?
+        .map(|grant| grant.refresh_token.expose_secret().to_string()))
 }
 
 pub async fn serve_sandbox(
