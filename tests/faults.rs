@@ -225,15 +225,7 @@ async fn a_shuffled_batch_keeps_each_threads_order(path: Path) {
 
     let agent_users: Vec<String> = DEMO_AGENTS
         .iter()
-        .map(|(actor, _, _)| {
-            stack
-                .botpress
-                .users()
-                .into_iter()
-                .find(|user| user["tags"]["hubspotActorId"] == *actor)
-                .and_then(|user| user["id"].as_str().map(str::to_string))
-                .expect("a Botpress user for each agent")
-        })
+        .map(|(actor, _, _)| agent_user_id(&stack, actor))
         .collect();
     for handoff in &handoffs {
         let seen: Vec<String> = stack
@@ -295,15 +287,7 @@ fn assert_each_thread_saw_ten_alternating_assignments(
     stack: &hitl_cli::sandbox_stack::SandboxStack,
     handoffs: &[flow_support::Handoff],
 ) {
-    let agent_user = |actor: &str| {
-        stack
-            .botpress
-            .users()
-            .into_iter()
-            .find(|user| user["tags"]["hubspotActorId"] == actor)
-            .and_then(|user| user["id"].as_str().map(str::to_string))
-            .unwrap()
-    };
+    let agent_user = |actor: &str| agent_user_id(stack, actor);
     let (ada, grace) = (agent_user(DEMO_AGENTS[0].0), agent_user(DEMO_AGENTS[1].0));
     for handoff in handoffs {
         let assigned: Vec<String> = stack
@@ -395,3 +379,14 @@ on_both_paths!(
     a_shuffled_batch_keeps_each_threads_order,
     what_a_slow_batch_cannot_finish_its_retry_completes_once,
 );
+
+/// The Botpress user the bridge made for a HubSpot agent.
+fn agent_user_id(stack: &hitl_cli::sandbox_stack::SandboxStack, actor: &str) -> String {
+    stack
+        .botpress
+        .users()
+        .into_iter()
+        .find(|user| user["tags"]["hubspotActorId"] == actor)
+        .and_then(|user| user["id"].as_str().map(str::to_string))
+        .expect("a Botpress user for the agent")
+}

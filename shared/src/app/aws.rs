@@ -9,7 +9,7 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use super::{Bridge, BuildError, Persistence, build};
 use crate::adapters::dynamodb_store::DynamoStore;
 use crate::adapters::secrets_manager::SecretsManagerVault;
-use crate::config::{self, AwsLocation, Settings};
+use crate::config::{self, AwsLocation, Secrets, Settings};
 use crate::ports::{Clock, SystemClock};
 
 /// The bridge from the Lambda environment (`TABLE_NAME`, `SECRET_ID` and the non-secret
@@ -27,6 +27,17 @@ pub async fn build_on_aws(
     sdk: &SdkConfig,
 ) -> Result<Bridge, BuildError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let (secrets, persistence) = aws_persistence(location, sdk, Arc::clone(&clock)).await?;
+    build(settings, &secrets, persistence, clock)
+}
+
+/// The secrets read from the secret, and the persistence over the table and the secret: what
+/// the functions and the operator's CLI (`--secret-id`) both build on.
+pub async fn aws_persistence(
+    location: &AwsLocation,
+    sdk: &SdkConfig,
+    clock: Arc<dyn Clock>,
+) -> Result<(Secrets, Persistence), BuildError> {
     let vault = SecretsManagerVault::new(
         aws_sdk_secretsmanager::Client::new(sdk),
         location.secret_id.clone(),
@@ -35,7 +46,7 @@ pub async fn build_on_aws(
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         location.table_name.clone(),
-        Arc::clone(&clock),
+        clock,
     ));
     let persistence = Persistence {
         store: store.clone(),
@@ -43,5 +54,5 @@ pub async fn build_on_aws(
         refresh_lock: store,
         vault_holds_the_grant: true,
     };
-    build(settings, &secrets, persistence, clock)
+    Ok((secrets, persistence))
 }

@@ -8,12 +8,10 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use aws_config::BehaviorVersion;
 use hitl_bridge::adapters::build_http_client;
-use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::adapters::hubspot_admin::{HubSpotAdmin, OAuthClient};
-use hitl_bridge::adapters::secrets_manager::SecretsManagerVault;
 use hitl_bridge::adapters::sqlite_store::SqliteStore;
 use hitl_bridge::app::{self, Bridge, Persistence};
-use hitl_bridge::config::{self, Secrets, Settings};
+use hitl_bridge::config::{self, AwsLocation, Secrets, Settings};
 use hitl_bridge::ports::{Clock, SystemClock, TokenVault};
 use secrecy::SecretString;
 
@@ -133,23 +131,14 @@ pub async fn connect(
                     "--secret-id needs --table too (or TABLE_NAME): the stack's TableName output"
                 ))
             })?;
-            let sdk = aws_sdk().await;
-            let vault = SecretsManagerVault::new(
-                aws_sdk_secretsmanager::Client::new(&sdk),
-                secret_id.clone(),
-            );
-            let secrets = vault.read_secrets().await.map_err(Failure::config)?;
-            let store = Arc::new(DynamoStore::new(
-                aws_sdk_dynamodb::Client::new(&sdk),
-                table,
-                Arc::clone(&clock),
-            ));
-            let persistence = Persistence {
-                store: store.clone(),
-                vault: Arc::new(vault),
-                refresh_lock: store,
-                vault_holds_the_grant: true,
+            let location = AwsLocation {
+                table_name: table,
+                secret_id: secret_id.clone(),
             };
+            let (secrets, persistence) =
+                app::aws::aws_persistence(&location, &aws_sdk().await, Arc::clone(&clock))
+                    .await
+                    .map_err(Failure::config)?;
             (secrets, persistence, None)
         }
         None => {
