@@ -248,7 +248,9 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<()> {
         }
     }
     let _ = bridge.kill().await;
-    let _ = std::fs::remove_file(&db);
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+    }
     let refused = counters.refused.load(Ordering::Relaxed);
     let failed = counters.failed.load(Ordering::Relaxed);
     println!(
