@@ -52,16 +52,15 @@ pub async fn send_with_retries(
     }
 }
 
+/// Sends once. The budget decides whether a call (or a retry) *starts*, never cuts one off:
+/// a call abandoned in flight may still have happened (Botpress creating an event, say), and
+/// treating it as failed would make the sender's retry do it twice. A call that overruns the
+/// budget at worst makes HubSpot retry a delivery the ledger has already completed.
 async fn send_once(
     service: Service,
     operation: &'static str,
     request: RequestBuilder,
 ) -> Result<Response, UpstreamError> {
-    let request = match budget::remaining() {
-        // Never wait for an answer past the budget.
-        Some(left) => request.timeout(left.max(Duration::from_millis(1))),
-        None => request,
-    };
     request
         .send()
         .await
