@@ -67,9 +67,9 @@ impl ContractCheck {
     }
 }
 
-/// `../shared/specs` beside the repository.
+/// The repository's vendored copy of `../shared/specs` (`specs/`).
 pub fn default_specs_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../specs")
 }
 
 /// One official document, and so one Prism.

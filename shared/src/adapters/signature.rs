@@ -155,24 +155,11 @@ mod tests {
 
     use super::*;
 
-    /// HubSpot's known-answer vectors: a byte-identical copy of
-    /// `../shared/specs/hubspot/signature-test-vectors.json`, kept in the repository so the
-    /// tests run in any clone.
-    const VECTORS: &str = include_str!("../../testdata/hubspot-signature-vectors.json");
+    /// HubSpot's known-answer vectors, from the vendored contract documents (`specs/`).
+    const VECTORS: &str = include_str!("../../../specs/hubspot/signature-test-vectors.json");
 
     fn vectors() -> Value {
         serde_json::from_str(VECTORS).expect("vectors are JSON")
-    }
-
-    #[test]
-    fn the_vendored_vectors_match_the_shared_specs_when_present() {
-        let shared = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/specs/hubspot/signature-test-vectors.json"
-        );
-        if let Ok(original) = std::fs::read_to_string(shared) {
-            assert_eq!(original, VECTORS, "refresh shared/testdata from {shared}");
-        }
     }
 
     fn field<'a>(vector: &'a Value, name: &str) -> &'a str {
