@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use std::process::{Output, Stdio};
 
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
+use hitl_bridge::adapters::sqlite_store::SqliteStore;
+use hitl_bridge::ports::{RefreshLock, SystemClock};
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
@@ -103,6 +105,14 @@ impl Operator {
         let mut env = self.without(name);
         env.push((name.to_string(), value.to_string()));
         env
+    }
+
+    fn env_value(&self, name: &str) -> String {
+        self.env
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .unwrap_or_else(|| panic!("{name} is not in the operator's environment"))
     }
 
     async fn run(&self, args: &[&str]) -> Run {
@@ -291,6 +301,37 @@ async fn from_install_to_connected_and_back_with_the_local_store() {
     let run = operator.run(&["doctor"]).await.expect(0);
     assert!(run.stdout.contains("All checks passed"), "{}", run.stdout);
     assert!(!run.stdout.contains("FAIL"), "{}", run.stdout);
+
+    // A bridge refreshing at the same moment (it holds the store's refresh lock): doctor waits
+    // for it instead of refreshing beside it, then says so; once released, doctor refreshes.
+    let bridge_store = SqliteStore::open(
+        std::path::Path::new(&operator.env_value("HITL_DB")),
+        std::sync::Arc::new(SystemClock),
+    )
+    .unwrap();
+    let holder = bridge_store
+        .try_lock(std::time::Duration::from_secs(60))
+        .await
+        .unwrap()
+        .expect("the lock is free");
+    let token_path = operator.stack.settings.hubspot_oauth_token_path.clone();
+    let refreshes = || operator.stack.hubspot.recorder().count("POST", &token_path);
+    let before = refreshes();
+    let run = operator.run(&["doctor"]).await.expect(1);
+    assert!(
+        run.stdout.contains("FAIL  HubSpot refresh token works")
+            && run.stdout.contains("refresh lock"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        refreshes(),
+        before,
+        "no refresh while another process holds the lock"
+    );
+    bridge_store.unlock(&holder).await.unwrap();
+    operator.run(&["doctor"]).await.expect(0);
+    assert_eq!(refreshes(), before + 1, "one refresh, under the lock");
 
     // A wrong Botpress token, an unknown bot: doctor names the check and the fix, exit 1.
     let run = run_with(&operator.with("BOTPRESS_TOKEN", "wrong"), &["doctor"])
@@ -634,4 +675,84 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
         registered.text
     );
     let _ = serve.kill().await;
+}
+
+#[tokio::test]
+async fn setup_connects_more_inboxes_once_and_inboxes_and_doctor_show_them() {
+    let operator = Operator::start().await;
+    let hubspot = &operator.stack.hubspot;
+    hubspot.add_authorization_code("code-inboxes");
+    operator
+        .run(&["oauth", "exchange", "--code", "code-inboxes"])
+        .await
+        .expect(0);
+    hubspot.add_inbox("2001", "Billing", true);
+
+    let first = operator
+        .run(&["setup", "--inbox", "Billing"])
+        .await
+        .expect(0);
+    assert!(
+        first
+            .stdout
+            .contains("on Help Desk inbox 2001 (Billing): created and authorized"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains(", the default: created"),
+        "{}",
+        first.stdout
+    );
+    assert_eq!(operator.counts(), (1, 2), "the default inbox and Billing");
+    let second = operator.run(&["setup", "--inbox", "2001"]).await.expect(0);
+    assert!(second.stdout.contains("Nothing to do"), "{}", second.stdout);
+    let plain = operator.run(&["setup"]).await.expect(0);
+    assert!(
+        plain.stdout.contains("2001 (Billing): found, reused"),
+        "inboxes connected earlier stay: {}",
+        plain.stdout
+    );
+    assert_eq!(operator.counts(), (1, 2), "setup again: nothing new");
+
+    let unknown = operator.run(&["setup", "--inbox", "Sales"]).await.expect(1);
+    assert!(unknown.stderr.contains("`Sales`"), "{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("2001 (Billing)"),
+        "{}",
+        unknown.stderr
+    );
+    assert_eq!(operator.counts(), (1, 2));
+
+    let inboxes = operator.run(&["inboxes"]).await.expect(0);
+    assert!(
+        inboxes
+            .stdout
+            .lines()
+            .any(|line| line.starts_with("2001") && line.contains("connected: channel account")),
+        "{}",
+        inboxes.stdout
+    );
+    let doctor = operator.run(&["doctor"]).await.expect(0);
+    assert!(
+        doctor
+            .stdout
+            .contains("ok    inbox 2001 (Billing) connected"),
+        "{}",
+        doctor.stdout
+    );
+
+    // Creating missing contacts needs one more scope, asked for only when switched on.
+    let url = run_with(
+        &operator.with("HUBSPOT_CREATE_MISSING_CONTACTS", "true"),
+        &["oauth", "url"],
+    )
+    .await
+    .expect(0);
+    assert!(
+        url.stdout
+            .contains("crm.objects.contacts.read%20crm.objects.contacts.write"),
+        "{}",
+        url.stdout
+    );
 }

@@ -84,6 +84,58 @@ async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
     );
 }
 
+/// A channel an older bridge created before it declared the attachment limits: `register`
+/// reuses it and brings its capabilities up to date once; registering again changes nothing.
+async fn a_channel_with_older_capabilities_is_updated_once(path: Path) {
+    let stack = SandboxStack::start(options(path)).await.unwrap();
+    let older = json!({
+        "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER"],
+        "threadingModel": "INTEGRATION_THREAD_ID",
+        "allowConversationStart": true,
+        "allowOutgoingMessages": true,
+    });
+    let channel_id = stack.hubspot.add_channel(
+        "Botpress handoff",
+        &stack.settings.hubspot_webhook_url(),
+        older,
+    );
+    stack.register().await.expect("register succeeds");
+
+    let channel_path = format!("/conversations/v3/custom-channels/{channel_id}");
+    let patches = |stack: &SandboxStack| {
+        stack
+            .hubspot
+            .recorder()
+            .matching("PATCH", &channel_path)
+            .into_iter()
+            .filter(|call| call.path == channel_path)
+            .collect::<Vec<_>>()
+    };
+    let patched = patches(&stack);
+    assert_eq!(patched.len(), 1, "the found channel is updated once");
+    let query = patched[0].query.clone().unwrap_or_default();
+    assert!(
+        query.contains("hapikey=sandbox-developer-api-key"),
+        "{query}"
+    );
+    assert_eq!(stack.hubspot.channels().len(), 1, "no second channel");
+    let capabilities = &stack.hubspot.channels()[0]["capabilities"];
+    assert_eq!(
+        capabilities["maxFileAttachmentSizeBytes"],
+        json!(hitl_bridge::model::channel_limits::MAX_FILE_BYTES)
+    );
+    assert!(
+        capabilities["allowedFileAttachmentMimeTypes"]
+            .as_array()
+            .is_some_and(|types| types.contains(&json!("application/pdf"))),
+        "{capabilities}"
+    );
+
+    let again = stack.caller.register("https://example.com/unused").await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(patches(&stack).len(), 1, "up to date: no further PATCH");
+}
+
 async fn unregister_and_ping_answer_200(path: Path) {
     let stack = registered_stack(path).await;
     assert_eq!(stack.caller.ping().await.status, 200);
@@ -202,6 +254,7 @@ async fn actions_before_register_say_what_to_do(path: Path) {
 
 on_both_paths!(
     registering_twice_creates_one_channel_and_one_channel_account,
+    a_channel_with_older_capabilities_is_updated_once,
     unregister_and_ping_answer_200,
     a_wrong_shared_secret_is_refused_and_nothing_happens,
     unknown_operations_actions_and_malformed_bodies_get_a_clear_400,

@@ -42,8 +42,12 @@ fn now_ms() -> i64 {
 /// A close event for a thread the bridge did open: if any refused request got through,
 /// the bot would see a `hitlStopped`.
 fn close_event(thread_id: &str) -> String {
+    close_event_of_portal(thread_id, 243842089)
+}
+
+fn close_event_of_portal(thread_id: &str, portal_id: u64) -> String {
     json!([{
-        "eventId": 77, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+        "eventId": 77, "subscriptionId": 1, "portalId": portal_id, "appId": 1098266,
         "occurredAt": now_ms(), "subscriptionType": "conversation.propertyChange",
         "attemptNumber": 0, "objectId": thread_id.parse::<u64>().unwrap(),
         "propertyName": "status", "propertyValue": "CLOSED", "changeSource": "AGENT"
@@ -187,6 +191,35 @@ async fn events_for_threads_the_bridge_did_not_open_are_acknowledged_without_cal
     );
 }
 
+/// The app may be installed in several HubSpot accounts; all their webhooks are signed with the
+/// same client secret and thread ids repeat across accounts. An event of another account about
+/// a thread id that is also ours must not end our handoff.
+async fn another_portals_signed_event_about_a_thread_id_of_ours_changes_nothing(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let our_portal = stack.hubspot.config().portal_id;
+    let botpress_calls = stack.botpress.recorder().len();
+
+    let theirs = close_event_of_portal(&handoff.thread_id, our_portal + 1);
+    let (status, answer) = post(&stack, &theirs, signed_at(&stack, &theirs, now_ms())).await;
+    assert_eq!(
+        status, 200,
+        "acknowledged, so HubSpot does not retry: {answer}"
+    );
+    assert!(answer.contains("\"ignored\":1"), "{answer}");
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    assert_eq!(
+        stack.botpress.recorder().len(),
+        botpress_calls,
+        "no calls to Botpress"
+    );
+
+    let ours = close_event_of_portal(&handoff.thread_id, our_portal);
+    let (status, answer) = post(&stack, &ours, signed_at(&stack, &ours, now_ms())).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
+}
+
 async fn malformed_signed_bodies_get_a_clear_400(path: Path) {
     let stack = registered_stack(path).await;
     for (body, says) in [
@@ -214,6 +247,7 @@ async fn healthz_answers(path: Path) {
 on_both_paths!(
     bad_missing_and_stale_signatures_get_401_and_change_nothing,
     events_for_threads_the_bridge_did_not_open_are_acknowledged_without_calls,
+    another_portals_signed_event_about_a_thread_id_of_ours_changes_nothing,
     malformed_signed_bodies_get_a_clear_400,
     healthz_answers,
 );

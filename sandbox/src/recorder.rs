@@ -23,6 +23,21 @@ pub struct RecordedCall {
     pub status: u16,
     /// When the request arrived (for a call the simulator made, when it was sent).
     pub at: chrono::DateTime<chrono::Utc>,
+    /// How long the simulator took to answer, from the request's arrival to its response (for a
+    /// call the simulator made, until the answer arrived): what the benchmarks subtract from an
+    /// end-to-end time to get the bridge's own share.
+    #[serde(with = "duration_micros")]
+    pub handled_in: std::time::Duration,
+}
+
+/// `handled_in` serialized as whole microseconds.
+mod duration_micros {
+    pub fn serialize<S: serde::Serializer>(
+        duration: &std::time::Duration,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u128(duration.as_micros())
+    }
 }
 
 impl RecordedCall {
@@ -89,6 +104,7 @@ const MAX_RECORDED_BODY: usize = 8 * 1024 * 1024;
 /// Install with `axum::middleware::from_fn_with_state(recorder, record)`.
 pub async fn record(State(recorder): State<Recorder>, request: Request, next: Next) -> Response {
     let at = chrono::Utc::now();
+    let arrived = std::time::Instant::now();
     let (parts, body) = request.into_parts();
     let bytes: Bytes = axum::body::to_bytes(body, MAX_RECORDED_BODY)
         .await
@@ -118,6 +134,7 @@ pub async fn record(State(recorder): State<Recorder>, request: Request, next: Ne
         body: body_text,
         status: response.status().as_u16(),
         at,
+        handled_in: arrived.elapsed(),
     });
     response
 }

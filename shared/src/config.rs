@@ -19,7 +19,8 @@ pub struct Settings {
     pub hubspot_app_id: u64,
     /// `HUBSPOT_CLIENT_ID`.
     pub hubspot_client_id: String,
-    /// `HUBSPOT_HELP_DESK_ID`: the Help Desk inbox the channel account connects to.
+    /// `HUBSPOT_HELP_DESK_ID`: the default Help Desk inbox: `register` connects the channel to
+    /// it, and a handoff whose `hitlSession` names no inbox opens there.
     pub hubspot_help_desk_id: String,
     /// `HUBSPOT_OAUTH_TOKEN_PATH`, default `/oauth/2026-03/token` (HubSpot deprecates the v1
     /// path `/oauth/v1/token` on 2027-02-16; it stays selectable for accounts that need it).
@@ -29,6 +30,14 @@ pub struct Settings {
     /// `DEFAULT_PHONE_REGION` (ISO 3166, e.g. `US`): how to read phone numbers given without
     /// a country code. Unset: such numbers are refused.
     pub default_phone_region: Option<String>,
+    /// `HUBSPOT_CREATE_MISSING_CONTACTS` (`true`/`false`, default `false`): whether
+    /// `createUser` creates the HubSpot contact of a customer the CRM has not seen. Needs the
+    /// `crm.objects.contacts.write` scope (`hitl oauth url` asks for it when this is on).
+    pub create_missing_contacts: bool,
+    /// `FILE_FETCH_TEST_ORIGINS`: `http://IP:port` origins the attachment fetcher may reach
+    /// despite its https-only, public-addresses-only rule. Set by the sandbox for its simulators;
+    /// leave unset in a deployment.
+    pub file_fetch: crate::adapters::file_fetch::FetchPolicy,
 }
 
 /// Secrets. Their `Debug` prints nothing, so a logged config leaks none of them.
@@ -96,6 +105,20 @@ impl Reader<'_> {
             ));
         }
         value.trim_end_matches('/').to_string()
+    }
+
+    /// A yes/no setting, `false` when unset.
+    fn flag(&mut self, name: &str) -> bool {
+        match self.optional(name).map(|value| value.to_ascii_lowercase()) {
+            None => false,
+            Some(value) if ["true", "1", "yes"].contains(&value.as_str()) => true,
+            Some(value) if ["false", "0", "no"].contains(&value.as_str()) => false,
+            Some(value) => {
+                self.problems
+                    .push(format!("{name} must be `true` or `false`, not `{value}`"));
+                false
+            }
+        }
     }
 
     fn secret(&mut self, name: &str, what: &str) -> SecretString {
@@ -196,6 +219,15 @@ fn read_settings(reader: &mut Reader<'_>) -> Settings {
             "HUBSPOT_OAUTH_TOKEN_PATH must be a path such as /oauth/2026-03/token, not `{token_path}`"
         ));
     }
+    let file_fetch = crate::adapters::file_fetch::FetchPolicy::with_test_origins(
+        &reader
+            .optional("FILE_FETCH_TEST_ORIGINS")
+            .unwrap_or_default(),
+    )
+    .unwrap_or_else(|problem| {
+        reader.problems.push(problem);
+        Default::default()
+    });
     Settings {
         hubspot_api_base: reader.url("HUBSPOT_API_BASE", Some("https://api.hubapi.com"), ""),
         botpress_api_base: reader.url("BOTPRESS_API_BASE", Some("https://api.botpress.cloud"), ""),
@@ -215,6 +247,8 @@ fn read_settings(reader: &mut Reader<'_>) -> Settings {
             .optional("HUBSPOT_CHANNEL_NAME")
             .unwrap_or_else(|| "Botpress".to_string()),
         default_phone_region: reader.optional("DEFAULT_PHONE_REGION"),
+        create_missing_contacts: reader.flag("HUBSPOT_CREATE_MISSING_CONTACTS"),
+        file_fetch,
     }
 }
 
@@ -295,6 +329,17 @@ mod tests {
         ] {
             assert!(error.contains(name), "{name} missing from: {error}");
         }
+    }
+
+    #[test]
+    fn creating_missing_contacts_is_off_unless_switched_on() {
+        assert!(!read(&complete()).unwrap().0.create_missing_contacts);
+        let mut env = complete();
+        env.insert("HUBSPOT_CREATE_MISSING_CONTACTS", "TRUE");
+        assert!(read(&env).unwrap().0.create_missing_contacts);
+        env.insert("HUBSPOT_CREATE_MISSING_CONTACTS", "sometimes");
+        let error = read(&env).unwrap_err().to_string();
+        assert!(error.contains("HUBSPOT_CREATE_MISSING_CONTACTS"), "{error}");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::model::{
     AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    SessionStatus,
+    InboxAccount, SessionStatus,
 };
 use hitl_bridge::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
@@ -223,6 +223,33 @@ async fn racing_closes_have_one_winner() {
     assert!(f.item("ACTIVE#bot#user").await.is_none());
 }
 
+/// Two assignments written at once, in either order: the newer one is what stays.
+#[tokio::test]
+async fn racing_assignments_keep_the_newer_one() {
+    let f = fixture().await;
+    let store = &f.store;
+    for round in 0..5_i64 {
+        let session = new_session(&format!("racer{round}"));
+        store.insert_or_get_active(session.clone()).await.unwrap();
+        let (older, newer) = tokio::join!(
+            store.set_assignee(&session.id, Some("A-ada"), 1_000 + round),
+            store.set_assignee(&session.id, Some("A-grace"), 2_000 + round),
+        );
+        assert!(
+            newer.unwrap(),
+            "round {round}: the newer one always applies"
+        );
+        let _ = older.unwrap();
+        let item = f.item(&format!("SESSION#{}", session.id)).await.unwrap();
+        assert_eq!(item["assigned_actor_id"].as_s().unwrap(), "A-grace");
+        assert_eq!(
+            item["assignment_changed_at_ms"].as_n().unwrap(),
+            &(2_000 + round).to_string()
+        );
+        store.close(&session.id).await.unwrap();
+    }
+}
+
 #[tokio::test]
 async fn sessions_are_found_from_either_side() {
     let f = fixture().await;
@@ -238,19 +265,47 @@ async fn sessions_are_found_from_either_side() {
     assert_eq!(by_thread.status, SessionStatus::Open);
     assert_eq!(by_thread.thread_id.as_deref(), Some("9012"));
     assert_eq!(by_thread.conversation_id.as_deref(), Some("conv_1"));
-    assert!(store.set_assignee(&session.id, Some("A-1")).await.unwrap());
-    assert!(!store.set_assignee(&session.id, Some("A-1")).await.unwrap());
-    assert!(store.set_assignee(&session.id, Some("A-2")).await.unwrap());
-    assert!(store.set_assignee(&session.id, None).await.unwrap());
-    assert!(!store.set_assignee(&session.id, None).await.unwrap());
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-1"), 10)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-2"), 20)
+            .await
+            .unwrap()
+    );
     assert!(
         !store
-            .set_assignee("no-such-session", Some("A-1"))
+            .set_assignee(&session.id, Some("A-1"), 15)
+            .await
+            .unwrap(),
+        "older than the recorded change"
+    );
+    let found = store.find_by_thread("9012").await.unwrap().unwrap();
+    assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
+    assert_eq!(found.assignment_changed_at_ms, Some(20));
+    assert!(store.set_assignee(&session.id, None, 30).await.unwrap());
+    assert!(
+        !store
+            .set_assignee(&session.id, Some("A-1"), 25)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_assignee("no-such-session", Some("A-1"), 40)
             .await
             .unwrap()
     );
     let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
-    assert_eq!(found.assigned_actor_id, None);
+    assert_eq!(
+        found.assigned_actor_id, None,
+        "unassignment is a change too"
+    );
+    assert_eq!(found.assignment_changed_at_ms, Some(30));
 }
 
 #[tokio::test]
@@ -350,7 +405,7 @@ async fn a_closed_session_stays_readable_and_expires_with_its_mappings() {
     assert_eq!(f.store.find_by_conversation("conv_1").await.unwrap(), None);
     assert!(
         !f.store
-            .set_assignee(&session.id, Some("A-1"))
+            .set_assignee(&session.id, Some("A-1"), 1)
             .await
             .unwrap()
     );
@@ -552,9 +607,24 @@ async fn channel_customers_and_agents_round_trip() {
         channel_account_id: "acc".into(),
         inbox_id: "inbox".into(),
         webhook_url: "https://example.com/hubspot".into(),
+        accounts: vec![
+            InboxAccount {
+                inbox_id: "inbox".into(),
+                inbox_name: Some("Help Desk".into()),
+                channel_account_id: "acc".into(),
+            },
+            InboxAccount {
+                inbox_id: "inbox-2".into(),
+                inbox_name: None,
+                channel_account_id: "acc-2".into(),
+            },
+        ],
     };
     store.save_channel_setup(&setup).await.unwrap();
+    assert_eq!(store.channel_setup().await.unwrap(), Some(setup.clone()));
+    // A save replaces the inbox accounts too.
     setup.inbox_id = "inbox-2".into();
+    setup.accounts.remove(0);
     store.save_channel_setup(&setup).await.unwrap();
     assert_eq!(store.channel_setup().await.unwrap(), Some(setup));
 
@@ -599,4 +669,26 @@ async fn a_missing_table_is_an_error_that_names_the_cause() {
         error.message.contains("ResourceNotFound") || error.message.contains("not found"),
         "{error}"
     );
+}
+
+#[tokio::test]
+async fn the_reply_order_mark_only_moves_forward_even_when_advances_race() {
+    use hitl_bridge::ports::ReplyOrderStore;
+    let fixture = fixture().await;
+    let store = &fixture.store;
+    assert_eq!(store.relayed_until("t1").await.unwrap(), None);
+    store.advance_relayed_until("t1", 2_000).await.unwrap();
+    store.advance_relayed_until("t1", 1_000).await.unwrap();
+    assert_eq!(store.relayed_until("t1").await.unwrap(), Some(2_000));
+    let racing: Vec<_> = (1..=8)
+        .map(|n| {
+            let store = Arc::clone(store);
+            tokio::spawn(async move { store.advance_relayed_until("t1", 10_000 + n).await })
+        })
+        .collect();
+    for advance in racing {
+        advance.await.unwrap().unwrap();
+    }
+    assert_eq!(store.relayed_until("t1").await.unwrap(), Some(10_008));
+    assert_eq!(store.relayed_until("t2").await.unwrap(), None);
 }

@@ -189,6 +189,7 @@ fn tokens(refresh: &str, access: Option<&str>, loaded_from: &str) -> StoredToken
         access_token: access.map(SecretString::from),
         access_token_expires_at: access.map(|_| "2026-11-24T10:00:00Z".parse().unwrap()),
         seed_fingerprint: fingerprint(&SecretString::from(loaded_from)),
+        portal_id: None,
     }
 }
 

@@ -166,7 +166,27 @@ impl BotpressCaller {
         user_id: &str,
         text: &str,
     ) -> CallResult {
-        let body = self.message_created_body(message_id, conversation_id, user_id, text);
+        let body = self.message_created_body(
+            message_id,
+            conversation_id,
+            user_id,
+            "text",
+            json!({ "text": text }),
+        );
+        self.send("message_created", body).await
+    }
+
+    /// The end user's message of any type (`image`, `file`, `bloc`...) on channel `hitl`, under
+    /// `message_id`; `payload` gets the `userId`.
+    pub async fn user_message_of_type(
+        &self,
+        message_id: &str,
+        conversation_id: &str,
+        user_id: &str,
+        kind: &str,
+        payload: Value,
+    ) -> CallResult {
+        let body = self.message_created_body(message_id, conversation_id, user_id, kind, payload);
         self.send("message_created", body).await
     }
 
@@ -177,12 +197,13 @@ impl BotpressCaller {
         message_id: &str,
         conversation_id: &str,
         user_id: &str,
-        text: &str,
+        kind: &str,
+        mut payload: Value,
     ) -> Value {
         let at = now();
-        let payload = json!({ "text": text, "userId": user_id });
+        payload["userId"] = json!(user_id);
         json!({
-            "type": "text",
+            "type": kind,
             "payload": payload,
             "conversation": {
                 "id": conversation_id,
@@ -194,7 +215,7 @@ impl BotpressCaller {
             },
             "message": {
                 "id": message_id,
-                "type": "text",
+                "type": kind,
                 "payload": payload,
                 "userId": user_id,
                 "conversationId": conversation_id,
@@ -289,9 +310,12 @@ impl BotpressCaller {
             body: body.clone(),
             status: 0,
             at,
+            handled_in: std::time::Duration::ZERO,
         };
+        let sent = std::time::Instant::now();
         let result = self.post_unrecorded(headers, body).await;
         call.status = result.status;
+        call.handled_in = sent.elapsed();
         self.sent.push(call);
         result
     }

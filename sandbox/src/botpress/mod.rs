@@ -12,6 +12,7 @@ mod errors;
 mod faults;
 mod guard;
 mod ids;
+mod media;
 mod model;
 mod requests;
 mod runtime_api;
@@ -58,6 +59,7 @@ pub struct BotpressSim {
     state: Arc<SimState>,
     recorder: Recorder,
     addr: SocketAddr,
+    media: media::MediaFiles,
 }
 
 impl BotpressSim {
@@ -75,7 +77,9 @@ impl BotpressSim {
         let addr = listener.local_addr()?;
         let state = Arc::new(SimState::new(config));
         let recorder = Recorder::default();
-        let app = runtime_api::router(state.clone(), recorder.clone());
+        let media = media::MediaFiles::default();
+        let app = runtime_api::router(state.clone(), recorder.clone())
+            .merge(media::router(media.clone()));
         tokio::spawn(async move {
             if let Err(error) = axum::serve(listener, app).await {
                 tracing::error!(%error, "simulated Botpress stopped serving");
@@ -86,7 +90,26 @@ impl BotpressSim {
             state,
             recorder,
             addr,
+            media,
         })
+    }
+
+    /// Hosts a file a chat user sends and returns its URL, for an `image` / `file` / `audio` /
+    /// `video` message's payload.
+    pub fn host_file(&self, name: &str, content_type: &str, bytes: Vec<u8>) -> String {
+        self.media.put_file(name, content_type, bytes);
+        self.media_url(name)
+    }
+
+    /// Makes `/media/{name}` answer `302 Found` to `location`; returns its URL.
+    pub fn host_redirect(&self, name: &str, location: &str) -> String {
+        self.media.put_redirect(name, location);
+        self.media_url(name)
+    }
+
+    /// Where `/media/{name}` is served.
+    pub fn media_url(&self, name: &str) -> String {
+        format!("{}/media/{name}", self.base_url())
     }
 
     /// `http://127.0.0.1:PORT`, the value for the bridge's Botpress API base URL.

@@ -120,6 +120,49 @@ pub const ALLOWED: &[Allowed] = &[
         status: Status::Any,
         evidence: CAPABILITIES_EVIDENCE,
     },
+    // The channel update that brings an older channel's capabilities up to date: the body
+    // carries `capabilities` only, and HubSpot echoes the channel back.
+    Allowed {
+        api: "custom-channels",
+        method: "PATCH",
+        path: "/conversations/v3/custom-channels/{channelId}",
+        location: "request.body",
+        message: "Request body must have required property '{key}'",
+        keys: &[
+            "channelAccountConnectionRedirectUrl",
+            "channelDescription",
+            "channelLogoUrl",
+            "name",
+            "webhookUrl",
+        ],
+        status: Status::Any,
+        evidence: "PublicChannelIntegrationChannelPatch lists every field as required yet types \
+            each as a property-less `object` (the generator's rendering of an optional value), \
+            and the operation's own description says it updates \"the capabilities for an \
+            existing\" channel and that \"you can also use it\" for the webhook URL and the \
+            connection redirect URL: a partial update. The bridge sends `capabilities` alone and \
+            must not invent a logo or redirect URL; the simulator keeps the fields not sent.",
+    },
+    Allowed {
+        api: "custom-channels",
+        method: "PATCH",
+        path: "/conversations/v3/custom-channels/{channelId}",
+        location: "request.body.capabilities.{key}",
+        message: "Request body property capabilities.{key} must be object",
+        keys: CAPABILITY_KEYS,
+        status: Status::Any,
+        evidence: CAPABILITIES_EVIDENCE,
+    },
+    Allowed {
+        api: "custom-channels",
+        method: "PATCH",
+        path: "/conversations/v3/custom-channels/{channelId}",
+        location: "response.body.capabilities.{key}",
+        message: "Response body property capabilities.{key} must be object",
+        keys: CAPABILITY_KEYS,
+        status: Status::Any,
+        evidence: CAPABILITIES_EVIDENCE,
+    },
     // `null` for a property the contact has no value for.
     Allowed {
         api: "contacts",
@@ -140,6 +183,24 @@ pub const ALLOWED: &[Allowed] = &[
         keys: NULLABLE_CONTACT_PROPERTIES,
         status: Status::Any,
         evidence: NULL_PROPERTY_EVIDENCE,
+    },
+    // The file manager upload: no OpenAPI document in specs/ covers it.
+    Allowed {
+        api: "uncovered",
+        method: "POST",
+        path: "/filemanager/api/v3/files/upload",
+        location: "request",
+        message: "no official document the check loads covers this path",
+        keys: &[],
+        status: Status::Any,
+        evidence: "The bridge uploads the files customers send with HubSpot's file manager \
+            (`POST /filemanager/api/v3/files/upload`, multipart `file`, `options` with `access`, \
+            `folderPath`), then names the file in a FILE attachment of the Custom Channels \
+            publish. HubSpot's Files API reference documents the upload (developers.hubspot.com \
+            /docs/api-reference/files-files-v3/files/post-files-v3-files, and its official \
+            Node client's `apiRequest` example uses this very path), but HubSpot's public spec \
+            collection snapshot vendored in specs/ has no Files document; the simulator's answer \
+            follows the documented File shape (sandbox/src/hubspot/file_manager.rs).",
     },
     // HubSpot's rate-limit answer, on any HubSpot operation (the fault injector throttles any).
     rate_limited("custom-channels"),

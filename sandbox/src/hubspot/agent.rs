@@ -8,6 +8,34 @@ use serde_json::json;
 use super::model::{Message, Thread, ThreadStatus};
 use super::{Delivery, HubSpotSim, SimError, messages, webhooks};
 
+/// What an agent writes: the plain text, optionally the editor's HTML (`richText`; by default
+/// the text, escaped, in a paragraph) and attachments (HubSpot's `attachments` array).
+#[derive(Clone, Debug, Default)]
+pub struct AgentContent {
+    pub text: String,
+    pub rich_text: Option<String>,
+    pub attachments: serde_json::Value,
+}
+
+impl AgentContent {
+    pub fn text(text: &str) -> Self {
+        Self {
+            text: text.to_string(),
+            rich_text: None,
+            attachments: json!([]),
+        }
+    }
+}
+
+/// An agent's message HubSpot recorded but has not delivered yet.
+#[derive(Clone, Debug)]
+pub struct HeldWebhook {
+    pub url: String,
+    pub body: String,
+    /// HubSpot's id of the message.
+    pub message_id: String,
+}
+
 impl HubSpotSim {
     /// An agent replies in the help desk: an OUTGOING message is added to the thread and an
     /// `OUTGOING_CHANNEL_MESSAGE_CREATED` event goes to the channel's `webhookUrl`.
@@ -17,60 +45,109 @@ impl HubSpotSim {
         actor_id: &str,
         text: &str,
     ) -> Result<Delivery, SimError> {
-        let (url, body) = {
-            let mut store = self.shared.store();
-            let thread = store
-                .thread(thread_id)
-                .ok_or_else(|| SimError::UnknownThread(thread_id.to_string()))?;
-            let (channel_id, account_id) =
-                (thread.channel_id.clone(), thread.channel_account_id.clone());
-            let integration_thread_id = thread.integration_thread_id.clone();
-            let recipients: Vec<_> = thread.customer.clone().into_iter().collect();
-            let channel = store
-                .channel(&channel_id)
-                .ok_or_else(|| SimError::UnknownChannel(channel_id.clone()))?;
-            let url = channel.webhook_url.clone().ok_or_else(|| {
-                SimError::NoWebhookUrl(format!("channel {channel_id} has no webhookUrl"))
-            })?;
-            let name = store
-                .agent(actor_id)
-                .map(|agent| agent.name.clone())
-                .unwrap_or_else(|| actor_id.to_string());
-            let now = Utc::now();
-            let message = Message {
-                id: store.ids.message(),
-                channel_id: channel_id.clone(),
-                channel_account_id: account_id,
-                thread_id: thread_id.to_string(),
-                direction: "OUTGOING".to_string(),
-                text: text.to_string(),
-                rich_text: Some(format!("<p>{}</p>", escape_html(text))),
-                senders: json!([{ "actorId": actor_id, "name": name }]),
-                recipients: json!(recipients),
-                attachments: json!([]),
-                created_by: actor_id.to_string(),
-                client: json!({ "clientType": "HUBSPOT" }),
-                in_reply_to_id: None,
-                integration_idempotency_id: None,
-                status_type: "SENT".to_string(),
-                error_message: None,
-                created_at: now,
-                updated_at: now,
-            };
-            if let Some(thread) = store.thread_mut(thread_id) {
-                thread.latest_sent_at = Some(now);
-            }
-            let rendered = messages::render(&message);
-            store.messages.push(message);
-            let body = webhooks::outgoing_message_created(
-                &self.shared,
-                &channel_id,
-                integration_thread_id.as_deref(),
-                rendered,
-            );
-            (url, body)
+        let held = self.agent_writes(thread_id, actor_id, AgentContent::text(text))?;
+        self.deliver_held(&held).await
+    }
+
+    /// An agent's reply with rich text and attachments (HubSpot's `attachments` array, e.g.
+    /// `[{"type":"FILE","fileId":"1","fileUsageType":"IMAGE","name":"a.png","url":"https://…"}]`).
+    pub async fn agent_reply_with(
+        &self,
+        thread_id: &str,
+        actor_id: &str,
+        content: AgentContent,
+    ) -> Result<Delivery, SimError> {
+        let held = self.agent_writes(thread_id, actor_id, content)?;
+        self.deliver_held(&held).await
+    }
+
+    /// The agent writes a message, which HubSpot records at once, but its webhook is held back:
+    /// deliver it later with [`HubSpotSim::deliver_held`], in any order, as HubSpot's delayed
+    /// and retried deliveries arrive.
+    pub fn agent_writes(
+        &self,
+        thread_id: &str,
+        actor_id: &str,
+        content: AgentContent,
+    ) -> Result<HeldWebhook, SimError> {
+        let mut store = self.shared.store();
+        let thread = store
+            .thread(thread_id)
+            .ok_or_else(|| SimError::UnknownThread(thread_id.to_string()))?;
+        let (channel_id, account_id) =
+            (thread.channel_id.clone(), thread.channel_account_id.clone());
+        let integration_thread_id = thread.integration_thread_id.clone();
+        let recipients: Vec<_> = thread.customer.clone().into_iter().collect();
+        let channel = store
+            .channel(&channel_id)
+            .ok_or_else(|| SimError::UnknownChannel(channel_id.clone()))?;
+        let url = channel.webhook_url.clone().ok_or_else(|| {
+            SimError::NoWebhookUrl(format!("channel {channel_id} has no webhookUrl"))
+        })?;
+        let name = store
+            .agent(actor_id)
+            .map(|agent| agent.name.clone())
+            .unwrap_or_else(|| actor_id.to_string());
+        let now = Utc::now();
+        let rich_text = content
+            .rich_text
+            .unwrap_or_else(|| format!("<p>{}</p>", escape_html(&content.text)));
+        let message = Message {
+            id: store.ids.message(),
+            channel_id: channel_id.clone(),
+            channel_account_id: account_id,
+            thread_id: thread_id.to_string(),
+            direction: "OUTGOING".to_string(),
+            text: content.text,
+            rich_text: Some(rich_text),
+            senders: json!([{ "actorId": actor_id, "name": name }]),
+            recipients: json!(recipients),
+            attachments: if content.attachments.is_null() {
+                json!([])
+            } else {
+                content.attachments
+            },
+            created_by: actor_id.to_string(),
+            client: json!({ "clientType": "HUBSPOT" }),
+            in_reply_to_id: None,
+            integration_idempotency_id: None,
+            status_type: "SENT".to_string(),
+            error_message: None,
+            created_at: now,
+            updated_at: now,
         };
-        webhooks::deliver(&self.shared, &url, body).await
+        if let Some(thread) = store.thread_mut(thread_id) {
+            thread.latest_sent_at = Some(now);
+        }
+        let rendered = messages::render(&message);
+        let message_id = message.id.clone();
+        store.messages.push(message);
+        let body = webhooks::outgoing_message_created(
+            &self.shared,
+            &channel_id,
+            integration_thread_id.as_deref(),
+            rendered,
+        );
+        Ok(HeldWebhook {
+            url,
+            body,
+            message_id,
+        })
+    }
+
+    /// Delivers a webhook [`HubSpotSim::agent_writes`] held back.
+    pub async fn deliver_held(&self, held: &HeldWebhook) -> Result<Delivery, SimError> {
+        webhooks::deliver(&self.shared, &held.url, held.body.clone()).await
+    }
+
+    /// The thread is reopened after a close: `status` becomes `OPEN`.
+    pub async fn reopen(&self, thread_id: &str) -> Result<Delivery, SimError> {
+        self.change_property(thread_id, "status", |thread| {
+            thread.status = ThreadStatus::Open;
+            thread.closed_at = None;
+            ThreadStatus::Open.as_str().to_string()
+        })
+        .await
     }
 
     /// An agent takes the thread: `assignedTo` becomes `actor_id`.

@@ -1,13 +1,15 @@
 //! CRM contacts: `GET /crm/v3/objects/contacts/{contactId}` (by id or `idProperty=email`) and
-//! `POST /crm/v3/objects/contacts/search`, which the bridge uses to find who a customer is.
+//! `POST /crm/v3/objects/contacts/search`, which the bridge uses to find who a customer is, and
+//! `POST /crm/v3/objects/contacts`, which it uses to create one the CRM has not seen.
 
 use axum::{
     Json,
     body::Bytes,
     extract::{Path, RawQuery, State},
-    http::HeaderMap,
+    http::{HeaderMap, StatusCode},
     response::IntoResponse,
 };
+use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -35,6 +37,7 @@ fn property(contact: &Contact, name: &str) -> Option<String> {
         "email" => contact.email.clone(),
         "phone" => contact.phone.clone(),
         "firstname" => Some(contact.firstname.clone()),
+        "lastname" => contact.lastname.clone(),
         "hs_object_id" => Some(contact.id.clone()),
         "createdate" | "lastmodifieddate" => Some(iso(contact.created_at)),
         _ => None,
@@ -97,6 +100,92 @@ pub(crate) async fn get(
     };
     let contact = contact.ok_or_else(not_found)?;
     Ok(Json(render(contact, &requested)))
+}
+
+/// `SimplePublicObjectInputForCreate`. HubSpot accepts a body without `associations`.
+#[derive(Deserialize)]
+struct CreateRequest {
+    properties: Option<Map<String, Value>>,
+    #[serde(default)]
+    associations: Option<Vec<Value>>,
+}
+
+/// Creates a contact, as HubSpot does: property values are strings; the email address is
+/// unique (case aside), and a second contact with it is refused with 409 CONFLICT whose
+/// message carries the existing id; phone numbers are not unique.
+pub(crate) async fn create(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<impl IntoResponse, ApiError> {
+    require_bearer(&shared, &headers)?;
+    let request: CreateRequest = json_body(&body)?;
+    let properties = request
+        .properties
+        .ok_or_else(|| ApiError::missing("properties"))?;
+    if request
+        .associations
+        .as_ref()
+        .is_some_and(|associations| !associations.is_empty())
+    {
+        return Err(ApiError::field(
+            "associations",
+            "The simulated HubSpot creates contacts without associations",
+        ));
+    }
+    let text = |name: &str| -> Result<Option<String>, ApiError> {
+        match properties.get(name) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(value)) if value.trim().is_empty() => Ok(None),
+            Some(Value::String(value)) => Ok(Some(value.trim().to_string())),
+            Some(_) => Err(ApiError::field(
+                &format!("properties.{name}"),
+                format!("Invalid input: property '{name}' must be a string"),
+            )),
+        }
+    };
+    let email = text("email")?;
+    let phone = text("phone")?;
+    let firstname = text("firstname")?;
+    let lastname = text("lastname")?;
+    if let Some(email) = &email
+        && !email.contains('@')
+    {
+        return Err(ApiError::field(
+            "properties.email",
+            format!("Property values were not valid: Email address {email} is invalid"),
+        ));
+    }
+    let mut store = shared.store();
+    if let Some(email) = &email
+        && let Some(existing) = store.contacts.iter().find(|contact| {
+            contact
+                .email
+                .as_deref()
+                .is_some_and(|known| known.eq_ignore_ascii_case(email))
+        })
+    {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "CONFLICT",
+            format!("Contact already exists. Existing ID: {}", existing.id),
+        ));
+    }
+    let contact = Contact {
+        id: store.ids.contact(),
+        email: email.map(|email| email.to_lowercase()),
+        phone,
+        firstname: firstname.unwrap_or_default(),
+        lastname,
+        created_at: Utc::now(),
+    };
+    // A create answers the properties the new record has values for, no `null`s.
+    let mut answer = render(&contact, &[]);
+    if let Some(properties) = answer["properties"].as_object_mut() {
+        properties.retain(|_, value| !value.is_null());
+    }
+    store.contacts.push(contact);
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 /// `PublicObjectSearchRequest`. Its `required` list is loose in practice; only what is used is
@@ -276,6 +365,54 @@ mod tests {
             (404, "OBJECT_NOT_FOUND")
         );
         assert_eq!(missing["message"], "resource not found");
+    }
+
+    #[tokio::test]
+    async fn a_created_contact_is_found_and_a_second_with_its_email_conflicts() {
+        let harness = Harness::start().await;
+        let create = |properties| {
+            harness.call(
+                Method::POST,
+                "/crm/v3/objects/contacts",
+                Some(json!({ "properties": properties, "associations": [] })),
+            )
+        };
+        let (status, created) =
+            create(json!({ "email": "Cleo@Example.com", "firstname": "Cleo", "lastname": "Ray" }))
+                .await;
+        assert_eq!(status, 201, "{created}");
+        let id = created["id"].as_str().unwrap().to_string();
+        assert_eq!(created["properties"]["email"], "cleo@example.com");
+        assert_eq!(created["properties"]["lastname"], "Ray");
+        assert!(
+            created["properties"].get("phone").is_none(),
+            "no nulls: {created}"
+        );
+        assert_eq!(
+            harness.sim.contacts_reached_at("cleo@example.com"),
+            vec![id.clone()]
+        );
+
+        let (status, conflict) = create(json!({ "email": "CLEO@example.com" })).await;
+        assert_eq!((status, error_category(&conflict)), (409, "CONFLICT"));
+        assert_eq!(
+            conflict["message"],
+            format!("Contact already exists. Existing ID: {id}")
+        );
+        assert!(conflict["correlationId"].is_string());
+
+        // Phone numbers are not unique in HubSpot.
+        let (first, _) = create(json!({ "phone": "+14155552671" })).await;
+        let (second, _) = create(json!({ "phone": "+14155552671" })).await;
+        assert_eq!((first, second), (201, 201));
+        assert_eq!(harness.sim.contacts_reached_at("+14155552671").len(), 2);
+
+        let (status, bad) = create(json!({ "email": 42 })).await;
+        assert_eq!((status, error_category(&bad)), (400, "VALIDATION_ERROR"));
+        let (status, _) = harness
+            .call(Method::POST, "/crm/v3/objects/contacts", Some(json!({})))
+            .await;
+        assert_eq!(status, 400);
     }
 
     #[tokio::test]

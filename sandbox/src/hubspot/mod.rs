@@ -15,6 +15,7 @@ mod contacts;
 mod delivery_identifier;
 mod errors;
 mod extract;
+mod file_manager;
 mod inboxes;
 mod messages;
 mod model;
@@ -23,6 +24,7 @@ mod publish;
 mod router;
 mod snapshot;
 mod state;
+mod thread_messages;
 mod threads;
 mod webhooks;
 
@@ -34,6 +36,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+pub use agent::{AgentContent, HeldWebhook};
 pub use config::HubSpotSimConfig;
 pub use snapshot::{MessageSnapshot, ThreadSnapshot};
 pub use webhooks::sign_v3;
@@ -135,6 +138,57 @@ impl HubSpotSim {
             email: email.map(str::to_string),
             phone: phone.map(str::to_string),
             firstname: firstname.to_string(),
+            lastname: None,
+            created_at: Utc::now(),
+        });
+        id
+    }
+
+    /// The ids of the contacts whose email (case aside) or phone is `email_or_phone`.
+    pub fn contacts_reached_at(&self, email_or_phone: &str) -> Vec<String> {
+        self.shared
+            .store()
+            .contacts
+            .iter()
+            .filter(|contact| {
+                contact
+                    .email
+                    .as_deref()
+                    .is_some_and(|email| email.eq_ignore_ascii_case(email_or_phone))
+                    || contact.phone.as_deref() == Some(email_or_phone)
+            })
+            .map(|contact| contact.id.clone())
+            .collect()
+    }
+
+    /// Adds an inbox to the account: a Help Desk one when `help_desk`, else an ordinary one.
+    pub fn add_inbox(&self, id: &str, name: &str, help_desk: bool) {
+        self.shared.store().inboxes.push(model::Inbox {
+            id: id.to_string(),
+            name: name.to_string(),
+            kind: if help_desk { "HELP_DESK" } else { "INBOX" },
+            created_at: Utc::now(),
+        });
+    }
+
+    /// Adds a custom channel as if the app had created it earlier (e.g. an older bridge, with
+    /// other `capabilities`); returns its id.
+    pub fn add_channel(
+        &self,
+        name: &str,
+        webhook_url: &str,
+        capabilities: serde_json::Value,
+    ) -> String {
+        let mut store = self.shared.store();
+        let id = store.ids.channel();
+        store.channels.push(model::Channel {
+            id: id.clone(),
+            name: name.to_string(),
+            capabilities,
+            webhook_url: Some(webhook_url.to_string()),
+            description: None,
+            logo_url: None,
+            connection_redirect_url: None,
             created_at: Utc::now(),
         });
         id

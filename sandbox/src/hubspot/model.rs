@@ -104,6 +104,7 @@ pub(crate) struct Contact {
     pub(crate) email: Option<String>,
     pub(crate) phone: Option<String>,
     pub(crate) firstname: String,
+    pub(crate) lastname: Option<String>,
     pub(crate) created_at: DateTime<Utc>,
 }
 

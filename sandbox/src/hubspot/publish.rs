@@ -47,6 +47,9 @@ struct Egg {
     timestamp: Option<String>,
 }
 
+/// `FileAttachment.fileUsageType`.
+const FILE_USAGE_TYPES: &[&str] = &["AUDIO", "IMAGE", "OTHER", "STICKER", "VOICE_RECORDING"];
+
 /// A validated publish request.
 struct Publish {
     channel_account_id: String,
@@ -120,6 +123,8 @@ pub(crate) async fn publish(
         return Ok((StatusCode::CREATED, Json(render(original))));
     }
 
+    let mut request = request;
+    request.attachments = file_attachments(&store, &channel_id, &request.attachments)?;
     let thread_index = find_or_open_thread(&mut store, &channel_id, &account_inbox, &request);
     let message = build_message(
         &mut store,
@@ -175,8 +180,25 @@ fn validate(egg: Egg) -> Result<Publish, ApiError> {
         ));
     }
     for (index, attachment) in attachments.iter().enumerate() {
-        if attachment.get("type").and_then(Value::as_str).is_none() {
+        let Some(kind) = attachment.get("type").and_then(Value::as_str) else {
             return Err(ApiError::missing(&format!("attachments[{index}].type")));
+        };
+        if kind == "FILE" {
+            if attachment.get("fileId").and_then(Value::as_str).is_none() {
+                return Err(ApiError::missing(&format!("attachments[{index}].fileId")));
+            }
+            if let Some(usage) = attachment.get("fileUsageType")
+                && !usage
+                    .as_str()
+                    .is_some_and(|usage| FILE_USAGE_TYPES.contains(&usage))
+            {
+                return Err(ApiError::field(
+                    &format!("attachments[{index}].fileUsageType"),
+                    format!(
+                        "Invalid input: 'attachments[{index}].fileUsageType' {usage} is not one of {FILE_USAGE_TYPES:?}"
+                    ),
+                ));
+            }
         }
     }
     let created_at = match egg.timestamp.as_deref() {
@@ -219,6 +241,77 @@ fn validate(egg: Egg) -> Result<Publish, ApiError> {
         associate_with_contact_id,
         created_at,
     })
+}
+
+/// Checks `FILE` attachments against the file manager and the channel's declared
+/// capabilities (count, size, MIME types), and shows them as HubSpot does (with name and url).
+fn file_attachments(
+    store: &Store,
+    channel_id: &str,
+    attachments: &[Value],
+) -> Result<Vec<Value>, ApiError> {
+    let capabilities = store
+        .channel(channel_id)
+        .map(|channel| channel.capabilities.clone())
+        .unwrap_or(Value::Null);
+    let files: Vec<&Value> = attachments
+        .iter()
+        .filter(|attachment| attachment.get("type").and_then(Value::as_str) == Some("FILE"))
+        .collect();
+    if let Some(max) = capabilities
+        .get("maxFileAttachmentCount")
+        .and_then(Value::as_u64)
+        && files.len() as u64 > max
+    {
+        return Err(ApiError::field(
+            "attachments",
+            format!(
+                "Invalid input: the channel accepts at most {max} file attachments per message"
+            ),
+        ));
+    }
+    let max_size = capabilities
+        .get("maxFileAttachmentSizeBytes")
+        .and_then(Value::as_u64);
+    let allowed_types: Option<Vec<&str>> = capabilities
+        .get("allowedFileAttachmentMimeTypes")
+        .and_then(Value::as_array)
+        .map(|types| types.iter().filter_map(Value::as_str).collect());
+    attachments
+        .iter()
+        .enumerate()
+        .map(|(index, attachment)| {
+            if attachment.get("type").and_then(Value::as_str) != Some("FILE") {
+                return Ok(attachment.clone());
+            }
+            let at = format!("attachments[{index}].fileId");
+            let id = attachment.get("fileId").and_then(Value::as_str).unwrap_or_default();
+            let file = store.files.iter().find(|file| file.id == id).ok_or_else(|| {
+                ApiError::field(&at, format!("Invalid input: '{at}' {id} is not a file in the file manager"))
+            })?;
+            if max_size.is_some_and(|max| file.size as u64 > max) {
+                return Err(ApiError::field(
+                    &at,
+                    format!("Invalid input: file {id} is larger than the channel's maxFileAttachmentSizeBytes"),
+                ));
+            }
+            if let Some(allowed) = &allowed_types
+                && !allowed.contains(&file.content_type.as_str())
+            {
+                return Err(ApiError::field(
+                    &at,
+                    format!(
+                        "Invalid input: file {id} is of type {}, not one of the channel's allowedFileAttachmentMimeTypes",
+                        file.content_type
+                    ),
+                ));
+            }
+            Ok(super::file_manager::attachment_view(
+                file,
+                attachment.get("fileUsageType").and_then(Value::as_str),
+            ))
+        })
+        .collect()
 }
 
 /// Checks each `ChannelIntegrationParticipant` and turns it into the message's

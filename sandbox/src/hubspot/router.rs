@@ -12,7 +12,8 @@ use axum::{
 use super::errors::ApiError;
 use super::state::AppState;
 use super::{
-    actors, channel_accounts, channels, contacts, inboxes, messages, oauth, publish, threads,
+    actors, channel_accounts, channels, contacts, file_manager, inboxes, messages, oauth, publish,
+    thread_messages, threads,
 };
 use crate::recorder::record;
 
@@ -74,6 +75,10 @@ pub(crate) fn build(shared: AppState) -> Router {
             get(threads::get).patch(threads::update),
         )
         .route(
+            "/conversations/v3/conversations/threads/{thread_id}/messages",
+            get(thread_messages::list),
+        )
+        .route(
             "/conversations/v3/conversations/actors/batch/read",
             post(actors::batch_read),
         )
@@ -81,7 +86,14 @@ pub(crate) fn build(shared: AppState) -> Router {
             "/conversations/v3/conversations/actors/{actor_id}",
             get(actors::get),
         )
+        .route("/crm/v3/objects/contacts", post(contacts::create))
         .route("/crm/v3/objects/contacts/search", post(contacts::search))
+        .route(
+            "/filemanager/api/v3/files/upload",
+            post(file_manager::upload).layer(axum::extract::DefaultBodyLimit::max(
+                file_manager::MAX_UPLOAD_BYTES,
+            )),
+        )
         .route("/crm/v3/objects/contacts/{contact_id}", get(contacts::get))
         .fallback(unknown_route)
         .method_not_allowed_fallback(method_not_allowed)

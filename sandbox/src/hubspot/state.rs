@@ -124,6 +124,8 @@ pub(crate) struct Store {
     pub(crate) agents: Vec<Agent>,
     pub(crate) app_webhook_url: Option<String>,
     pub(crate) deliveries: Vec<Delivery>,
+    /// The file manager's files (`file_manager.rs`).
+    pub(crate) files: Vec<super::file_manager::StoredFile>,
 }
 
 impl Store {
@@ -163,6 +165,7 @@ impl Store {
             agents: Vec::new(),
             app_webhook_url: None,
             deliveries: Vec::new(),
+            files: Vec::new(),
         }
     }
 

@@ -43,7 +43,8 @@ pub struct LambdaFunction {
     busy: tokio::sync::Mutex<()>,
     child: Mutex<Option<Child>>,
     logs: Arc<Mutex<Vec<String>>>,
-    started_at: Instant,
+    /// When the current process was started (`crash_and_restart` starts another).
+    started_at: Mutex<Instant>,
 }
 
 impl LambdaFunction {
@@ -68,7 +69,7 @@ impl LambdaFunction {
             busy: tokio::sync::Mutex::new(()),
             child: Mutex::new(Some(child)),
             logs,
-            started_at,
+            started_at: Mutex::new(started_at),
         })
     }
 
@@ -81,6 +82,8 @@ impl LambdaFunction {
             let _ = old.kill().await;
         }
         self.state.fail_in_flight();
+        self.state.forget_first_poll();
+        *self.started_at.lock().expect("started_at lock") = Instant::now();
         let fresh = spawn_process(&self.spec, self.runtime_api, &self.logs)?;
         *self.child.lock().expect("child lock") = Some(fresh);
         Ok(())
@@ -95,9 +98,24 @@ impl LambdaFunction {
         self.logs.lock().expect("logs lock").clone()
     }
 
-    /// When the process was started: the origin of cold-start timings.
+    /// When the current process was started: the origin of cold-start timings.
     pub fn started_at(&self) -> Instant {
-        self.started_at
+        *self.started_at.lock().expect("started_at lock")
+    }
+
+    /// When the current process first polled the Runtime API for an event (its init done),
+    /// if it has yet.
+    pub fn first_poll_at(&self) -> Option<Instant> {
+        self.state.first_poll()
+    }
+
+    /// The current process's id (for reading its memory use), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child
+            .lock()
+            .expect("child lock")
+            .as_ref()
+            .and_then(Child::id)
     }
 
     /// Invokes the function with `event` and waits for its answer.

@@ -34,6 +34,8 @@ pub(super) struct RuntimeState {
     queue: Arc<tokio::sync::Mutex<mpsc::Receiver<Invocation>>>,
     pending: Arc<Mutex<HashMap<String, oneshot::Sender<InvokeOutcome>>>>,
     init_error: Arc<Mutex<Option<String>>>,
+    /// When the current process first asked for an event: the end of its init.
+    first_poll: Arc<Mutex<Option<std::time::Instant>>>,
     function_arn: String,
 }
 
@@ -43,6 +45,7 @@ impl RuntimeState {
             queue: Arc::new(tokio::sync::Mutex::new(queue)),
             pending: Arc::default(),
             init_error: Arc::default(),
+            first_poll: Arc::default(),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
         }
     }
@@ -65,6 +68,15 @@ impl RuntimeState {
     pub fn fail_in_flight(&self) {
         self.pending.lock().expect("pending lock").clear();
         *self.init_error.lock().expect("init error lock") = None;
+    }
+
+    /// A new process starts: its init ends at its own first poll.
+    pub fn forget_first_poll(&self) {
+        *self.first_poll.lock().expect("first poll lock") = None;
+    }
+
+    pub fn first_poll(&self) -> Option<std::time::Instant> {
+        *self.first_poll.lock().expect("first poll lock")
     }
 
     pub fn init_error(&self) -> Option<String> {
@@ -101,6 +113,11 @@ pub(super) fn router(state: RuntimeState) -> Router {
 
 /// Long-polls until an event is queued, as the real Runtime API does.
 async fn next(State(state): State<RuntimeState>) -> Response {
+    state
+        .first_poll
+        .lock()
+        .expect("first poll lock")
+        .get_or_insert_with(std::time::Instant::now);
     let invocation = state.queue.lock().await.recv().await;
     let Some(invocation) = invocation else {
         return StatusCode::GONE.into_response();

@@ -27,6 +27,31 @@ pub const REQUIRED_SCOPES: [&str; 5] = [
 ];
 /// The scope attachments need on top of [`REQUIRED_SCOPES`].
 pub const FILES_SCOPE: &str = "files";
+/// The scope creating missing contacts (`HUBSPOT_CREATE_MISSING_CONTACTS=true`) needs.
+pub const CONTACTS_WRITE_SCOPE: &str = "crm.objects.contacts.write";
+
+/// Scopes asked for beyond [`REQUIRED_SCOPES`], each for a feature a deployment switches on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OptionalScopes {
+    /// [`FILES_SCOPE`]: attachments.
+    pub files: bool,
+    /// [`CONTACTS_WRITE_SCOPE`]: creating the contact of a customer the CRM has not seen.
+    pub contacts_write: bool,
+}
+
+impl OptionalScopes {
+    /// The required scopes and the optional ones switched on, in install-screen order.
+    pub fn all(self) -> Vec<&'static str> {
+        let mut scopes: Vec<&str> = REQUIRED_SCOPES.to_vec();
+        if self.contacts_write {
+            scopes.push(CONTACTS_WRITE_SCOPE);
+        }
+        if self.files {
+            scopes.push(FILES_SCOPE);
+        }
+        scopes
+    }
+}
 /// Where HubSpot asks the installing user to grant the scopes.
 pub const AUTHORIZE_URL: &str = "https://app.hubspot.com/oauth/authorize";
 
@@ -39,13 +64,10 @@ const MAX_PAGES: usize = 50;
 pub fn authorize_url(
     client_id: &str,
     redirect_uri: &str,
-    with_files: bool,
+    optional: OptionalScopes,
     state: Option<&str>,
 ) -> String {
-    let mut scopes: Vec<&str> = REQUIRED_SCOPES.to_vec();
-    if with_files {
-        scopes.push(FILES_SCOPE);
-    }
+    let scopes = optional.all();
     let mut url = Url::parse(AUTHORIZE_URL).expect("a valid constant URL");
     {
         let mut query = url.query_pairs_mut();
@@ -73,18 +95,24 @@ pub struct TokenGrant {
 }
 
 impl TokenGrant {
-    /// The [`REQUIRED_SCOPES`] the grant lacks (none when HubSpot did not list scopes).
-    pub fn missing_scopes(&self, with_files: bool) -> Vec<&'static str> {
-        if self.scopes.is_empty() {
-            return Vec::new();
-        }
-        REQUIRED_SCOPES
-            .iter()
-            .copied()
-            .chain(with_files.then_some(FILES_SCOPE))
-            .filter(|scope| !self.scopes.iter().any(|granted| granted == scope))
-            .collect()
+    /// The scopes `optional` calls for that the grant lacks (none when HubSpot did not list
+    /// scopes).
+    pub fn missing_scopes(&self, optional: OptionalScopes) -> Vec<&'static str> {
+        missing_scopes(&self.scopes, optional)
     }
+}
+
+/// The scopes `optional` calls for that `granted` lacks (none when HubSpot did not list
+/// scopes, `granted` empty).
+pub fn missing_scopes(granted: &[String], optional: OptionalScopes) -> Vec<&'static str> {
+    if granted.is_empty() {
+        return Vec::new();
+    }
+    optional
+        .all()
+        .into_iter()
+        .filter(|scope| !granted.iter().any(|have| have == scope))
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -455,7 +483,7 @@ mod tests {
         let url = authorize_url(
             "client-1",
             "http://localhost:3000/oauth/callback",
-            false,
+            OptionalScopes::default(),
             None,
         );
         assert_eq!(
@@ -465,7 +493,11 @@ mod tests {
              &scope=conversations.custom_channels.read%20conversations.custom_channels.write\
              %20conversations.read%20conversations.write%20crm.objects.contacts.read"
         );
-        let with_files = authorize_url("c", "http://x/cb", true, Some("s1"));
+        let files = OptionalScopes {
+            files: true,
+            contacts_write: false,
+        };
+        let with_files = authorize_url("c", "http://x/cb", files, Some("s1"));
         assert!(
             with_files.contains("crm.objects.contacts.read%20files&state=s1"),
             "{with_files}"
@@ -481,7 +513,18 @@ mod tests {
             scopes: vec!["conversations.read".into(), "oauth".into()],
             hub_id: None,
         };
-        assert_eq!(grant.missing_scopes(false).len(), 4);
-        assert!(grant.missing_scopes(true).contains(&"files"));
+        assert_eq!(grant.missing_scopes(OptionalScopes::default()).len(), 4);
+        let both = OptionalScopes {
+            files: true,
+            contacts_write: true,
+        };
+        assert!(grant.missing_scopes(both).contains(&"files"));
+        assert!(grant.missing_scopes(both).contains(&CONTACTS_WRITE_SCOPE));
+        let with_contacts = authorize_url("c", "http://x/cb", both, None);
+        assert!(
+            with_contacts
+                .contains("crm.objects.contacts.read%20crm.objects.contacts.write%20files"),
+            "{with_contacts}"
+        );
     }
 }

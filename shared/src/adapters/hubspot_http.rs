@@ -12,10 +12,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http_client::read_json;
-use crate::model::DeliveryIdentifier;
+use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
-    AccessTokens, AgentProfile, ChannelSpec, DeliveryStatus, HubSpotGateway, IncomingMessage,
-    PublishedMessage, Service, ThreadStatus, UpstreamError,
+    AccessTokens, AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel,
+    FetchedFile, HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage,
+    Service, ThreadStatus, UpstreamError,
 };
 
 /// Where HubSpot's Custom Channels API lives (the path HubSpot's guide and Postman collection use).
@@ -61,6 +62,8 @@ struct Channel {
     id: String,
     #[serde(default)]
     webhook_url: Option<String>,
+    #[serde(default)]
+    capabilities: Value,
 }
 
 #[derive(Deserialize)]
@@ -91,6 +94,70 @@ struct Actor {
     name: Option<String>,
     #[serde(default)]
     avatar: Option<String>,
+}
+
+/// HubSpot's file manager upload (`files` scope); not in the Custom Channels documents.
+const FILE_MANAGER_UPLOAD: &str = "/filemanager/api/v3/files/upload";
+/// Where customers' files go in the file manager.
+const ATTACHMENT_FOLDER: &str = "/hitl-bridge/attachments";
+
+/// The uploaded file's id: the v3 answer is the file itself, the older one wraps it in
+/// `objects`; ids come as strings or numbers.
+fn uploaded_file_id(answer: &Value) -> Option<String> {
+    let file = answer
+        .get("objects")
+        .and_then(|objects| objects.get(0))
+        .unwrap_or(answer);
+    match file.get("id")? {
+        Value::String(id) if !id.is_empty() => Some(id.clone()),
+        Value::Number(id) => Some(id.to_string()),
+        _ => None,
+    }
+}
+
+/// A `PublicInbox`.
+#[derive(Deserialize)]
+struct Inbox {
+    id: String,
+    name: String,
+    #[serde(rename = "type")]
+    kind: String,
+    #[serde(default)]
+    archived: bool,
+}
+
+/// The properties a contact is created with: `email` or `phone`, and the name when known.
+fn contact_properties(contact: &NewContact) -> Value {
+    let mut properties = serde_json::Map::new();
+    let (property, value) = match &contact.identifier {
+        DeliveryIdentifier::Email(email) => ("email", email),
+        DeliveryIdentifier::Phone(phone) => ("phone", phone),
+    };
+    properties.insert(property.to_string(), json!(value));
+    for (name, value) in [
+        ("firstname", &contact.firstname),
+        ("lastname", &contact.lastname),
+    ] {
+        if let Some(value) = value {
+            properties.insert(name.to_string(), json!(value));
+        }
+    }
+    Value::Object(properties)
+}
+
+/// The id in HubSpot's 409 answer to creating a contact whose email exists:
+/// `{"status":"error","message":"Contact already exists. Existing ID: 37765128953",
+/// "category":"CONFLICT",...}`. HubSpot gives the id in the message only.
+fn existing_contact_id(body: &str) -> Option<String> {
+    let answer: Value = serde_json::from_str(body).ok()?;
+    let message = answer.get("message")?.as_str()?;
+    let (_, rest) = message.split_once("Existing ID:")?;
+    let id: String = rest
+        .trim_start()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    (!id.is_empty()).then_some(id)
 }
 
 /// Pages are read until this many, so a misbehaving listing cannot loop forever.
@@ -196,7 +263,10 @@ fn token_failure(operation: &'static str, error: crate::ports::TokenError) -> Up
 
 #[async_trait]
 impl HubSpotGateway for HubSpotClient {
-    async fn find_channel(&self, webhook_url: &str) -> Result<Option<String>, UpstreamError> {
+    async fn find_channel(
+        &self,
+        webhook_url: &str,
+    ) -> Result<Option<ExistingChannel>, UpstreamError> {
         const OP: &str = "list custom channels";
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -212,7 +282,10 @@ impl HubSpotGateway for HubSpotClient {
                 .iter()
                 .find(|channel| channel.webhook_url.as_deref() == Some(webhook_url))
             {
-                return Ok(Some(channel.id.clone()));
+                return Ok(Some(ExistingChannel {
+                    id: channel.id.clone(),
+                    capabilities: channel.capabilities.clone(),
+                }));
             }
             match page.next_after() {
                 Some(next) => after = Some(next),
@@ -228,21 +301,27 @@ impl HubSpotGateway for HubSpotClient {
             "name": spec.name,
             "webhookUrl": spec.webhook_url,
             "channelDescription": spec.description,
-            "capabilities": {
-                "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER"],
-                "threadingModel": "INTEGRATION_THREAD_ID",
-                "allowConversationStart": true,
-                "allowOutgoingMessages": true,
-                "allowInlineImages": false,
-                "allowMultipleRecipients": false,
-                "richText": ["HYPERLINK"],
-            },
+            "capabilities": crate::model::channel_limits::channel_capabilities(),
         });
         let request = self
             .with_developer_key(self.http.post(self.custom_channels_url(&[])))
             .json(&body);
         let created: Created = read_json(Service::HubSpot, OP, send(OP, request).await?).await?;
         Ok(created.id)
+    }
+
+    async fn update_channel_capabilities(
+        &self,
+        channel_id: &str,
+        capabilities: &Value,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "update custom channel";
+        let request = self
+            .with_developer_key(self.http.patch(self.custom_channels_url(&[channel_id])))
+            .json(&json!({ "capabilities": capabilities }));
+        // HubSpot answers the updated channel; only its success matters here.
+        let _updated: Value = read_json(Service::HubSpot, OP, send(OP, request).await?).await?;
+        Ok(())
     }
 
     async fn find_channel_account(
@@ -342,6 +421,66 @@ impl HubSpotGateway for HubSpotClient {
         }
     }
 
+    async fn create_contact(&self, contact: &NewContact) -> Result<CreatedContact, UpstreamError> {
+        const OP: &str = "create contact";
+        let url = self.url(&["/crm/v3/objects/contacts"]);
+        let body = json!({
+            "properties": contact_properties(contact),
+            "associations": [],
+        });
+        let response = self
+            .send_authorized(OP, |token| {
+                self.authorized(Method::POST, url.clone(), token)
+                    .json(&body)
+            })
+            .await?;
+        if response.status() == StatusCode::CONFLICT {
+            let text = response.text().await.unwrap_or_default();
+            return existing_contact_id(&text)
+                .map(CreatedContact::AlreadyExisted)
+                .ok_or_else(|| UpstreamError::from_status(Service::HubSpot, OP, 409, &text));
+        }
+        let created: Created = read_json(Service::HubSpot, OP, response).await?;
+        Ok(CreatedContact::Created(created.id))
+    }
+
+    async fn list_inboxes(&self) -> Result<Vec<InboxSummary>, UpstreamError> {
+        const OP: &str = "list inboxes";
+        let url = self.url(&["/conversations/v3/conversations/inboxes"]);
+        let mut inboxes = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let response = self
+                .send_authorized(OP, |token| {
+                    let mut request = self
+                        .authorized(Method::GET, url.clone(), token)
+                        .query(&[("limit", "100")]);
+                    if let Some(after) = &after {
+                        request = request.query(&[("after", after)]);
+                    }
+                    request
+                })
+                .await?;
+            let page: Page<Inbox> = read_json(Service::HubSpot, OP, response).await?;
+            let next = page.next_after();
+            inboxes.extend(
+                page.results
+                    .into_iter()
+                    .filter(|inbox| !inbox.archived)
+                    .map(|inbox| InboxSummary {
+                        help_desk: inbox.kind == "HELP_DESK",
+                        id: inbox.id,
+                        name: inbox.name,
+                    }),
+            );
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        Ok(inboxes)
+    }
+
     async fn publish_incoming(
         &self,
         message: &IncomingMessage,
@@ -361,7 +500,11 @@ impl HubSpotGateway for HubSpotClient {
                     "value": message.sender.value(),
                 },
             }],
-            "attachments": [],
+            "attachments": message.attachments.iter().map(|file| json!({
+                "type": "FILE",
+                "fileId": file.file_id,
+                "fileUsageType": file.usage,
+            })).collect::<Vec<_>>(),
             "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
         let response = self
@@ -398,6 +541,35 @@ impl HubSpotGateway for HubSpotClient {
         Ok(())
     }
 
+    async fn upload_file(&self, file: &FetchedFile) -> Result<String, UpstreamError> {
+        const OP: &str = "upload file";
+        let url = self.url(&[FILE_MANAGER_UPLOAD]);
+        let response = self
+            .send_authorized(OP, |token| {
+                let part = reqwest::multipart::Part::bytes(file.bytes.clone())
+                    .file_name(file.name.clone())
+                    .mime_str(&file.content_type)
+                    .unwrap_or_else(|_| reqwest::multipart::Part::bytes(file.bytes.clone()));
+                let form = reqwest::multipart::Form::new()
+                    .text("folderPath", ATTACHMENT_FOLDER)
+                    .text("fileName", file.name.clone())
+                    // Customers' files are private: agents see them in the Help Desk only.
+                    .text("options", json!({ "access": "PRIVATE" }).to_string())
+                    .part("file", part);
+                self.authorized(Method::POST, url.clone(), token)
+                    .multipart(form)
+            })
+            .await?;
+        let uploaded: Value = read_json(Service::HubSpot, OP, response).await?;
+        uploaded_file_id(&uploaded).ok_or_else(|| {
+            UpstreamError::unexpected(
+                Service::HubSpot,
+                OP,
+                "the file manager answered without a file id".to_string(),
+            )
+        })
+    }
+
     async fn agent_profile(&self, actor_id: &str) -> Result<Option<AgentProfile>, UpstreamError> {
         const OP: &str = "read actor";
         let url = self.url(&["/conversations/v3/conversations/actors", actor_id]);
@@ -413,6 +585,102 @@ impl HubSpotGateway for HubSpotClient {
             name: actor.name,
             avatar_url: actor.avatar,
         }))
+    }
+
+    async fn agent_profiles(
+        &self,
+        actor_ids: &[String],
+    ) -> Result<Vec<AgentProfile>, UpstreamError> {
+        const OP: &str = "read actors";
+        let url = self.url(&["/conversations/v3/conversations/actors/batch/read"]);
+        let body = json!({ "inputs": actor_ids });
+        let response = self
+            .send_authorized(OP, |token| {
+                self.authorized(Method::POST, url.clone(), token)
+                    .json(&body)
+            })
+            .await?;
+        // 200 when HubSpot knows every actor, 207 (with `errors`) when it knows only some.
+        let batch: Page<Actor> = read_json(Service::HubSpot, OP, response).await?;
+        Ok(batch
+            .results
+            .into_iter()
+            .map(|actor| AgentProfile {
+                actor_id: actor.id,
+                name: actor.name,
+                avatar_url: actor.avatar,
+            })
+            .collect())
+    }
+
+    async fn agent_messages_since(
+        &self,
+        thread_id: &str,
+        channel_id: &str,
+        after_ms: i64,
+    ) -> Result<Vec<AgentMessage>, UpstreamError> {
+        const OP: &str = "read thread messages";
+        const PAGE_SIZE: &str = "50";
+        let url = self.url(&[
+            "/conversations/v3/conversations/threads",
+            thread_id,
+            "messages",
+        ]);
+        let mut found = Vec::new();
+        let mut after: Option<String> = None;
+        // Newest first, so the read stops as soon as it reaches what was already relayed.
+        'pages: for _ in 0..MAX_PAGES {
+            let response = self
+                .send_authorized(OP, |token| {
+                    let mut request = self
+                        .authorized(Method::GET, url.clone(), token)
+                        .query(&[("sort", "-createdAt"), ("limit", PAGE_SIZE)]);
+                    if let Some(after) = &after {
+                        request = request.query(&[("after", after)]);
+                    }
+                    request
+                })
+                .await?;
+            let page: Page<Value> = read_json(Service::HubSpot, OP, response).await?;
+            let next = page.next_after();
+            for message in page.results {
+                let created_at = message
+                    .get("createdAt")
+                    .and_then(Value::as_str)
+                    .and_then(super::hubspot_message::epoch_ms);
+                if created_at.is_some_and(|created_at| created_at <= after_ms) {
+                    break 'pages;
+                }
+                let is_ours = message.get("type").and_then(Value::as_str) == Some("MESSAGE")
+                    && message.get("direction").and_then(Value::as_str) == Some("OUTGOING")
+                    && message
+                        .get("channelId")
+                        .and_then(super::hubspot_message::id_text)
+                        .as_deref()
+                        == Some(channel_id);
+                if !is_ours {
+                    continue;
+                }
+                match super::hubspot_message::read_agent_message(message, None) {
+                    Ok(reply) => found.push(reply),
+                    Err(problem) => {
+                        tracing::warn!(
+                            thread_id,
+                            problem,
+                            "skipped an unreadable agent message in the thread's history"
+                        );
+                    }
+                }
+            }
+            match next {
+                Some(next) => after = Some(next),
+                None => break,
+            }
+        }
+        found.sort_by(|a, b| {
+            (a.created_at_ms, &a.message_id).cmp(&(b.created_at_ms, &b.message_id))
+        });
+        Ok(found)
     }
 
     async fn set_message_status(
@@ -437,5 +705,40 @@ impl HubSpotGateway for HubSpotClient {
             .await?;
         let _message: Value = read_json(Service::HubSpot, OP, response).await?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod contact_creation_tests {
+    use super::*;
+
+    #[test]
+    fn the_existing_id_is_read_from_a_conflict() {
+        let body = r#"{"status":"error","message":"Contact already exists. Existing ID: 37765128953","correlationId":"2dea5219-07f2-40ce-82ec-9c2e302317a4","category":"CONFLICT"}"#;
+        assert_eq!(existing_contact_id(body).as_deref(), Some("37765128953"));
+        assert_eq!(existing_contact_id(r#"{"message":"Conflict"}"#), None);
+        assert_eq!(existing_contact_id("not json"), None);
+    }
+
+    #[test]
+    fn a_contact_is_created_with_its_email_or_phone_and_name() {
+        let by_phone = NewContact {
+            identifier: DeliveryIdentifier::Phone("+14155552671".into()),
+            firstname: Some("Sam".into()),
+            lastname: None,
+        };
+        assert_eq!(
+            contact_properties(&by_phone),
+            json!({ "phone": "+14155552671", "firstname": "Sam" })
+        );
+        let by_email = NewContact {
+            identifier: DeliveryIdentifier::Email("cleo@example.com".into()),
+            firstname: Some("Cleo".into()),
+            lastname: Some("Ray".into()),
+        };
+        assert_eq!(
+            contact_properties(&by_email),
+            json!({ "email": "cleo@example.com", "firstname": "Cleo", "lastname": "Ray" })
+        );
     }
 }

@@ -4,11 +4,14 @@
 pub mod botpress_http;
 pub mod budget;
 pub mod dynamodb_store;
+pub mod file_fetch;
 mod http_client;
 pub mod hubspot_admin;
 pub mod hubspot_http;
+pub mod hubspot_message;
 pub mod oauth;
 pub mod retry;
+pub mod rich_text;
 pub mod secrets_manager;
 pub mod signature;
 pub mod sqlite_store;

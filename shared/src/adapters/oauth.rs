@@ -8,6 +8,7 @@
 //! to the vault before the lock is released, so no process can refresh with a dead one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
@@ -18,8 +19,8 @@ use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
 use crate::ports::{
-    AccessTokens, Clock, RefreshLock, Service, StoreError, StoredTokens, TokenError, TokenVault,
-    UpstreamError,
+    AccessTokens, Clock, RefreshLock, RefreshedGrant, Service, StoreError, StoredTokens,
+    TokenError, TokenVault, UpstreamError,
 };
 
 /// Refresh this long before the access token expires, so no call starts with a token that
@@ -50,6 +51,11 @@ pub struct OAuthTokens {
     lock: Arc<dyn RefreshLock>,
     clock: Arc<dyn Clock>,
     grant: Mutex<Option<StoredTokens>>,
+    /// Set once this process has refreshed to learn an unknown portal, so a HubSpot that
+    /// never names it costs one refresh, not one per webhook.
+    portal_asked: AtomicBool,
+    /// What this process's latest refresh obtained (for `refresh_now_reporting`).
+    last_refresh: std::sync::Mutex<Option<RefreshedGrant>>,
 }
 
 #[derive(Deserialize)]
@@ -58,6 +64,31 @@ struct TokenAnswer {
     expires_in: i64,
     #[serde(default)]
     refresh_token: Option<String>,
+    /// The portal the grant belongs to (optional in HubSpot's documents).
+    #[serde(default)]
+    hub_id: Option<u64>,
+    /// The scopes granted, as a list or (`scope`) space-separated; HubSpot may say neither.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    #[serde(default)]
+    scope: Option<String>,
+}
+
+impl TokenAnswer {
+    fn granted(&self) -> RefreshedGrant {
+        let scopes = self.scopes.clone().unwrap_or_else(|| {
+            self.scope
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        });
+        RefreshedGrant {
+            expires_in: self.expires_in,
+            scopes,
+        }
+    }
 }
 
 impl OAuthTokens {
@@ -75,6 +106,8 @@ impl OAuthTokens {
             lock,
             clock,
             grant: Mutex::new(None),
+            portal_asked: AtomicBool::new(false),
+            last_refresh: std::sync::Mutex::new(None),
         }
     }
 
@@ -95,6 +128,7 @@ impl OAuthTokens {
                 access_token: None,
                 access_token_expires_at: None,
                 seed_fingerprint,
+                portal_id: None,
             }),
         }
     }
@@ -131,6 +165,7 @@ impl OAuthTokens {
         let answer: TokenAnswer = serde_json::from_str(&body).map_err(|error| {
             UpstreamError::unexpected(Service::HubSpot, OP, format!("unexpected answer: {error}"))
         })?;
+        let granted = answer.granted();
         let access = SecretString::from(answer.access_token);
         if let Some(rotated) = answer.refresh_token
             && rotated != grant.refresh_token.expose_secret()
@@ -138,9 +173,22 @@ impl OAuthTokens {
             tracing::info!("HubSpot rotated the refresh token; storing the new one");
             grant.refresh_token = SecretString::from(rotated);
         }
+        if let Some(hub_id) = answer.hub_id {
+            if grant.portal_id.is_some_and(|known| known != hub_id) {
+                tracing::warn!(
+                    was = grant.portal_id,
+                    now = hub_id,
+                    "the refresh token now belongs to another HubSpot account"
+                );
+            }
+            grant.portal_id = Some(hub_id);
+        }
         grant.access_token = Some(access.clone());
         grant.access_token_expires_at = Some(expiry(requested_at, answer.expires_in));
         self.vault.save(grant).await?;
+        if let Ok(mut last) = self.last_refresh.lock() {
+            *last = Some(granted);
+        }
         tracing::info!(
             expires_in = answer.expires_in,
             "refreshed the HubSpot access token"
@@ -220,6 +268,42 @@ impl AccessTokens for OAuthTokens {
 
     async fn refresh_now(&self) -> Result<(), TokenError> {
         self.with_grant(|_, _| None).await.map(|_| ())
+    }
+
+    async fn refresh_now_reporting(&self) -> Result<RefreshedGrant, TokenError> {
+        // Never adopts another's token (`decide` is `None`), so this call refreshed and
+        // recorded what HubSpot answered.
+        self.with_grant(|_, _| None).await?;
+        Ok(self
+            .last_refresh
+            .lock()
+            .ok()
+            .and_then(|last| last.clone())
+            .unwrap_or_default())
+    }
+
+    async fn portal_id(&self) -> Result<Option<u64>, TokenError> {
+        {
+            let mut guard = self.grant.lock().await;
+            if guard.is_none() {
+                *guard = Some(self.load_grant().await?);
+            }
+            let known = guard.as_ref().and_then(|grant| grant.portal_id);
+            if known.is_some() || self.portal_asked.load(Ordering::Relaxed) {
+                return Ok(known);
+            }
+        }
+        // A grant stored before the portal was kept (or a new install): HubSpot names the
+        // portal in its token answer, so refresh once to learn it.
+        self.portal_asked.store(true, Ordering::Relaxed);
+        self.with_grant(|this, grant| grant.portal_id.and_then(|_| this.usable(grant)))
+            .await?;
+        Ok(self
+            .grant
+            .lock()
+            .await
+            .as_ref()
+            .and_then(|grant| grant.portal_id))
     }
 }
 

@@ -15,11 +15,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::{
     AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    SessionStatus,
+    InboxAccount, SessionStatus,
 };
 use crate::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
-    SessionStore, StoreError, StoredTokens, TokenVault,
+    ReplyOrderStore, SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -36,7 +36,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     conversation_id       TEXT UNIQUE,
     status                TEXT NOT NULL,
     assigned_actor_id     TEXT,
-    created_at            TEXT NOT NULL
+    created_at            TEXT NOT NULL,
+    assignment_changed_at_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -47,6 +48,11 @@ CREATE TABLE IF NOT EXISTS channel_setup (
     inbox_id           TEXT NOT NULL,
     webhook_url        TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS inbox_accounts (
+    inbox_id           TEXT PRIMARY KEY,
+    inbox_name         TEXT,
+    channel_account_id TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS customers (
     bot_id             TEXT NOT NULL,
     botpress_user_id   TEXT NOT NULL,
@@ -55,6 +61,10 @@ CREATE TABLE IF NOT EXISTS customers (
     identifier_value   TEXT NOT NULL,
     hubspot_contact_id TEXT NOT NULL,
     PRIMARY KEY (bot_id, botpress_user_id)
+);
+CREATE TABLE IF NOT EXISTS reply_order (
+    thread_id        TEXT PRIMARY KEY,
+    relayed_until_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS agent_users (
     bot_id           TEXT NOT NULL,
@@ -79,9 +89,17 @@ CREATE TABLE IF NOT EXISTS oauth_tokens (
     refresh_token      TEXT NOT NULL,
     access_token       TEXT,
     expires_at         TEXT,
-    seed_fingerprint   TEXT NOT NULL
+    seed_fingerprint   TEXT NOT NULL,
+    portal_id          INTEGER
 );
 "#;
+
+/// Columns added after a table was first created: a database from an older version gets them
+/// when it is opened (`CREATE TABLE IF NOT EXISTS` leaves an existing table as it was).
+const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("oauth_tokens", "portal_id", "INTEGER"),
+    ("sessions", "assignment_changed_at_ms", "INTEGER"),
+];
 
 /// Every store port over one SQLite database.
 #[derive(Clone)]
@@ -113,6 +131,10 @@ impl SqliteStore {
         connection
             .execute_batch(SCHEMA)
             .map_err(|e| StoreError::new("create schema", e))?;
+        for (table, column, definition) in ADDED_COLUMNS {
+            add_column_if_missing(&connection, table, column, definition)
+                .map_err(|e| StoreError::new("upgrade schema", e))?;
+        }
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             clock,
@@ -143,7 +165,7 @@ impl SqliteStore {
 
 const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, customer_user_id, \
     channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
-    assigned_actor_id, created_at";
+    assigned_actor_id, created_at, assignment_changed_at_ms";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
     let status: String = row.get(10)?;
@@ -163,6 +185,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
         conversation_id: row.get(9)?,
         status: SessionStatus::parse(&status).ok_or_else(|| bad_column(10, &status))?,
         assigned_actor_id: row.get(11)?,
+        assignment_changed_at_ms: row.get(13)?,
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| bad_column(12, &created_at))?
             .with_timezone(&Utc),
@@ -215,7 +238,7 @@ impl SessionStore for SqliteStore {
             transaction.execute(
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
                 ),
                 params![
                     session.id,
@@ -231,6 +254,7 @@ impl SessionStore for SqliteStore {
                     session.status.as_str(),
                     session.assigned_actor_id,
                     session.created_at.to_rfc3339(),
+                    session.assignment_changed_at_ms,
                 ],
             )?;
             transaction.commit()?;
@@ -281,14 +305,16 @@ impl SessionStore for SqliteStore {
         &self,
         session_id: &str,
         actor_id: Option<&str>,
+        changed_at_ms: i64,
     ) -> Result<bool, StoreError> {
         let session_id = session_id.to_string();
         let actor_id = actor_id.map(str::to_string);
         self.run("record assignee", move |connection| {
             let changed = connection.execute(
-                "UPDATE sessions SET assigned_actor_id = ?2 \
-                 WHERE id = ?1 AND assigned_actor_id IS NOT ?2",
-                params![session_id, actor_id],
+                "UPDATE sessions SET assigned_actor_id = ?2, assignment_changed_at_ms = ?3 \
+                 WHERE id = ?1 \
+                 AND (assignment_changed_at_ms IS NULL OR assignment_changed_at_ms <= ?3)",
+                params![session_id, actor_id, changed_at_ms],
             )?;
             Ok(changed == 1)
         })
@@ -319,7 +345,7 @@ impl SessionStore for SqliteStore {
 impl ChannelStore for SqliteStore {
     async fn channel_setup(&self) -> Result<Option<ChannelSetup>, StoreError> {
         self.run("read channel setup", |connection| {
-            connection
+            let setup = connection
                 .query_row(
                     "SELECT channel_id, channel_account_id, inbox_id, webhook_url \
                      FROM channel_setup WHERE singleton = 1",
@@ -330,25 +356,53 @@ impl ChannelStore for SqliteStore {
                             channel_account_id: row.get(1)?,
                             inbox_id: row.get(2)?,
                             webhook_url: row.get(3)?,
+                            accounts: Vec::new(),
                         })
                     },
                 )
-                .optional()
+                .optional()?;
+            let Some(mut setup) = setup else {
+                return Ok(None);
+            };
+            let mut statement = connection.prepare(
+                "SELECT inbox_id, inbox_name, channel_account_id FROM inbox_accounts \
+                 ORDER BY rowid",
+            )?;
+            setup.accounts = statement
+                .query_map([], |row| {
+                    Ok(InboxAccount {
+                        inbox_id: row.get(0)?,
+                        inbox_name: row.get(1)?,
+                        channel_account_id: row.get(2)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            Ok(Some(setup))
         })
         .await
     }
 
+    /// Replaces the setup and its inbox accounts in one transaction.
     async fn save_channel_setup(&self, setup: &ChannelSetup) -> Result<(), StoreError> {
         let setup = setup.clone();
         self.run("save channel setup", move |connection| {
-            connection.execute(
+            let transaction = connection.transaction()?;
+            transaction.execute(
                 "INSERT INTO channel_setup (singleton, channel_id, channel_account_id, inbox_id, webhook_url) \
                  VALUES (1, ?1, ?2, ?3, ?4) \
                  ON CONFLICT (singleton) DO UPDATE SET channel_id = ?1, channel_account_id = ?2, \
                  inbox_id = ?3, webhook_url = ?4",
                 params![setup.channel_id, setup.channel_account_id, setup.inbox_id, setup.webhook_url],
             )?;
-            Ok(())
+            transaction.execute("DELETE FROM inbox_accounts", [])?;
+            for account in &setup.accounts {
+                transaction.execute(
+                    "INSERT INTO inbox_accounts (inbox_id, inbox_name, channel_account_id) \
+                     VALUES (?1, ?2, ?3)",
+                    params![account.inbox_id, account.inbox_name, account.channel_account_id],
+                )?;
+            }
+            transaction.commit()
         })
         .await
     }
@@ -456,6 +510,41 @@ impl AgentStore for SqliteStore {
 }
 
 #[async_trait]
+impl ReplyOrderStore for SqliteStore {
+    async fn relayed_until(&self, thread_id: &str) -> Result<Option<i64>, StoreError> {
+        let thread_id = thread_id.to_string();
+        self.run("read reply order", move |connection| {
+            connection
+                .query_row(
+                    "SELECT relayed_until_ms FROM reply_order WHERE thread_id = ?1",
+                    params![thread_id],
+                    |row| row.get(0),
+                )
+                .optional()
+        })
+        .await
+    }
+
+    async fn advance_relayed_until(
+        &self,
+        thread_id: &str,
+        created_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let thread_id = thread_id.to_string();
+        self.run("advance reply order", move |connection| {
+            connection.execute(
+                "INSERT INTO reply_order (thread_id, relayed_until_ms) VALUES (?1, ?2) \
+                 ON CONFLICT (thread_id) DO UPDATE SET relayed_until_ms = ?2 \
+                 WHERE relayed_until_ms < ?2",
+                params![thread_id, created_at_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
 impl IdempotencyLedger for SqliteStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         let key = key.to_string();
@@ -533,7 +622,7 @@ impl TokenVault for SqliteStore {
         self.run("read tokens", |connection| {
             connection
                 .query_row(
-                    "SELECT refresh_token, access_token, expires_at, seed_fingerprint \
+                    "SELECT refresh_token, access_token, expires_at, seed_fingerprint, portal_id \
                      FROM oauth_tokens WHERE singleton = 1",
                     [],
                     |row| {
@@ -546,6 +635,9 @@ impl TokenVault for SqliteStore {
                                 .and_then(|text| DateTime::parse_from_rfc3339(&text).ok())
                                 .map(|time| time.with_timezone(&Utc)),
                             seed_fingerprint: row.get(3)?,
+                            portal_id: row
+                                .get::<_, Option<i64>>(4)?
+                                .and_then(|id| u64::try_from(id).ok()),
                         })
                     },
                 )
@@ -562,18 +654,39 @@ impl TokenVault for SqliteStore {
             .map(|token| token.expose_secret().to_string());
         let expires = tokens.access_token_expires_at.map(|time| time.to_rfc3339());
         let seed = tokens.seed_fingerprint.clone();
+        let portal = tokens.portal_id.and_then(|id| i64::try_from(id).ok());
         self.run("save tokens", move |connection| {
             connection.execute(
-                "INSERT INTO oauth_tokens (singleton, refresh_token, access_token, expires_at, seed_fingerprint) \
-                 VALUES (1, ?1, ?2, ?3, ?4) \
+                "INSERT INTO oauth_tokens (singleton, refresh_token, access_token, expires_at, seed_fingerprint, portal_id) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5) \
                  ON CONFLICT (singleton) DO UPDATE SET refresh_token = ?1, access_token = ?2, \
-                 expires_at = ?3, seed_fingerprint = ?4",
-                params![refresh, access, expires, seed],
+                 expires_at = ?3, seed_fingerprint = ?4, portal_id = ?5",
+                params![refresh, access, expires, seed, portal],
             )?;
             Ok(())
         })
         .await
     }
+}
+
+/// Adds `column` to `table` unless the table has it already.
+fn add_column_if_missing(
+    connection: &Connection,
+    table: &str,
+    column: &str,
+    definition: &str,
+) -> rusqlite::Result<()> {
+    let present: bool = connection.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)",
+        params![table, column],
+        |row| row.get(0),
+    )?;
+    if !present {
+        connection.execute_batch(&format!(
+            "ALTER TABLE {table} ADD COLUMN {column} {definition}"
+        ))?;
+    }
+    Ok(())
 }
 
 /// The one lock the bridge takes: around HubSpot token refreshes.
@@ -638,6 +751,65 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_reply_order_mark_only_moves_forward() {
+        let store = store();
+        assert_eq!(store.relayed_until("t1").await.unwrap(), None);
+        store.advance_relayed_until("t1", 2_000).await.unwrap();
+        store.advance_relayed_until("t1", 1_000).await.unwrap();
+        assert_eq!(store.relayed_until("t1").await.unwrap(), Some(2_000));
+        store.advance_relayed_until("t1", 3_000).await.unwrap();
+        assert_eq!(store.relayed_until("t1").await.unwrap(), Some(3_000));
+        assert_eq!(store.relayed_until("t2").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_database_of_an_older_version_is_upgraded_and_keeps_its_grant() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE oauth_tokens (singleton INTEGER PRIMARY KEY CHECK (singleton = 1), \
+                 refresh_token TEXT NOT NULL, access_token TEXT, expires_at TEXT, \
+                 seed_fingerprint TEXT NOT NULL); \
+                 INSERT INTO oauth_tokens VALUES (1, 'rt-old', NULL, NULL, 'fp');",
+            )
+            .unwrap();
+        let store = SqliteStore::with_connection(connection, Arc::new(SystemClock)).unwrap();
+        let mut grant = store.load().await.unwrap().unwrap();
+        assert_eq!(grant.refresh_token.expose_secret(), "rt-old");
+        assert_eq!(grant.portal_id, None);
+        grant.portal_id = Some(22761544);
+        store.save(&grant).await.unwrap();
+        assert_eq!(
+            store.load().await.unwrap().unwrap().portal_id,
+            Some(22761544)
+        );
+    }
+
+    #[tokio::test]
+    async fn an_older_sessions_table_is_upgraded_and_its_sessions_still_read() {
+        let connection = Connection::open_in_memory().unwrap();
+        connection
+            .execute_batch(
+                "CREATE TABLE sessions (id TEXT PRIMARY KEY, bot_id TEXT NOT NULL, \
+                 integration_id TEXT NOT NULL, integration_alias TEXT NOT NULL, \
+                 customer_user_id TEXT NOT NULL, channel_id TEXT NOT NULL, \
+                 channel_account_id TEXT NOT NULL, integration_thread_id TEXT NOT NULL UNIQUE, \
+                 thread_id TEXT UNIQUE, conversation_id TEXT UNIQUE, status TEXT NOT NULL, \
+                 assigned_actor_id TEXT, created_at TEXT NOT NULL); \
+                 INSERT INTO sessions VALUES ('s1', 'bot', 'int', 'alias', 'user', 'c', 'a', \
+                 'bp-1', '9012', 'conv_1', 'open', 'A-1', '2026-01-01T00:00:00+00:00');",
+            )
+            .unwrap();
+        let store = SqliteStore::with_connection(connection, Arc::new(SystemClock)).unwrap();
+        let old = store.find_by_thread("9012").await.unwrap().unwrap();
+        assert_eq!(old.assigned_actor_id.as_deref(), Some("A-1"));
+        assert_eq!(old.assignment_changed_at_ms, None);
+        assert!(store.set_assignee("s1", Some("A-2"), 5).await.unwrap());
+        let found = store.find_by_thread("9012").await.unwrap().unwrap();
+        assert_eq!(found.assignment_changed_at_ms, Some(5));
+    }
+
+    #[tokio::test]
     async fn a_customer_has_one_active_session_at_a_time() {
         let store = store();
         let now = Utc::now();
@@ -670,9 +842,50 @@ mod tests {
         let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
         assert_eq!(by_thread, by_conversation);
         assert_eq!(by_thread.status, SessionStatus::Open);
-        assert!(store.set_assignee(&session.id, Some("A-1")).await.unwrap());
-        assert!(!store.set_assignee(&session.id, Some("A-1")).await.unwrap());
-        assert!(store.set_assignee(&session.id, None).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn an_assignment_older_than_the_recorded_one_does_not_apply() {
+        let store = store();
+        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now());
+        store.insert_or_get_active(session.clone()).await.unwrap();
+        store.set_thread(&session.id, "9012").await.unwrap();
+        assert!(
+            store
+                .set_assignee(&session.id, Some("A-2"), 20)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_assignee(&session.id, Some("A-1"), 10)
+                .await
+                .unwrap(),
+            "older than the recorded change"
+        );
+        assert!(!store.set_assignee(&session.id, None, 15).await.unwrap());
+        let found = store.find_by_thread("9012").await.unwrap().unwrap();
+        assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
+        assert_eq!(found.assignment_changed_at_ms, Some(20));
+        assert!(store.set_assignee(&session.id, None, 30).await.unwrap());
+        assert!(
+            !store
+                .set_assignee(&session.id, Some("A-1"), 25)
+                .await
+                .unwrap()
+        );
+        let found = store.find_by_thread("9012").await.unwrap().unwrap();
+        assert_eq!(
+            found.assigned_actor_id, None,
+            "unassignment is a change too"
+        );
+        assert_eq!(found.assignment_changed_at_ms, Some(30));
+        assert!(
+            !store
+                .set_assignee("no-such-session", Some("A-1"), 40)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]

@@ -8,6 +8,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::botpress_http::BotpressClient;
 use crate::adapters::build_http_client;
+use crate::adapters::file_fetch::SafeFileFetcher;
 use crate::adapters::hubspot_http::HubSpotClient;
 use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
 use crate::adapters::sqlite_store::SqliteStore;
@@ -114,8 +115,10 @@ pub fn build(
             help_desk_inbox_id: settings.hubspot_help_desk_id.clone(),
             channel_name: settings.hubspot_channel_name.clone(),
             default_phone_region: settings.default_phone_region.clone(),
+            create_missing_contacts: settings.create_missing_contacts,
         },
-    );
+    )
+    .with_file_source(Arc::new(SafeFileFetcher::new(settings.file_fetch.clone())));
     Ok(Bridge {
         relay,
         tokens,

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::botpress_protocol::{bot_context, header};
 use crate::model::BotpressContext;
-use crate::relay::{CreateUserInput, StartHandoffInput};
+use crate::relay::{CreateUserInput, StartHandoffInput, UserContent, UserFileKind};
 
 /// What Botpress asked for.
 #[derive(Debug)]
@@ -19,11 +19,13 @@ pub enum BotpressCall {
     CreateUser(BotpressContext, CreateUserInput),
     StartHitl(BotpressContext, StartHandoffInput),
     StopHitl(BotpressContext, String),
-    UserText {
+    /// A customer's message on the `hitl` channel, as the parts to relay in order (one, or a
+    /// `bloc`'s items).
+    UserMessage {
         bot: BotpressContext,
         conversation_id: String,
         message_id: String,
-        text: String,
+        parts: Vec<UserContent>,
     },
 }
 
@@ -101,22 +103,75 @@ fn read_message(bot: BotpressContext, body: &[u8]) -> Result<BotpressCall, Strin
             "message_created on channel `{channel}`: this integration only has the `hitl` channel"
         ));
     }
-    if created.kind != "text" {
-        return Err(format!(
-            "message type `{}` cannot be relayed to HubSpot yet; only text is supported",
-            created.kind
-        ));
-    }
-    let text = created
-        .payload
-        .get("text")
-        .and_then(Value::as_str)
-        .ok_or("message_created: a text message needs payload.text (a string)")?;
-    Ok(BotpressCall::UserText {
+    let parts = match created.kind.as_str() {
+        "bloc" => read_bloc(&created.payload)?,
+        kind => vec![read_part(kind, &created.payload, "payload")?],
+    };
+    Ok(BotpressCall::UserMessage {
         bot,
         conversation_id: created.conversation.id,
         message_id: created.message.id,
-        text: text.to_string(),
+        parts,
+    })
+}
+
+/// A `bloc`'s items, each a part of its own (a bloc inside a bloc is refused).
+fn read_bloc(payload: &Value) -> Result<Vec<UserContent>, String> {
+    let items = payload
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or("message_created: a bloc message needs payload.items (an array)")?;
+    if items.is_empty() {
+        return Err("message_created: the bloc has no items".to_string());
+    }
+    items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| {
+            let at = format!("payload.items[{index}]");
+            let kind = item
+                .get("type")
+                .and_then(Value::as_str)
+                .ok_or_else(|| format!("message_created: {at}.type is missing"))?;
+            if kind == "bloc" {
+                return Err(format!("message_created: {at} is a bloc inside a bloc"));
+            }
+            let payload = item.get("payload").unwrap_or(&Value::Null);
+            read_part(kind, payload, &format!("{at}.payload"))
+        })
+        .collect()
+}
+
+/// One text or file part; `at` names where it is, for the error message.
+fn read_part(kind: &str, payload: &Value, at: &str) -> Result<UserContent, String> {
+    let string = |field: &str| payload.get(field).and_then(Value::as_str);
+    let (file_kind, url_field) = match kind {
+        "text" => {
+            let text = string("text").ok_or_else(|| {
+                format!("message_created: a text message needs {at}.text (a string)")
+            })?;
+            return Ok(UserContent::Text(text.to_string()));
+        }
+        "image" => (UserFileKind::Image, "imageUrl"),
+        "file" => (UserFileKind::File, "fileUrl"),
+        "audio" => (UserFileKind::Audio, "audioUrl"),
+        "video" => (UserFileKind::Video, "videoUrl"),
+        other => {
+            return Err(format!(
+                "message type `{other}` cannot be relayed to HubSpot; the hitl channel relays text, image, file, audio, video and bloc"
+            ));
+        }
+    };
+    let url = string(url_field)
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .ok_or_else(|| {
+            format!("message_created: an {kind} message needs {at}.{url_field} (a URL)")
+        })?;
+    Ok(UserContent::File {
+        kind: file_kind,
+        url: url.to_string(),
+        title: string("title").map(str::to_string),
     })
 }
 

@@ -56,14 +56,14 @@ async fn perform(bridge: &Bridge, call: BotpressCall) -> Result<Value, RelayErro
             }));
         }
         BotpressCall::Acknowledge => return Ok(json!({})),
-        BotpressCall::UserText {
+        BotpressCall::UserMessage {
             bot,
             conversation_id,
             message_id,
-            text,
+            parts,
         } => {
             relay
-                .forward_user_text(&bot, &conversation_id, &message_id, &text)
+                .forward_user_message(&bot, &conversation_id, &message_id, &parts)
                 .await?;
             return Ok(json!({}));
         }

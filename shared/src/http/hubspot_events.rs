@@ -5,7 +5,8 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::relay::{AgentReply, HelpDeskEvent, ThreadChange};
+use crate::adapters::hubspot_message::{id_text, read_agent_message};
+use crate::relay::{HelpDeskEvent, ThreadChange};
 
 /// A delivery, read.
 #[derive(Debug, Default)]
@@ -13,12 +14,54 @@ pub struct Delivery {
     pub events: Vec<HelpDeskEvent>,
     /// Events the bridge does not act on (other subscriptions, other custom-channel events).
     pub ignored: usize,
+    /// The HubSpot account (`portalId`) each event names, index for index with `events`.
+    portals: Vec<Option<u64>>,
+}
+
+impl Delivery {
+    fn push(&mut self, portal: Option<u64>, event: HelpDeskEvent) {
+        self.portals.push(portal);
+        self.events.push(event);
+    }
+
+    fn ignoring_one() -> Self {
+        Self {
+            ignored: 1,
+            ..Self::default()
+        }
+    }
+
+    /// Whether any event names a portal (so the caller needs to know its own).
+    pub fn names_a_portal(&self) -> bool {
+        self.portals.iter().any(Option::is_some)
+    }
+
+    /// Drops the events about another HubSpot account than `ours` and counts them as
+    /// ignored; returns how many. A public app installed in several accounts gets all their
+    /// webhooks signed with the same secret, and thread ids are only unique per account, so an
+    /// event of another account could otherwise be taken for one of ours. Events that name no
+    /// portal are kept.
+    pub fn drop_other_portals(&mut self, ours: u64) -> usize {
+        let before = self.events.len();
+        let events = std::mem::take(&mut self.events);
+        let portals = std::mem::take(&mut self.portals);
+        for (portal, event) in portals.into_iter().zip(events) {
+            if portal.is_none_or(|portal| portal == ours) {
+                self.push(portal, event);
+            }
+        }
+        let dropped = before - self.events.len();
+        self.ignored += dropped;
+        dropped
+    }
 }
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct AppEvent {
     event_id: Value,
+    #[serde(default)]
+    portal_id: Value,
     subscription_type: String,
     #[serde(default)]
     object_id: Value,
@@ -36,36 +79,11 @@ struct ChannelEvent {
     #[serde(rename = "type")]
     kind: String,
     #[serde(default)]
-    message: Option<ChannelMessage>,
+    portal_id: Value,
+    #[serde(default)]
+    message: Option<Value>,
     #[serde(default)]
     event_timestamp: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ChannelMessage {
-    id: Value,
-    channel_id: Value,
-    conversations_thread_id: Value,
-    #[serde(default)]
-    direction: Option<String>,
-    #[serde(default)]
-    senders: Vec<Sender>,
-    #[serde(default)]
-    created_by: Option<String>,
-    #[serde(default)]
-    created_at: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Sender {
-    #[serde(default)]
-    actor_id: Option<String>,
-    #[serde(default)]
-    name: Option<String>,
 }
 
 /// Reads a delivery's body, or says what is wrong with it.
@@ -104,12 +122,15 @@ fn read_app_events(items: Vec<Value>) -> Result<Delivery, String> {
                 continue;
             }
         };
-        delivery.events.push(HelpDeskEvent::ThreadChanged {
-            event_id,
-            thread_id,
-            change,
-            occurred_at_ms: event.occurred_at.unwrap_or_default(),
-        });
+        delivery.push(
+            portal_number(&event.portal_id),
+            HelpDeskEvent::ThreadChanged {
+                event_id,
+                thread_id,
+                change,
+                occurred_at_ms: event.occurred_at.unwrap_or_default(),
+            },
+        );
     }
     Ok(delivery)
 }
@@ -118,70 +139,31 @@ fn read_channel_event(json: Value) -> Result<Delivery, String> {
     let event: ChannelEvent = serde_json::from_value(json)
         .map_err(|error| format!("not a custom-channel event: {error}"))?;
     if event.kind != "OUTGOING_CHANNEL_MESSAGE_CREATED" {
-        return Ok(Delivery {
-            events: Vec::new(),
-            ignored: 1,
-        });
+        return Ok(Delivery::ignoring_one());
     }
     let message = event
         .message
         .ok_or("OUTGOING_CHANNEL_MESSAGE_CREATED without `message`")?;
     if message
-        .direction
-        .as_deref()
+        .get("direction")
+        .and_then(Value::as_str)
         .is_some_and(|d| d != "OUTGOING")
     {
-        return Ok(Delivery {
-            events: Vec::new(),
-            ignored: 1,
-        });
+        return Ok(Delivery::ignoring_one());
     }
-    let field = |value: &Value, name: &str| {
-        id_text(value)
-            .ok_or_else(|| format!("OUTGOING_CHANNEL_MESSAGE_CREATED without message.{name}"))
-    };
-    let sender = message.senders.first();
-    let actor_id = sender
-        .and_then(|sender| sender.actor_id.clone())
-        .or(message.created_by)
-        .ok_or("OUTGOING_CHANNEL_MESSAGE_CREATED without an agent (message.senders[0].actorId)")?;
-    let text = message
-        .text
-        .filter(|text| !text.trim().is_empty())
-        .ok_or("OUTGOING_CHANNEL_MESSAGE_CREATED without message.text")?;
-    Ok(Delivery {
-        events: vec![HelpDeskEvent::AgentReply(AgentReply {
-            message_id: field(&message.id, "id")?,
-            channel_id: field(&message.channel_id, "channelId")?,
-            thread_id: field(&message.conversations_thread_id, "conversationsThreadId")?,
-            actor_id,
-            agent_name: sender.and_then(|sender| sender.name.clone()),
-            text,
-            occurred_at_ms: message
-                .created_at
-                .as_deref()
-                .or(event.event_timestamp.as_deref())
-                .and_then(epoch_ms)
-                .unwrap_or_default(),
-        })],
-        ignored: 0,
-    })
+    let reply = read_agent_message(message, event.event_timestamp.as_deref())
+        .map_err(|problem| format!("OUTGOING_CHANNEL_MESSAGE_CREATED: {problem}"))?;
+    let mut delivery = Delivery::default();
+    delivery.push(
+        portal_number(&event.portal_id),
+        HelpDeskEvent::AgentReply(reply),
+    );
+    Ok(delivery)
 }
 
-/// An RFC 3339 time as milliseconds since the epoch.
-fn epoch_ms(text: &str) -> Option<i64> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|time| time.timestamp_millis())
-}
-
-/// HubSpot sends ids as numbers in some payloads and strings in others.
-fn id_text(value: &Value) -> Option<String> {
-    match value {
-        Value::String(text) if !text.trim().is_empty() => Some(text.trim().to_string()),
-        Value::Number(number) => Some(number.to_string()),
-        _ => None,
-    }
+/// `portalId`: a number in app webhooks, a string in custom-channel events.
+fn portal_number(value: &Value) -> Option<u64> {
+    id_text(value).and_then(|text| text.parse().ok())
 }
 
 #[cfg(test)]
@@ -217,6 +199,37 @@ mod tests {
     }
 
     #[test]
+    fn events_of_another_portal_are_dropped_and_counted_as_ignored() {
+        let body = br#"[
+            {"eventId":1,"portalId":22761544,"subscriptionType":"conversation.propertyChange","objectId":7,"propertyName":"status","propertyValue":"CLOSED"},
+            {"eventId":2,"portalId":99,"subscriptionType":"conversation.propertyChange","objectId":7,"propertyName":"status","propertyValue":"CLOSED"},
+            {"eventId":3,"subscriptionType":"conversation.propertyChange","objectId":7,"propertyName":"status","propertyValue":"CLOSED"}
+        ]"#;
+        let mut delivery = read_delivery(body).unwrap();
+        assert!(delivery.names_a_portal());
+        assert_eq!(delivery.drop_other_portals(22761544), 1);
+        let kept: Vec<_> = delivery
+            .events
+            .iter()
+            .map(|event| match event {
+                HelpDeskEvent::ThreadChanged { event_id, .. } => event_id.as_str(),
+                HelpDeskEvent::AgentReply(_) => "reply",
+            })
+            .collect();
+        assert_eq!(kept, ["1", "3"]);
+        assert_eq!(delivery.ignored, 1);
+
+        let channel_event =
+            br#"{"type":"OUTGOING_CHANNEL_MESSAGE_CREATED","portalId":"243842089","message":{
+            "id":"m1","channelId":"1234","conversationsThreadId":"9012","direction":"OUTGOING",
+            "senders":[{"actorId":"A-12345"}],"text":"Hello"}}"#;
+        let mut delivery = read_delivery(channel_event).unwrap();
+        assert_eq!(delivery.drop_other_portals(243842089), 0);
+        assert_eq!(delivery.drop_other_portals(1), 1);
+        assert!(delivery.events.is_empty());
+    }
+
+    #[test]
     fn an_agent_reply_is_read_from_the_channel_event() {
         let body = br#"{"type":"OUTGOING_CHANNEL_MESSAGE_CREATED","channelId":"1234","message":{
             "id":"m1","channelId":"1234","conversationsThreadId":"9012","direction":"OUTGOING",
@@ -234,6 +247,7 @@ mod tests {
             ("9012", "A-12345", "Hello")
         );
         assert_eq!(reply.agent_name.as_deref(), Some("Ada Agent"));
+        assert_eq!(reply.created_at_ms, 0);
     }
 
     #[test]

@@ -53,13 +53,33 @@ pub(super) async fn receive(
             format!("signature check failed: {error}"),
         );
     }
-    let delivery = match read_delivery(&body) {
+    let mut delivery = match read_delivery(&body) {
         Ok(delivery) => delivery,
         Err(message) => {
             tracing::warn!(message, "refused a malformed HubSpot webhook");
             return error_response(StatusCode::BAD_REQUEST, message);
         }
     };
+    if delivery.names_a_portal() {
+        match bridge.tokens.portal_id().await {
+            Ok(Some(ours)) => {
+                let dropped = delivery.drop_other_portals(ours);
+                if dropped > 0 {
+                    tracing::info!(dropped, "ignored events about another HubSpot account");
+                }
+            }
+            Ok(None) => {
+                tracing::debug!("HubSpot never named our portal; events are not filtered by it")
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not learn our HubSpot portal; the delivery is left for a retry");
+                return error_response(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("could not tell which HubSpot account this bridge serves: {error}"),
+                );
+            }
+        }
+    }
     let deadline = Instant::now() + WEBHOOK_BUDGET;
     let outcome = budget::with_deadline(
         deadline,

@@ -55,6 +55,9 @@ pub struct HandoffSession {
     pub status: SessionStatus,
     /// The actor id of the agent the thread is assigned to, if any.
     pub assigned_actor_id: Option<String>,
+    /// HubSpot's `occurredAt` (ms) of the newest assignment change applied (an unassignment
+    /// included): HubSpot delivers changes out of order, and an older one must not undo it.
+    pub assignment_changed_at_ms: Option<i64>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -77,6 +80,7 @@ impl HandoffSession {
             conversation_id: None,
             status: SessionStatus::Opening,
             assigned_actor_id: None,
+            assignment_changed_at_ms: None,
             created_at: now,
         }
     }

@@ -1,8 +1,8 @@
 use async_trait::async_trait;
 
-use crate::model::DeliveryIdentifier;
+use crate::model::{AgentMessage, DeliveryIdentifier};
 
-use super::UpstreamError;
+use super::{FetchedFile, UpstreamError};
 
 /// What the bridge asks HubSpot to create as its custom channel.
 #[derive(Clone, Debug)]
@@ -10,6 +10,14 @@ pub struct ChannelSpec {
     pub name: String,
     pub description: String,
     pub webhook_url: String,
+}
+
+/// A custom channel of our app found by its `webhookUrl`.
+#[derive(Clone, Debug)]
+pub struct ExistingChannel {
+    pub id: String,
+    /// What HubSpot holds as its `capabilities` (an older bridge may have declared fewer).
+    pub capabilities: serde_json::Value,
 }
 
 /// A customer's message going into the Help Desk.
@@ -23,6 +31,16 @@ pub struct IncomingMessage {
     pub text: String,
     pub sender_name: String,
     pub sender: DeliveryIdentifier,
+    /// Files uploaded to the file manager, published as `FILE` attachments.
+    pub attachments: Vec<FileAttachment>,
+}
+
+/// A file in HubSpot's file manager, attached to a published message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileAttachment {
+    pub file_id: String,
+    /// HubSpot's `fileUsageType`: `IMAGE`, `AUDIO` or `OTHER`.
+    pub usage: &'static str,
 }
 
 /// What HubSpot answered to a publish.
@@ -54,12 +72,48 @@ pub struct AgentProfile {
     pub avatar_url: Option<String>,
 }
 
+/// An inbox of the HubSpot account, as the inboxes listing names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InboxSummary {
+    pub id: String,
+    pub name: String,
+    /// A Help Desk inbox (`type: HELP_DESK`), the kind the bridge connects to.
+    pub help_desk: bool,
+}
+
+/// What a CRM contact is created with: how to reach the customer, and their name.
+#[derive(Clone, Debug)]
+pub struct NewContact {
+    pub identifier: DeliveryIdentifier,
+    pub firstname: Option<String>,
+    pub lastname: Option<String>,
+}
+
+/// What a create-contact call found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CreatedContact {
+    /// HubSpot created it now.
+    Created(String),
+    /// A contact with that email address existed already (HubSpot's 409 names it).
+    AlreadyExisted(String),
+}
+
 /// The HubSpot calls the relay makes.
 #[async_trait]
 pub trait HubSpotGateway: Send + Sync {
-    /// The id of a custom channel of our app whose `webhookUrl` is `webhook_url`.
-    async fn find_channel(&self, webhook_url: &str) -> Result<Option<String>, UpstreamError>;
+    /// The custom channel of our app whose `webhookUrl` is `webhook_url`.
+    async fn find_channel(
+        &self,
+        webhook_url: &str,
+    ) -> Result<Option<ExistingChannel>, UpstreamError>;
+    /// Creates the channel with `channel_limits::channel_capabilities`.
     async fn create_channel(&self, spec: &ChannelSpec) -> Result<String, UpstreamError>;
+    /// Replaces the channel's `capabilities` (the Custom Channels `PATCH` of the channel).
+    async fn update_channel_capabilities(
+        &self,
+        channel_id: &str,
+        capabilities: &serde_json::Value,
+    ) -> Result<(), UpstreamError>;
     /// The id of a (not archived) account of the channel connected to `inbox_id`.
     async fn find_channel_account(
         &self,
@@ -77,6 +131,11 @@ pub trait HubSpotGateway: Send + Sync {
         &self,
         identifier: &DeliveryIdentifier,
     ) -> Result<Option<String>, UpstreamError>;
+    /// Creates a CRM contact (`POST /crm/v3/objects/contacts`). HubSpot keeps email addresses
+    /// unique, so a second create with the same email answers the existing contact.
+    async fn create_contact(&self, contact: &NewContact) -> Result<CreatedContact, UpstreamError>;
+    /// Every inbox of the account that is not archived.
+    async fn list_inboxes(&self) -> Result<Vec<InboxSummary>, UpstreamError>;
     async fn publish_incoming(
         &self,
         message: &IncomingMessage,
@@ -86,7 +145,24 @@ pub trait HubSpotGateway: Send + Sync {
         thread_id: &str,
         status: ThreadStatus,
     ) -> Result<(), UpstreamError>;
+    /// Uploads a customer's file to the file manager (private) and returns its id.
+    async fn upload_file(&self, file: &FetchedFile) -> Result<String, UpstreamError>;
     async fn agent_profile(&self, actor_id: &str) -> Result<Option<AgentProfile>, UpstreamError>;
+    /// Several agents in one call (`actors/batch/read`); actors HubSpot does not know are
+    /// left out of the answer.
+    async fn agent_profiles(
+        &self,
+        actor_ids: &[String],
+    ) -> Result<Vec<AgentProfile>, UpstreamError>;
+    /// The agents' messages on `channel_id` in a thread created after `after_ms` (ms since the
+    /// epoch), oldest first: what the relay checks for replies still to relay before a later
+    /// one. Internal comments and other channels' messages are not included.
+    async fn agent_messages_since(
+        &self,
+        thread_id: &str,
+        channel_id: &str,
+        after_ms: i64,
+    ) -> Result<Vec<AgentMessage>, UpstreamError>;
     /// Marks an outgoing (agent) message SENT or FAILED on our channel.
     async fn set_message_status(
         &self,

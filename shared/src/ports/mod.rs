@@ -3,6 +3,7 @@
 
 mod botpress;
 mod clock;
+mod files;
 mod hubspot;
 mod idempotency;
 mod store;
@@ -11,11 +12,14 @@ mod upstream_error;
 
 pub use botpress::{BotpressGateway, BotpressMessage};
 pub use clock::{Clock, SystemClock};
+pub use files::{FetchError, FetchedFile, FileSource};
 pub use hubspot::{
-    AgentProfile, ChannelSpec, DeliveryStatus, HubSpotGateway, IncomingMessage, PublishedMessage,
-    ThreadStatus,
+    AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel, FileAttachment,
+    HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, IdempotencyLedger};
-pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
-pub use tokens::{AccessTokens, RefreshLock, StoredTokens, TokenError, TokenVault};
+pub use store::{
+    AgentStore, BridgeStore, ChannelStore, CustomerStore, ReplyOrderStore, SessionStore, StoreError,
+};
+pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

@@ -38,11 +38,15 @@ pub trait SessionStore: Send + Sync {
     /// Closes an active session. Returns `true` only for the call that closed it, so exactly
     /// one of a racing agent close and bot stop tells the other side.
     async fn close(&self, session_id: &str) -> Result<bool, StoreError>;
-    /// Records who the thread is assigned to. Returns `false` when it already was.
+    /// Records who the thread is assigned to as of `changed_at_ms` (HubSpot's `occurredAt`),
+    /// unless a newer assignment change is already recorded: HubSpot delivers out of order, so
+    /// the write is conditional and racing calls keep the newest. Returns whether it applied
+    /// (`false` also for an unknown session).
     async fn set_assignee(
         &self,
         session_id: &str,
         actor_id: Option<&str>,
+        changed_at_ms: i64,
     ) -> Result<bool, StoreError>;
     async fn find_by_thread(&self, thread_id: &str) -> Result<Option<HandoffSession>, StoreError>;
     async fn find_by_conversation(
@@ -51,10 +55,11 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<HandoffSession>, StoreError>;
 }
 
-/// The custom channel and channel account the bridge publishes through.
+/// The custom channel the bridge publishes through and its channel account per inbox.
 #[async_trait]
 pub trait ChannelStore: Send + Sync {
     async fn channel_setup(&self) -> Result<Option<ChannelSetup>, StoreError>;
+    /// Replaces the stored setup, inbox accounts included (the relay merges before saving).
     async fn save_channel_setup(&self, setup: &ChannelSetup) -> Result<(), StoreError>;
 }
 
@@ -80,13 +85,33 @@ pub trait AgentStore: Send + Sync {
     async fn save_agent_user(&self, agent: &AgentUser) -> Result<(), StoreError>;
 }
 
+/// Per thread, how far the agent's replies have been relayed: the creation time of the newest
+/// one relayed. A reply created later than this may have unrelayed predecessors; one created
+/// earlier is past (see `relay::reply_order`).
+#[async_trait]
+pub trait ReplyOrderStore: Send + Sync {
+    /// Milliseconds since the epoch; `None` before the first reply of the thread.
+    async fn relayed_until(&self, thread_id: &str) -> Result<Option<i64>, StoreError>;
+    /// Moves the mark to `created_at_ms`, never back: racing calls keep the latest.
+    async fn advance_relayed_until(
+        &self,
+        thread_id: &str,
+        created_at_ms: i64,
+    ) -> Result<(), StoreError>;
+}
+
 /// Everything the relay keeps, for adapters that keep it all in one place.
 pub trait BridgeStore:
-    SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
+    SessionStore + ChannelStore + CustomerStore + AgentStore + ReplyOrderStore + IdempotencyLedger
 {
 }
 
 impl<T> BridgeStore for T where
-    T: SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
+    T: SessionStore
+        + ChannelStore
+        + CustomerStore
+        + AgentStore
+        + ReplyOrderStore
+        + IdempotencyLedger
 {
 }

@@ -45,6 +45,23 @@ pub trait AccessTokens: Send + Sync {
     ) -> Result<SecretString, TokenError>;
     /// Refreshes now whatever the expiry (the scheduled refresher).
     async fn refresh_now(&self) -> Result<(), TokenError>;
+    /// Refreshes now, as `refresh_now`, and says what HubSpot granted (`hitl doctor`): under
+    /// the same cross-process lock, so a check beside a live bridge never rotates the refresh
+    /// token under it.
+    async fn refresh_now_reporting(&self) -> Result<RefreshedGrant, TokenError>;
+    /// The HubSpot account (portal, `hub_id`) the grant belongs to, learned from HubSpot's
+    /// token answer; `None` when HubSpot never said. Webhooks about another portal (the same
+    /// app installed elsewhere signs with the same secret) are told apart by it.
+    async fn portal_id(&self) -> Result<Option<u64>, TokenError>;
+}
+
+/// What one refresh obtained, for an operator's check.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RefreshedGrant {
+    /// Seconds the new access token is valid.
+    pub expires_in: i64,
+    /// The scopes HubSpot listed (`scopes`, or `scope` space-separated); empty when not said.
+    pub scopes: Vec<String>,
 }
 
 /// What is persisted about the OAuth grant.
@@ -56,6 +73,8 @@ pub struct StoredTokens {
     /// The configured refresh token this record grew from. When the operator configures a
     /// new one (a reinstall), the stored record is stale and is replaced.
     pub seed_fingerprint: String,
+    /// The HubSpot account the grant belongs to (`hub_id` in HubSpot's token answer).
+    pub portal_id: Option<u64>,
 }
 
 /// Where the refresh token (which HubSpot may rotate) and the current access token live.

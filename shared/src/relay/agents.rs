@@ -1,24 +1,109 @@
-use std::collections::BTreeMap;
+//! Who an agent is, for the bot: the Botpress user that stands for a HubSpot agent, named and
+//! pictured from the actors API.
+//!
+//! Three layers, cheapest first: a bounded in-memory cache per process (a warm Lambda and a
+//! busy thread cost no store read and no HubSpot call per message), the store (shared by every
+//! process, so a cold one still makes no HubSpot call for an agent seen before), and HubSpot's
+//! actors API with Botpress's get-or-create by tag. A delivery naming several agents this
+//! process does not know reads their profiles in one batch call first.
 
-use super::{Relay, RelayError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use lru::LruCache;
+
+use super::{HelpDeskEvent, Relay, RelayError, ThreadChange};
 use crate::model::{AgentUser, BotpressContext};
+use crate::ports::AgentProfile;
 
 /// The Botpress user tag that ties an agent's Botpress user to their HubSpot actor.
 pub(crate) const ACTOR_TAG: &str = "hubspotActorId";
 
+/// Entries per cache: far more agents than a help desk has, and a few hundred kilobytes at most.
+const CACHE_ENTRIES: NonZeroUsize = NonZeroUsize::new(1_024).expect("non-zero");
+
+/// The process's memory of agents. Locks are held for a map operation only, never across an
+/// `.await`.
+pub(crate) struct AgentCache {
+    /// (bot id, actor id) → the agent's Botpress user id in that bot.
+    users: Mutex<LruCache<(String, String), String>>,
+    /// Actor id → the agent's HubSpot profile (`None`: HubSpot does not know the actor).
+    profiles: Mutex<LruCache<String, Option<AgentProfile>>>,
+}
+
+impl Default for AgentCache {
+    fn default() -> Self {
+        Self {
+            users: Mutex::new(LruCache::new(CACHE_ENTRIES)),
+            profiles: Mutex::new(LruCache::new(CACHE_ENTRIES)),
+        }
+    }
+}
+
+impl AgentCache {
+    fn user(&self, bot_id: &str, actor_id: &str) -> Option<String> {
+        lock(&self.users)
+            .get(&(bot_id.to_string(), actor_id.to_string()))
+            .cloned()
+    }
+
+    fn remember_user(&self, bot_id: &str, actor_id: &str, user_id: &str) {
+        lock(&self.users).put(
+            (bot_id.to_string(), actor_id.to_string()),
+            user_id.to_string(),
+        );
+    }
+
+    fn profile(&self, actor_id: &str) -> Option<Option<AgentProfile>> {
+        lock(&self.profiles).get(actor_id).cloned()
+    }
+
+    fn remember_profile(&self, actor_id: &str, profile: Option<AgentProfile>) {
+        lock(&self.profiles).put(actor_id.to_string(), profile);
+    }
+
+    /// Whether this process knows anything of the agent (in any bot).
+    fn knows(&self, actor_id: &str) -> bool {
+        lock(&self.profiles).contains(actor_id)
+            || lock(&self.users)
+                .iter()
+                .any(|((_, actor), _)| actor == actor_id)
+    }
+}
+
+/// A poisoned lock only means another request panicked mid-update of a cache entry; the cache
+/// is still a valid map, so it is taken over.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 impl Relay {
     /// The Botpress user that stands for a HubSpot agent in this bot, named after the agent.
-    /// Cached in the store: a busy thread costs one lookup, not one per message.
     pub(crate) async fn agent_user(
         &self,
         bot: &BotpressContext,
         actor_id: &str,
         known_name: Option<&str>,
     ) -> Result<String, RelayError> {
+        if let Some(user_id) = self.agents.user(&bot.bot_id, actor_id) {
+            return Ok(user_id);
+        }
         if let Some(agent) = self.store.agent_user(&bot.bot_id, actor_id).await? {
+            self.agents
+                .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
             return Ok(agent.botpress_user_id);
         }
-        let profile = self.hubspot.agent_profile(actor_id).await?;
+        let profile = match self.agents.profile(actor_id) {
+            Some(profile) => profile,
+            None => {
+                let profile = self.hubspot.agent_profile(actor_id).await?;
+                self.agents.remember_profile(actor_id, profile.clone());
+                profile
+            }
+        };
         let name = profile
             .as_ref()
             .and_then(|profile| profile.name.clone())
@@ -37,7 +122,44 @@ impl Relay {
                 name,
             })
             .await?;
+        self.agents.remember_user(&bot.bot_id, actor_id, &user_id);
         Ok(user_id)
+    }
+
+    /// Before a delivery is relayed: when it names two or more agents this process knows
+    /// nothing of, their profiles are read in one batch call instead of one call each. A
+    /// failure here costs nothing but the saving: each agent is then read on its own.
+    pub(crate) async fn prefetch_agent_profiles(&self, events: &[HelpDeskEvent]) {
+        let unknown: BTreeSet<String> = events
+            .iter()
+            .filter_map(|event| match event {
+                HelpDeskEvent::AgentReply(reply) => Some(reply.actor_id.clone()),
+                HelpDeskEvent::ThreadChanged {
+                    change: ThreadChange::Assigned(Some(actor)),
+                    ..
+                } => Some(normalise_actor_id(actor)),
+                HelpDeskEvent::ThreadChanged { .. } => None,
+            })
+            .filter(|actor| !self.agents.knows(actor))
+            .collect();
+        if unknown.len() < 2 {
+            return;
+        }
+        let actor_ids: Vec<String> = unknown.into_iter().collect();
+        match self.hubspot.agent_profiles(&actor_ids).await {
+            Ok(profiles) => {
+                for actor_id in &actor_ids {
+                    let profile = profiles
+                        .iter()
+                        .find(|profile| &profile.actor_id == actor_id)
+                        .cloned();
+                    self.agents.remember_profile(actor_id, profile);
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not read the delivery's agents in one call; reading them one by one");
+            }
+        }
     }
 }
 
@@ -54,9 +176,27 @@ pub(crate) fn normalise_actor_id(value: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
     fn bare_user_ids_become_agent_actor_ids() {
-        assert_eq!(super::normalise_actor_id("12345"), "A-12345");
-        assert_eq!(super::normalise_actor_id("A-12345"), "A-12345");
+        assert_eq!(normalise_actor_id("12345"), "A-12345");
+        assert_eq!(normalise_actor_id("A-12345"), "A-12345");
+    }
+
+    #[test]
+    fn the_cache_knows_an_agent_by_profile_or_by_user_and_stays_bounded() {
+        let cache = AgentCache::default();
+        assert!(!cache.knows("A-1"));
+        cache.remember_user("bot", "A-1", "user_1");
+        assert!(cache.knows("A-1"));
+        assert_eq!(cache.user("bot", "A-1").as_deref(), Some("user_1"));
+        assert_eq!(cache.user("other-bot", "A-1"), None);
+        cache.remember_profile("A-2", None);
+        assert!(cache.knows("A-2"));
+        for n in 0..2_000 {
+            cache.remember_user("bot", &format!("A-x{n}"), "u");
+        }
+        assert_eq!(lock(&cache.users).len(), CACHE_ENTRIES.get());
     }
 }

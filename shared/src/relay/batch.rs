@@ -4,7 +4,8 @@
 //! happened, so the bot sees an assignment before the reply that followed it; threads are
 //! independent and run in parallel, a bounded number at a time. Work that the request's time
 //! budget cannot cover is not started: it is left for HubSpot's retry, which the idempotency
-//! ledger turns into exactly the missing work.
+//! ledger turns into exactly the missing work. Agents the delivery names and this process does
+//! not know are read from HubSpot in one batch call first (`agents`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -54,6 +55,7 @@ impl BatchOutcome {
 impl Relay {
     /// Relays a delivery's events: per thread in order, threads in parallel, within budget.
     pub async fn handle_help_desk_events(&self, events: Vec<HelpDeskEvent>) -> BatchOutcome {
+        self.prefetch_agent_profiles(&events).await;
         let mut threads: BTreeMap<String, Vec<(usize, HelpDeskEvent)>> = BTreeMap::new();
         for (position, event) in events.into_iter().enumerate() {
             threads

@@ -28,8 +28,9 @@ pub(crate) const THREAD_TAG: &str = "hubspotThreadId";
 const DEFAULT_TITLE: &str = "A customer asked to talk to a person";
 
 impl Relay {
-    /// Opens a thread in the Help Desk for the customer and the `hitl` conversation on the
-    /// Botpress side, and maps them both ways.
+    /// Opens a thread for the customer in the Help Desk inbox `hitlSession.inbox` names (else
+    /// the default one) and the `hitl` conversation on the Botpress side, and maps them both
+    /// ways.
     ///
     /// Safe to retry at any point: the session is inserted first (one active session per
     /// customer), the opening message carries an idempotency id HubSpot dedupes on, and the
@@ -41,6 +42,7 @@ impl Relay {
         input: StartHandoffInput,
     ) -> Result<String, RelayError> {
         let setup = self.channel_setup().await?;
+        let inbox = self.inbox_account_for(&setup, input.hitl_session.as_ref())?;
         let customer = self
             .store
             .customer(&bot.bot_id, &input.user_id)
@@ -55,7 +57,7 @@ impl Relay {
             bot.clone(),
             input.user_id.clone(),
             setup.channel_id.clone(),
-            setup.channel_account_id.clone(),
+            inbox.channel_account_id.clone(),
             self.clock.now(),
         );
         let session = self.store.insert_or_get_active(candidate).await?;
@@ -77,6 +79,7 @@ impl Relay {
                         text: opening_text(input.title.as_deref(), input.description.as_deref()),
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
+                        attachments: Vec::new(),
                     })
                     .await?;
                 self.store
@@ -85,6 +88,10 @@ impl Relay {
                 published.thread_id
             }
         };
+        // On every attempt until the handoff is open: a retry publishes only the parts the
+        // failed attempt did not (HubSpot keeps the first message per idempotency id).
+        self.publish_transcript(&session, &customer, &input.message_history)
+            .await?;
         let tags = BTreeMap::from([(THREAD_TAG.to_string(), thread_id.clone())]);
         let conversation_id = self.botpress.get_or_create_conversation(bot, tags).await?;
         self.store.activate(&session.id, &conversation_id).await?;
@@ -117,58 +124,11 @@ impl Relay {
         tracing::info!(session = session.id, "handoff stopped by the bot");
         Ok(())
     }
-
-    /// A customer's message on the `hitl` channel: publish it into the thread. HubSpot dedupes
-    /// on the Botpress message id, and the ledger stops a Botpress retry from publishing twice.
-    pub async fn forward_user_text(
-        &self,
-        bot: &BotpressContext,
-        conversation_id: &str,
-        message_id: &str,
-        text: &str,
-    ) -> Result<super::Outcome, RelayError> {
-        if text.trim().is_empty() {
-            return Err(RelayError::InvalidInput(
-                "message_created: the text message is empty".to_string(),
-            ));
-        }
-        let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
-        self.once(&key, async {
-            let session = self.session_of_conversation(bot, conversation_id).await?;
-            if session.status == SessionStatus::Closed {
-                return Err(RelayError::InvalidInput(format!(
-                    "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
-                )));
-            }
-            let customer = self
-                .store
-                .customer(&bot.bot_id, &session.customer_user_id)
-                .await?
-                .ok_or_else(|| {
-                    RelayError::InvalidInput(format!(
-                        "the customer of conversation `{conversation_id}` is unknown; call createUser"
-                    ))
-                })?;
-            self.hubspot
-                .publish_incoming(&IncomingMessage {
-                    channel_id: session.channel_id,
-                    channel_account_id: session.channel_account_id,
-                    integration_thread_id: session.integration_thread_id,
-                    idempotency_id: message_id.to_string(),
-                    text: text.to_string(),
-                    sender_name: customer.name,
-                    sender: customer.identifier,
-                })
-                .await?;
-            Ok(super::Outcome::Done)
-        })
-        .await
-    }
 }
 
 impl Relay {
     /// The session of a Botpress conversation of this bot; a bot never reaches another's.
-    async fn session_of_conversation(
+    pub(super) async fn session_of_conversation(
         &self,
         bot: &BotpressContext,
         conversation_id: &str,

@@ -1,38 +1,23 @@
-use std::collections::BTreeMap;
-
 use serde_json::json;
 
 use super::agents::normalise_actor_id;
 use super::{Outcome, Relay, RelayError};
-use crate::model::{HandoffSession, SessionStatus};
-use crate::ports::{BotpressMessage, DeliveryStatus};
-
-/// An agent's reply (custom-channel `OUTGOING_CHANNEL_MESSAGE_CREATED`).
-#[derive(Clone, Debug)]
-pub struct AgentReply {
-    pub message_id: String,
-    pub channel_id: String,
-    pub thread_id: String,
-    pub actor_id: String,
-    pub agent_name: Option<String>,
-    pub text: String,
-    /// When the agent wrote it (ms since the epoch; 0 when HubSpot did not say).
-    pub occurred_at_ms: i64,
-}
+use crate::model::{AgentMessage, HandoffSession, SessionStatus};
 
 /// A property of a thread changed (app webhook `conversation.propertyChange`).
 #[derive(Clone, Debug)]
 pub enum ThreadChange {
     /// `assignedTo`: the agent now handling the thread, or `None` when unassigned.
     Assigned(Option<String>),
-    /// `status`: `CLOSED` (or `ARCHIVED`) ends the handoff; `OPEN` is recorded only.
+    /// `status`: `CLOSED` (or `ARCHIVED`) ends the handoff; `OPEN` is acknowledged only.
     Status(String),
 }
 
 /// Something that happened in the Help Desk, keyed for idempotency.
 #[derive(Clone, Debug)]
 pub enum HelpDeskEvent {
-    AgentReply(AgentReply),
+    /// An agent's reply (custom-channel `OUTGOING_CHANNEL_MESSAGE_CREATED`).
+    AgentReply(AgentMessage),
     ThreadChanged {
         event_id: String,
         thread_id: String,
@@ -52,14 +37,17 @@ impl HelpDeskEvent {
 
     pub fn occurred_at_ms(&self) -> i64 {
         match self {
-            Self::AgentReply(reply) => reply.occurred_at_ms,
+            Self::AgentReply(reply) => reply.created_at_ms,
             Self::ThreadChanged { occurred_at_ms, .. } => *occurred_at_ms,
         }
     }
 }
 
-/// The Botpress message tag that ties an agent's reply to its HubSpot message.
-const MESSAGE_TAG: &str = "hubspotMessageId";
+/// The ledger key of an agent's message: the same whether the message is relayed from its own
+/// delivery or ahead of a later one (`reply_order`), so it is relayed once either way.
+pub(crate) fn agent_message_key(message_id: &str) -> String {
+    format!("hubspot-message:{message_id}")
+}
 
 impl Relay {
     /// Relays one Help Desk event to Botpress, at most once per HubSpot message or event id.
@@ -70,127 +58,112 @@ impl Relay {
     ) -> Result<Outcome, RelayError> {
         match event {
             HelpDeskEvent::AgentReply(reply) => {
-                let key = format!("hubspot-message:{}", reply.message_id);
+                let key = agent_message_key(&reply.message_id);
                 self.once(&key, self.relay_agent_reply(reply)).await
             }
             HelpDeskEvent::ThreadChanged {
                 event_id,
                 thread_id,
                 change,
-                ..
+                occurred_at_ms,
             } => {
                 let key = format!("hubspot-event:{event_id}");
-                self.once(&key, self.relay_thread_change(thread_id, change))
-                    .await
+                self.once(
+                    &key,
+                    self.relay_thread_change(thread_id, change, occurred_at_ms),
+                )
+                .await
             }
         }
     }
 
     /// The session of a thread, if the bridge opened it and it is still going.
-    async fn active_session_of(
+    pub(super) async fn active_session_of(
         &self,
         thread_id: &str,
     ) -> Result<Option<HandoffSession>, RelayError> {
         let session = self.store.find_by_thread(thread_id).await?;
-        Ok(session.filter(|session| {
-            session.status == SessionStatus::Open && session.conversation_id.is_some()
-        }))
+        Ok(session.filter(is_live))
     }
 
-    async fn relay_agent_reply(&self, reply: AgentReply) -> Result<Outcome, RelayError> {
-        let Some(session) = self.active_session_of(&reply.thread_id).await? else {
-            tracing::info!(
-                thread_id = reply.thread_id,
-                "agent reply on a thread without an active handoff; ignored"
-            );
-            return Ok(Outcome::Ignored);
-        };
-        if session.channel_id != reply.channel_id {
-            tracing::warn!(
-                thread_id = reply.thread_id,
-                "agent reply names another channel than the thread's; ignored"
-            );
-            return Ok(Outcome::Ignored);
-        }
-        let conversation_id = session.conversation_id.clone().unwrap_or_default();
-        let agent_user_id = self
-            .agent_user(&session.bot, &reply.actor_id, reply.agent_name.as_deref())
-            .await?;
-        let message = BotpressMessage {
-            conversation_id,
-            user_id: agent_user_id,
-            kind: "text".to_string(),
-            payload: json!({ "text": reply.text }),
-            tags: BTreeMap::from([(MESSAGE_TAG.to_string(), reply.message_id.clone())]),
-        };
-        if let Err(error) = self
-            .botpress
-            .get_or_create_message(&session.bot, &message)
-            .await
-        {
-            if !error.retryable {
-                // No retry will deliver it: tell the agent, in the help desk, that it failed.
-                let reason = format!("The bot did not accept this message: {}", error.message);
-                self.mark_reply(&reply, DeliveryStatus::Failed(reason))
-                    .await;
-            }
-            return Err(error.into());
-        }
-        self.mark_reply(&reply, DeliveryStatus::Sent).await;
-        tracing::info!(
-            session = session.id,
-            message_id = reply.message_id,
-            "agent reply relayed"
-        );
-        Ok(Outcome::Done)
-    }
-
-    /// Shows the agent what became of their message. A failure here is logged, not raised:
-    /// the message itself was handled, and redoing it would not change the status call.
-    async fn mark_reply(&self, reply: &AgentReply, status: DeliveryStatus) {
-        if let Err(error) = self
-            .hubspot
-            .set_message_status(&reply.channel_id, &reply.message_id, &status)
-            .await
-        {
-            tracing::warn!(%error, message_id = reply.message_id, "could not update the agent message's status");
-        }
-    }
-
+    /// Assignment and status changes.
+    ///
+    /// - A new assignee (first, or another agent) emits `hitlAssigned` with that agent's
+    ///   Botpress user; the same assignee again (HubSpot's retry under another event id, or a
+    ///   repeated change) emits nothing.
+    /// - Unassignment is recorded, so a later assignment, even of the same agent, emits
+    ///   `hitlAssigned` again.
+    /// - HubSpot delivers changes out of order, in separate deliveries: an assignment change
+    ///   older than the newest one applied (`assignment_changed_at_ms`) is acknowledged and
+    ///   changes nothing, so the bot is never told an earlier assignee after a later one.
+    /// - `CLOSED`/`ARCHIVED` emits `hitlStopped` once and closes the session.
+    /// - A reopen (`OPEN` after a close) is acknowledged and changes nothing: the bot was told
+    ///   `hitlStopped` and its HITL session ended, and the `hitl` interface has no way for the
+    ///   help desk to start it again, so the customer's side stays with the bot. The agent
+    ///   learns it from their next message, which is marked FAILED with the reason instead of
+    ///   vanishing (`agent_replies`).
     async fn relay_thread_change(
         &self,
         thread_id: String,
         change: ThreadChange,
+        occurred_at_ms: i64,
     ) -> Result<Outcome, RelayError> {
         let Some(session) = self.active_session_of(&thread_id).await? else {
+            if matches!(&change, ThreadChange::Status(status) if status == "OPEN") {
+                tracing::info!(
+                    thread_id,
+                    "a thread was reopened after its handoff ended; acknowledged, nothing to relay"
+                );
+            }
             return Ok(Outcome::Ignored);
         };
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
+        // HubSpot always says when a change happened; were it silent (0), the change is taken
+        // as happening on arrival rather than as older than everything.
+        let occurred_at_ms = if occurred_at_ms > 0 {
+            occurred_at_ms
+        } else {
+            self.clock.now().timestamp_millis()
+        };
+        if matches!(change, ThreadChange::Assigned(_))
+            && session
+                .assignment_changed_at_ms
+                .is_some_and(|newest| occurred_at_ms < newest)
+        {
+            tracing::info!(
+                session = session.id,
+                "an assignment change older than the one applied; acknowledged, nothing to relay"
+            );
+            return Ok(Outcome::Ignored);
+        }
         match change {
             ThreadChange::Assigned(None) => {
-                self.store.set_assignee(&session.id, None).await?;
+                self.store
+                    .set_assignee(&session.id, None, occurred_at_ms)
+                    .await?;
                 tracing::info!(session = session.id, "thread unassigned");
                 Ok(Outcome::Done)
             }
             ThreadChange::Assigned(Some(raw_actor)) => {
                 let actor_id = normalise_actor_id(&raw_actor);
                 if session.assigned_actor_id.as_deref() == Some(actor_id.as_str()) {
+                    // Still moves the mark, so a change between the two stays older.
+                    self.store
+                        .set_assignee(&session.id, Some(&actor_id), occurred_at_ms)
+                        .await?;
                     return Ok(Outcome::AlreadyDone);
                 }
-                let agent_user_id = self.agent_user(&session.bot, &actor_id, None).await?;
-                self.botpress
-                    .create_event(
-                        &session.bot,
-                        "hitlAssigned",
-                        &conversation_id,
-                        json!({ "conversationId": conversation_id, "userId": agent_user_id }),
-                    )
-                    .await?;
+                self.announce_assignee(&session, &actor_id).await?;
                 // Recorded after Botpress has it: a failure above leaves the assignment to redo.
-                self.store
-                    .set_assignee(&session.id, Some(&actor_id))
+                let applied = self
+                    .store
+                    .set_assignee(&session.id, Some(&actor_id), occurred_at_ms)
                     .await?;
                 tracing::info!(session = session.id, actor_id, "agent assigned");
+                if !applied {
+                    self.reannounce_newer_assignee(&thread_id, &actor_id)
+                        .await?;
+                }
                 Ok(Outcome::Done)
             }
             ThreadChange::Status(status) if status == "CLOSED" || status == "ARCHIVED" => {
@@ -210,4 +183,54 @@ impl Relay {
             ThreadChange::Status(_) => Ok(Outcome::Ignored),
         }
     }
+}
+
+impl Relay {
+    /// Tells the bot `actor_id` now handles the session's thread (`hitlAssigned`).
+    async fn announce_assignee(
+        &self,
+        session: &HandoffSession,
+        actor_id: &str,
+    ) -> Result<(), RelayError> {
+        let conversation_id = session.conversation_id.clone().unwrap_or_default();
+        let agent_user_id = self.agent_user(&session.bot, actor_id, None).await?;
+        self.botpress
+            .create_event(
+                &session.bot,
+                "hitlAssigned",
+                &conversation_id,
+                json!({ "conversationId": conversation_id, "userId": agent_user_id }),
+            )
+            .await?;
+        Ok(())
+    }
+
+    /// A newer assignment was recorded while this older one was being announced (two
+    /// deliveries at once): the bot may have heard the older one last, so it hears the
+    /// newer assignee again. A newer unassignment has nothing to say: the `hitl` interface
+    /// has no event for it.
+    async fn reannounce_newer_assignee(
+        &self,
+        thread_id: &str,
+        announced_actor_id: &str,
+    ) -> Result<(), RelayError> {
+        let Some(session) = self.active_session_of(thread_id).await? else {
+            return Ok(());
+        };
+        match session.assigned_actor_id.as_deref() {
+            Some(newer) if newer != announced_actor_id => {
+                tracing::info!(
+                    session = session.id,
+                    "a newer assignment overtook this one; the bot is told it again"
+                );
+                self.announce_assignee(&session, newer).await
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Open, with its Botpress conversation: the bot is listening.
+pub(super) fn is_live(session: &HandoffSession) -> bool {
+    session.status == SessionStatus::Open && session.conversation_id.is_some()
 }

@@ -13,6 +13,13 @@ const LEASE_PAST_BUDGET: Duration = Duration::from_secs(3);
 /// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
 const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
+/// How long a claim made now may be held: see [`LEASE_WITHOUT_BUDGET`].
+pub(super) fn claim_lease() -> Duration {
+    crate::adapters::budget::remaining()
+        .map(|left| left + LEASE_PAST_BUDGET)
+        .unwrap_or(LEASE_WITHOUT_BUDGET)
+}
+
 /// What happened to one unit of work.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -32,10 +39,7 @@ impl Relay {
     where
         F: Future<Output = Result<Outcome, RelayError>>,
     {
-        let lease = crate::adapters::budget::remaining()
-            .map(|left| left + LEASE_PAST_BUDGET)
-            .unwrap_or(LEASE_WITHOUT_BUDGET);
-        match self.store.claim(key, lease).await? {
+        match self.store.claim(key, claim_lease()).await? {
             Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
             Claim::InProgress => return Err(RelayError::InProgress),
             Claim::Acquired => {}

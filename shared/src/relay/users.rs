@@ -23,7 +23,8 @@ pub(crate) const CONTACT_TAG: &str = "hubspotContactId";
 
 impl Relay {
     /// Checks the customer is a HubSpot contact (the help desk addresses them by email or
-    /// phone) and gets or creates the Botpress user that stands for them.
+    /// phone), creating the contact when the deployment allows it, and gets or creates the
+    /// Botpress user that stands for them.
     pub async fn create_user(
         &self,
         bot: &BotpressContext,
@@ -33,11 +34,14 @@ impl Relay {
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
-        let contact_id = self
-            .hubspot
-            .find_contact(&identifier)
-            .await?
-            .ok_or_else(|| missing_contact(&identifier))?;
+        let contact_id = match self.hubspot.find_contact(&identifier).await? {
+            Some(contact_id) => contact_id,
+            None if self.settings.create_missing_contacts => {
+                self.create_missing_contact(&identifier, &input.name)
+                    .await?
+            }
+            None => return Err(missing_contact(&identifier)),
+        };
         let tags = BTreeMap::from([(CONTACT_TAG.to_string(), contact_id.clone())]);
         let user_id = self
             .botpress

@@ -110,9 +110,6 @@ pub struct Connected {
     pub settings: Settings,
     pub secrets: Secrets,
     pub bridge: Bridge,
-    pub vault: Arc<dyn TokenVault>,
-    /// `HUBSPOT_REFRESH_TOKEN` when the local grant comes from the environment.
-    pub seed_refresh_token: Option<SecretString>,
     pub admin: HubSpotAdmin,
     pub where_: String,
 }
@@ -124,7 +121,7 @@ pub async fn connect(
 ) -> Result<Connected, Failure> {
     let settings = settings(not_needed)?;
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let (secrets, persistence, seed) = match &deployment.secret_id {
+    let (secrets, persistence) = match &deployment.secret_id {
         Some(secret_id) => {
             let table = deployment.table.clone().ok_or_else(|| {
                 Failure::config(anyhow::anyhow!(
@@ -139,7 +136,7 @@ pub async fn connect(
                 app::aws::aws_persistence(&location, &aws_sdk().await, Arc::clone(&clock))
                     .await
                     .map_err(Failure::config)?;
-            (secrets, persistence, None)
+            (secrets, persistence)
         }
         None => {
             let seed = env("HUBSPOT_REFRESH_TOKEN").map(SecretString::from);
@@ -165,10 +162,9 @@ pub async fn connect(
                 refresh_lock: store,
                 vault_holds_the_grant: seed.is_none(),
             };
-            (secrets, persistence, seed)
+            (secrets, persistence)
         }
     };
-    let vault = Arc::clone(&persistence.vault);
     let bridge = app::build(&settings, &secrets, persistence, clock).map_err(Failure::config)?;
     let admin = HubSpotAdmin::new(
         build_http_client(),
@@ -182,8 +178,6 @@ pub async fn connect(
         settings,
         secrets,
         bridge,
-        vault,
-        seed_refresh_token: seed,
         admin,
         where_: deployment.describe(),
     })

@@ -4,9 +4,8 @@
 use anyhow::anyhow;
 use clap::Args;
 use hitl_bridge::adapters::build_http_client;
-use hitl_bridge::adapters::hubspot_admin::TokenGrant;
-use hitl_bridge::adapters::oauth::fingerprint;
-use hitl_bridge::ports::StoredTokens;
+use hitl_bridge::adapters::hubspot_admin::{OptionalScopes, missing_scopes};
+use hitl_bridge::ports::{RefreshedGrant, TokenError};
 use secrecy::{ExposeSecret, SecretString};
 
 use super::context::{self, Connected, Deployment};
@@ -92,16 +91,29 @@ pub async fn run(args: DoctorArgs) -> Outcome {
         grant
             .as_ref()
             .map(|grant| format!("new access token valid {} s", grant.expires_in))
-            .map_err(|what| {
-                problem(
-                    what.clone(),
+            .map_err(|error| match error {
+                // The lock (or the grant) lives in the store: a live bridge refreshing now, or
+                // a store out of reach. Reinstalling would not help.
+                TokenError::Store(_) => problem(
+                    error.to_string(),
+                    "another process (the bridge) holds the token refresh lock, or the store is \
+                     out of reach: run `hitl doctor` again in a moment; check HITL_DB or --table",
+                ),
+                _ => problem(
+                    error.to_string(),
                     "install the app again: `hitl oauth listen` (or `hitl oauth url` + `hitl oauth \
                      exchange`)",
-                )
+                ),
             }),
     );
     if refreshed && let Ok(grant) = &grant {
-        let missing = grant.missing_scopes(args.with_files);
+        let missing = missing_scopes(
+            &grant.scopes,
+            OptionalScopes {
+                files: args.with_files,
+                contacts_write: connected.settings.create_missing_contacts,
+            },
+        );
         report.check(
             "scopes granted",
             if grant.scopes.is_empty() {
@@ -168,6 +180,7 @@ pub async fn run(args: DoctorArgs) -> Outcome {
             Err(error) => Err(problem(error.to_string(), "see the refresh token check")),
         };
         report.check("channel account authorized", result);
+        check_other_inboxes(&mut report, &connected, &channel.id).await;
     }
 
     report.check(
@@ -190,52 +203,65 @@ pub async fn run(args: DoctorArgs) -> Outcome {
     }
 }
 
-/// Refreshes once with the stored grant (the answer says which scopes it has) and stores a
-/// refresh token HubSpot rotated, so the deployment keeps a live one.
-async fn refresh(connected: &Connected) -> Result<TokenGrant, String> {
-    let stored = connected
-        .vault
-        .load()
-        .await
-        .map_err(|error| error.to_string())?;
-    let current = match (&connected.seed_refresh_token, stored) {
-        (Some(seed), Some(stored)) if stored.seed_fingerprint == fingerprint(seed) => stored,
-        (Some(seed), _) => StoredTokens {
-            refresh_token: seed.clone(),
-            access_token: None,
-            access_token_expires_at: None,
-            seed_fingerprint: fingerprint(seed),
-        },
-        (None, Some(stored)) => stored,
-        (None, None) => return Err("no refresh token is stored".to_string()),
+/// The inboxes besides the default that `hitl setup --inbox` connected: one check each, that
+/// its stored channel account is still authorized in HubSpot (the mapping, shown).
+async fn check_other_inboxes(report: &mut Report, connected: &Connected, channel_id: &str) {
+    let stored = match connected.bridge.relay.store().channel_setup().await {
+        Ok(Some(setup)) if setup.channel_id == channel_id => setup,
+        Ok(_) => return,
+        Err(error) => {
+            report.check(
+                "connected inboxes",
+                Err(problem(
+                    error.to_string(),
+                    "check the store (HITL_DB or --table)",
+                )),
+            );
+            return;
+        }
     };
-    let oauth = context::oauth_client(
-        &connected.settings,
-        connected.secrets.hubspot_client_secret.clone(),
-    );
-    let grant = connected
-        .admin
-        .refresh(&oauth, &current.refresh_token)
-        .await
-        .map_err(|error| error.to_string())?;
-    if let Some(rotated) = &grant.refresh_token
-        && rotated.expose_secret() != current.refresh_token.expose_secret()
-    {
-        let updated = StoredTokens {
-            refresh_token: rotated.clone(),
-            access_token: Some(grant.access_token.clone()),
-            access_token_expires_at: Some(
-                chrono::Utc::now() + chrono::Duration::seconds(grant.expires_in.max(0)),
-            ),
-            seed_fingerprint: current.seed_fingerprint.clone(),
-        };
-        connected
-            .vault
-            .save(&updated)
-            .await
-            .map_err(|error| format!("refreshed, but could not store the new token: {error}"))?;
+    let default = &connected.settings.hubspot_help_desk_id;
+    let others: Vec<_> = stored
+        .inbox_accounts()
+        .into_iter()
+        .filter(|account| &account.inbox_id != default)
+        .collect();
+    if others.is_empty() {
+        return;
     }
-    Ok(grant)
+    let in_hubspot = connected.admin.list_channel_accounts(channel_id).await;
+    for account in others {
+        let name = account
+            .inbox_name
+            .as_deref()
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default();
+        let check = format!("inbox {}{name} connected", account.inbox_id);
+        let result = match &in_hubspot {
+            Ok(listed) => match listed
+                .iter()
+                .find(|listed| listed.id == account.channel_account_id)
+            {
+                Some(listed) if listed.authorized => Ok(format!("channel account {}", listed.id)),
+                _ => Err(problem(
+                    format!(
+                        "channel account {} is gone or not authorized",
+                        account.channel_account_id
+                    ),
+                    format!("run `hitl setup --inbox {}`", account.inbox_id),
+                )),
+            },
+            Err(error) => Err(problem(error.to_string(), "see the refresh token check")),
+        };
+        report.check(&check, result);
+    }
+}
+
+/// Refreshes once, as the bridge does (`OAuthTokens`, under the store's refresh lock), so a
+/// check beside a live bridge never races it: a rotated refresh token is stored before the
+/// lock is released. HubSpot's answer says which scopes the grant has.
+async fn refresh(connected: &Connected) -> Result<RefreshedGrant, TokenError> {
+    connected.bridge.tokens.refresh_now_reporting().await
 }
 
 async fn healthz(public_base_url: &str) -> Result<String, Problem> {

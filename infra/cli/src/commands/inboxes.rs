@@ -1,4 +1,5 @@
-//! `hitl inboxes`: the account's inboxes, Help Desk ones marked, and what to set.
+//! `hitl inboxes`: the account's inboxes, Help Desk ones marked, those the bridge is connected
+//! to with their channel account, and what to set.
 
 use clap::Args;
 
@@ -15,6 +16,16 @@ pub async fn run(args: InboxesArgs) -> Outcome {
     let connected = context::connect(&args.deployment, NOT_FOR_INBOXES).await?;
     let inboxes = connected.admin.list_inboxes().await?;
     let configured = std::env::var("HUBSPOT_HELP_DESK_ID").ok();
+    // What `hitl setup` connected: inbox → channel account (none before the first setup).
+    let connected_accounts = connected
+        .bridge
+        .relay
+        .store()
+        .channel_setup()
+        .await
+        .map_err(Failure::failed)?
+        .map(|setup| setup.inbox_accounts())
+        .unwrap_or_default();
     let width = inboxes
         .iter()
         .map(|inbox| inbox.id.len())
@@ -30,8 +41,18 @@ pub async fn run(args: InboxesArgs) -> Outcome {
         } else {
             ""
         };
+        let account = connected_accounts
+            .iter()
+            .find(|account| account.inbox_id == inbox.id)
+            .map(|account| {
+                format!(
+                    "   (connected: channel account {})",
+                    account.channel_account_id
+                )
+            })
+            .unwrap_or_default();
         println!(
-            "{:<width$}  {:<9}  {}{mark}",
+            "{:<width$}  {:<9}  {}{mark}{account}",
             inbox.id, inbox.kind, inbox.name
         );
     }

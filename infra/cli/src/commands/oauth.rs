@@ -12,7 +12,7 @@ use axum::routing::get;
 use chrono::Utc;
 use clap::{Args, Subcommand};
 use hitl_bridge::adapters::build_http_client;
-use hitl_bridge::adapters::hubspot_admin::{self, HubSpotAdmin, TokenGrant};
+use hitl_bridge::adapters::hubspot_admin::{self, HubSpotAdmin, OptionalScopes, TokenGrant};
 use hitl_bridge::adapters::oauth::fingerprint;
 use hitl_bridge::adapters::secrets_manager::SecretsManagerVault;
 use hitl_bridge::adapters::sqlite_store::SqliteStore;
@@ -109,7 +109,10 @@ fn url(args: UrlArgs) -> Outcome {
         hubspot_admin::authorize_url(
             &settings.hubspot_client_id,
             &args.redirect.redirect_uri,
-            args.with_files,
+            OptionalScopes {
+                files: args.with_files,
+                contacts_write: settings.create_missing_contacts,
+            },
             args.state.as_deref(),
         )
     );
@@ -178,7 +181,13 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
     if !grant.scopes.is_empty() {
         println!("  scopes: {}", grant.scopes.join(" "));
     }
-    let missing = grant.missing_scopes(false);
+    let contacts_write = context::settings(NOT_FOR_OAUTH)
+        .map(|settings| settings.create_missing_contacts)
+        .unwrap_or(false);
+    let missing = grant.missing_scopes(OptionalScopes {
+        files: false,
+        contacts_write,
+    });
     if !missing.is_empty() {
         println!(
             "  missing: {} (add them to the app's scopes and install again with `hitl oauth url`)",
@@ -190,7 +199,11 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
         Some(secret_id) => {
             vault(secret_id)
                 .await
-                .store_new_grant(&refresh_token, Some((&grant.access_token, expires_at)))
+                .store_new_grant(
+                    &refresh_token,
+                    Some((&grant.access_token, expires_at)),
+                    grant.hub_id,
+                )
                 .await
                 .map_err(Failure::failed)?;
             println!(
@@ -208,6 +221,7 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
                     access_token: Some(grant.access_token.clone()),
                     access_token_expires_at: Some(expires_at),
                     seed_fingerprint: fingerprint(&refresh_token),
+                    portal_id: grant.hub_id,
                 })
                 .await
                 .map_err(Failure::failed)?;
@@ -309,7 +323,10 @@ async fn listen(args: ListenArgs) -> Outcome {
         hubspot_admin::authorize_url(
             &settings.hubspot_client_id,
             &redirect_uri,
-            args.with_files,
+            OptionalScopes {
+                files: args.with_files,
+                contacts_write: settings.create_missing_contacts,
+            },
             Some(&state)
         )
     );

@@ -1,5 +1,5 @@
-//! `hitl setup`: what Botpress's `register` does (the same code, `Relay::register`), saying
-//! what it found and what it created.
+//! `hitl setup`: what Botpress's `register` does (the same code, `Relay::connect_inboxes`),
+//! for the default inbox and every inbox `--inbox` names, saying what it found and created.
 
 use clap::Args;
 
@@ -10,48 +10,57 @@ use super::context::{self, Deployment, NOT_FOR_SETUP};
 pub struct SetupArgs {
     #[command(flatten)]
     deployment: Deployment,
+    /// One more Help Desk inbox to hand off to, by id or by name as `hitl inboxes` lists it;
+    /// repeat for several. HUBSPOT_HELP_DESK_ID, the default inbox, is always connected, and
+    /// inboxes connected earlier stay connected.
+    #[arg(long = "inbox", value_name = "ID_OR_NAME")]
+    inboxes: Vec<String>,
 }
 
 pub async fn run(args: SetupArgs) -> Outcome {
     let connected = context::connect(&args.deployment, NOT_FOR_SETUP).await?;
-    let webhook_url = connected.settings.hubspot_webhook_url();
-    let inbox_id = &connected.settings.hubspot_help_desk_id;
-    let before = connected.admin.channels_with_webhook(&webhook_url).await?;
-    let mut accounts_before = Vec::new();
-    if let Some(channel) = before.first() {
-        accounts_before = connected.admin.list_channel_accounts(&channel.id).await?;
-    }
-    let setup = connected
+    let connection = connected
         .bridge
         .relay
-        .register()
+        .connect_inboxes(&args.inboxes)
         .await
         .map_err(|error| super::Failure::failed(anyhow::Error::new(error)))?;
-    let channel_found = before.iter().any(|channel| channel.id == setup.channel_id);
-    let account_found = accounts_before
-        .iter()
-        .any(|account| account.id == setup.channel_account_id);
+    let setup = &connection.setup;
     println!(
         "Custom channel {} (webhookUrl {}): {}",
         setup.channel_id,
         setup.webhook_url,
-        if channel_found {
-            "found, reused"
-        } else {
+        if connection.channel_created {
             "created"
-        }
-    );
-    println!(
-        "Channel account {} on Help Desk inbox {inbox_id}: {}",
-        setup.channel_account_id,
-        if account_found {
-            "found, reused"
         } else {
-            "created and authorized"
+            "found, reused"
         }
     );
+    for account in setup.inbox_accounts() {
+        let created = connection.accounts_created.contains(&account.inbox_id);
+        let name = account
+            .inbox_name
+            .as_deref()
+            .map(|name| format!(" ({name})"))
+            .unwrap_or_default();
+        let default = if account.inbox_id == setup.inbox_id {
+            ", the default"
+        } else {
+            ""
+        };
+        println!(
+            "Channel account {} on Help Desk inbox {}{name}{default}: {}",
+            account.channel_account_id,
+            account.inbox_id,
+            if created {
+                "created and authorized"
+            } else {
+                "found, reused"
+            }
+        );
+    }
     println!("Saved in {}.", connected.where_);
-    if channel_found && account_found {
+    if !connection.channel_created && connection.accounts_created.is_empty() {
         println!("Nothing to do: HubSpot was already connected.");
     } else {
         println!("HubSpot is connected. Next: `hitl doctor`.");

@@ -82,6 +82,20 @@ pub async fn deploy(
             "HUBSPOT_HELP_DESK_ID".to_string(),
             settings.hubspot_help_desk_id.clone(),
         ),
+        (
+            "FILE_FETCH_TEST_ORIGINS".to_string(),
+            settings
+                .file_fetch
+                .test_origins
+                .iter()
+                .map(|origin| origin.as_str().trim_end_matches('/').to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        (
+            "HUBSPOT_CREATE_MISSING_CONTACTS".to_string(),
+            settings.create_missing_contacts.to_string(),
+        ),
         ("AWS_ENDPOINT_URL".to_string(), aws_endpoint.to_string()),
         ("AWS_ACCESS_KEY_ID".to_string(), "test".to_string()),
         ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),

@@ -51,6 +51,8 @@ pub struct SandboxOptions {
     /// Every HubSpot and Botpress call goes through Prism, validated against the official
     /// documents (`hitl_sandbox::contract`); the stack's session fails on a violation.
     pub contracts: Option<ContractCheck>,
+    /// `HUBSPOT_CREATE_MISSING_CONTACTS`: `createUser` creates contacts HubSpot lacks.
+    pub create_missing_contacts: bool,
 }
 
 impl Default for SandboxOptions {
@@ -63,6 +65,7 @@ impl Default for SandboxOptions {
             botpress: BotpressSimConfig::default(),
             seed_demo_data: true,
             contracts: None,
+            create_missing_contacts: false,
         }
     }
 }
@@ -125,7 +128,8 @@ impl SandboxStack {
             Some(session) => (session.hubspot_base(), session.botpress_base()),
             None => (hubspot.base_url(), botpress.base_url()),
         };
-        let (settings, secrets) = configuration(&bridge_url, &hubspot, &botpress, api_bases)?;
+        let (mut settings, secrets) = configuration(&bridge_url, &hubspot, &botpress, api_bases)?;
+        settings.create_missing_contacts = options.create_missing_contacts;
         let (bridge, lambda) = match &options.path {
             BridgePath::InProcess => {
                 let bridge = Arc::new(app::build_local(
@@ -268,6 +272,11 @@ pub fn bridge_environment(
         ("HUBSPOT_REFRESH_TOKEN", hs.refresh_token.clone()),
         ("BOTPRESS_TOKEN", botpress.config().token.clone()),
         ("BOTPRESS_SHARED_SECRET", SANDBOX_SHARED_SECRET.to_string()),
+        // Off, as in a deployment that has not opted in (`SandboxOptions` switches it on).
+        ("HUBSPOT_CREATE_MISSING_CONTACTS", "false".to_string()),
+        // The simulated Botpress hosts the files chat users send, over plain HTTP on 127.0.0.1:
+        // the one origin the attachment fetcher may reach despite its public-https-only rule.
+        ("FILE_FETCH_TEST_ORIGINS", botpress.base_url()),
     ]
 }
 

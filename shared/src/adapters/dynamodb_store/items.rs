@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    SessionStatus,
+    InboxAccount, SessionStatus,
 };
 use crate::ports::StoreError;
 
@@ -26,6 +26,8 @@ pub(super) const THREAD_ID: &str = "thread_id";
 pub(super) const CONVERSATION_ID: &str = "conversation_id";
 pub(super) const STATUS: &str = "status";
 pub(super) const ASSIGNED_ACTOR_ID: &str = "assigned_actor_id";
+/// HubSpot's `occurredAt` (ms) of the newest assignment change applied to a session.
+pub(super) const ASSIGNMENT_CHANGED_AT_MS: &str = "assignment_changed_at_ms";
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -111,6 +113,9 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
         ASSIGNED_ACTOR_ID,
         session.assigned_actor_id.as_deref(),
     );
+    if let Some(changed_at) = session.assignment_changed_at_ms {
+        item.insert(ASSIGNMENT_CHANGED_AT_MS.to_string(), n(changed_at));
+    }
     item.insert(STATUS.to_string(), s(session.status.as_str()));
     item.insert("created_at".to_string(), s(session.created_at.to_rfc3339()));
     if let Some(ttl) = ttl {
@@ -138,6 +143,7 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
         status: SessionStatus::parse(&status)
             .ok_or_else(|| malformed(item, STATUS, "is not a session status"))?,
         assigned_actor_id: optional_string(item, ASSIGNED_ACTOR_ID)?,
+        assignment_changed_at_ms: number(item, ASSIGNMENT_CHANGED_AT_MS)?,
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| malformed(item, "created_at", "is not an RFC 3339 time"))?
             .with_timezone(&Utc),
@@ -154,6 +160,9 @@ pub(super) fn pointer_item(pk: String, session_id: &str, ttl: Option<i64>) -> It
     item
 }
 
+/// The channel setup as one item; its inbox accounts are a list of maps in `inbox_accounts`,
+/// so a read is one strongly consistent get. An item written before the list existed has
+/// none and reads with its single account.
 pub(super) fn channel_item(setup: &ChannelSetup) -> Item {
     let mut item = key(keys::CHANNEL);
     for (name, value) in [
@@ -164,15 +173,49 @@ pub(super) fn channel_item(setup: &ChannelSetup) -> Item {
     ] {
         item.insert(name.to_string(), s(value));
     }
+    let accounts = setup
+        .accounts
+        .iter()
+        .map(|account| {
+            let mut map = HashMap::from([
+                ("inbox_id".to_string(), s(&account.inbox_id)),
+                (
+                    "channel_account_id".to_string(),
+                    s(&account.channel_account_id),
+                ),
+            ]);
+            insert_optional(&mut map, "inbox_name", account.inbox_name.as_deref());
+            AttributeValue::M(map)
+        })
+        .collect();
+    item.insert(INBOX_ACCOUNTS.to_string(), AttributeValue::L(accounts));
     item
 }
 
+const INBOX_ACCOUNTS: &str = "inbox_accounts";
+
 pub(super) fn channel_from_item(item: &Item) -> Result<ChannelSetup, StoreError> {
+    let accounts = match item.get(INBOX_ACCOUNTS) {
+        None | Some(AttributeValue::Null(_)) => Vec::new(),
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|entry| match entry {
+                AttributeValue::M(map) => Ok(InboxAccount {
+                    inbox_id: string(map, "inbox_id")?,
+                    inbox_name: optional_string(map, "inbox_name")?,
+                    channel_account_id: string(map, "channel_account_id")?,
+                }),
+                _ => Err(malformed(item, INBOX_ACCOUNTS, "holds a non-map entry")),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(malformed(item, INBOX_ACCOUNTS, "is not a list")),
+    };
     Ok(ChannelSetup {
         channel_id: string(item, "channel_id")?,
         channel_account_id: string(item, "channel_account_id")?,
         inbox_id: string(item, "inbox_id")?,
         webhook_url: string(item, "webhook_url")?,
+        accounts,
     })
 }
 
@@ -259,11 +302,41 @@ mod tests {
         session.thread_id = Some("9012".into());
         session.conversation_id = Some("conv".into());
         session.assigned_actor_id = Some("A-1".into());
+        session.assignment_changed_at_ms = Some(1_700_000_000_123);
         session.status = SessionStatus::Closed;
         let item = session_item(&session, Some(42));
         assert_eq!(session_from_item(&item).unwrap(), session);
         assert!(is_expired(&item, 43));
         assert!(!is_expired(&item, 42));
+    }
+
+    #[test]
+    fn the_channel_setup_keeps_its_inboxes_and_old_items_still_read() {
+        let setup = ChannelSetup {
+            channel_id: "c".into(),
+            channel_account_id: "a1".into(),
+            inbox_id: "1001".into(),
+            webhook_url: "https://bridge.example/hubspot/webhook".into(),
+            accounts: vec![
+                InboxAccount {
+                    inbox_id: "1001".into(),
+                    inbox_name: Some("Help Desk".into()),
+                    channel_account_id: "a1".into(),
+                },
+                InboxAccount {
+                    inbox_id: "2001".into(),
+                    inbox_name: None,
+                    channel_account_id: "a2".into(),
+                },
+            ],
+        };
+        let item = channel_item(&setup);
+        assert_eq!(channel_from_item(&item).unwrap(), setup);
+        let mut legacy = item.clone();
+        legacy.remove(INBOX_ACCOUNTS);
+        let read = channel_from_item(&legacy).unwrap();
+        assert!(read.accounts.is_empty());
+        assert_eq!(read.account_for("1001").unwrap().channel_account_id, "a1");
     }
 
     #[test]

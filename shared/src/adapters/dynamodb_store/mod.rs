@@ -3,7 +3,8 @@
 //! One table, hash key `pk` only, TTL on `ttl` (epoch seconds). Item kinds by key prefix (see
 //! [`keys`]): `SESSION#` holds a session; `THREAD#` and `CONVERSATION#` map either side's id to
 //! it; `ACTIVE#<bot>#<customer>` names the customer's active session; `CHANNEL`, `CUSTOMER#`,
-//! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock.
+//! `AGENT#` hold what their names say; `REPLY_ORDER#<thread>` how far the thread's agent replies
+//! were relayed; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock.
 //!
 //! Conditional writes and transactions do what uniqueness constraints do in the SQLite store:
 //! the mapping items are written in the same transaction as the session change (not a GSI,
@@ -17,6 +18,7 @@ mod keys;
 mod ledger;
 mod lock;
 mod records;
+mod reply_order;
 mod sessions;
 mod table;
 mod writes;

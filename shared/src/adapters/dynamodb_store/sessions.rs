@@ -10,7 +10,10 @@ use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 use crate::model::HandoffSession;
 use crate::ports::{SessionStore, StoreError};
 
-use super::items::{self, ASSIGNED_ACTOR_ID, CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL, n, s};
+use super::items::{
+    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL,
+    n, s,
+};
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
 
@@ -376,22 +379,25 @@ impl SessionStore for DynamoStore {
         &self,
         session_id: &str,
         actor_id: Option<&str>,
+        changed_at_ms: i64,
     ) -> Result<bool, StoreError> {
         const OPERATION: &str = "record assignee";
-        const LIVE: &str = "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl >= :now)";
+        // Live, and no newer assignment change recorded: of two racing changes the newer wins
+        // whichever order they are written in.
+        let condition = format!(
+            "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl >= :now) \
+             AND (attribute_not_exists({ASSIGNMENT_CHANGED_AT_MS}) OR {ASSIGNMENT_CHANGED_AT_MS} <= :at)"
+        );
         let now = n(self.now_secs());
-        let (expression, condition, attribute_values) = match actor_id {
+        let at = n(changed_at_ms);
+        let (expression, attribute_values) = match actor_id {
             Some(actor) => (
-                format!("SET {ASSIGNED_ACTOR_ID} = :actor"),
-                format!(
-                    "{LIVE} AND (attribute_not_exists({ASSIGNED_ACTOR_ID}) OR {ASSIGNED_ACTOR_ID} <> :actor)"
-                ),
-                values([(":actor", s(actor)), (":now", now)]),
+                format!("SET {ASSIGNED_ACTOR_ID} = :actor, {ASSIGNMENT_CHANGED_AT_MS} = :at"),
+                values([(":actor", s(actor)), (":at", at), (":now", now)]),
             ),
             None => (
-                format!("REMOVE {ASSIGNED_ACTOR_ID}"),
-                format!("{LIVE} AND attribute_exists({ASSIGNED_ACTOR_ID})"),
-                values([(":now", now)]),
+                format!("SET {ASSIGNMENT_CHANGED_AT_MS} = :at REMOVE {ASSIGNED_ACTOR_ID}"),
+                values([(":at", at), (":now", now)]),
             ),
         };
         match self
@@ -407,7 +413,7 @@ impl SessionStore for DynamoStore {
             .await
         {
             Ok(_) => Ok(true),
-            // Already so, or no such session.
+            // A newer change is recorded, or no such session.
             Err(error) if is_condition_failed(&error) => Ok(false),
             Err(error) => Err(failure(OPERATION, error)),
         }

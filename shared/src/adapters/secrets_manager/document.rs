@@ -16,6 +16,9 @@ pub(super) const BOTPRESS_TOKEN: &str = "botpressToken";
 pub(super) const BOTPRESS_SHARED_SECRET: &str = "botpressSharedSecret";
 pub(super) const ACCESS_TOKEN: &str = "hubspotAccessToken";
 pub(super) const ACCESS_TOKEN_EXPIRES_AT: &str = "hubspotAccessTokenExpiresAt";
+/// Written by the bridge: the HubSpot account the grant belongs to (not a secret, but it
+/// belongs with the grant it describes).
+pub(super) const PORTAL_ID: &str = "hubspotPortalId";
 
 /// The fields an operator puts in the secret.
 pub(super) const OPERATOR_FIELDS: [&str; 5] = [
@@ -119,11 +122,22 @@ impl SecretDocument {
                 }
             }
         });
+        let portal_id = match self.fields.get(PORTAL_ID) {
+            None | Some(Value::Null) => None,
+            Some(value) => {
+                let id = value.as_u64();
+                if id.is_none() {
+                    tracing::warn!(field = PORTAL_ID, "not a whole number; ignoring it");
+                }
+                id
+            }
+        };
         Ok(Some(StoredTokens {
             seed_fingerprint: fingerprint(&refresh_token),
             refresh_token,
             access_token,
             access_token_expires_at,
+            portal_id,
         }))
     }
 
@@ -143,6 +157,14 @@ impl SecretDocument {
 
     /// Replaces the three token fields, and only them.
     pub(super) fn set_tokens(&mut self, tokens: &StoredTokens) {
+        match tokens.portal_id {
+            Some(id) => {
+                self.fields.insert(PORTAL_ID.to_string(), Value::from(id));
+            }
+            None => {
+                self.fields.remove(PORTAL_ID);
+            }
+        }
         self.fields.insert(
             REFRESH_TOKEN.to_string(),
             Value::String(tokens.refresh_token.expose_secret().to_string()),
@@ -303,18 +325,21 @@ mod tests {
             access_token: Some(SecretString::from("at-2")),
             access_token_expires_at: Some(expires),
             seed_fingerprint: "ignored".into(),
+            portal_id: Some(22761544),
         });
         let written: Value = serde_json::from_str(&doc.to_json()).unwrap();
         let mut expected = complete();
         expected["hubspotRefreshToken"] = json!("rt-2");
         expected["hubspotAccessToken"] = json!("at-2");
         expected["hubspotAccessTokenExpiresAt"] = json!("2026-11-24T10:00:00Z");
+        expected["hubspotPortalId"] = json!(22761544);
         assert_eq!(written, expected);
 
         let tokens = document(&written).tokens().unwrap().unwrap();
         assert_eq!(tokens.refresh_token.expose_secret(), "rt-2");
         assert_eq!(tokens.access_token.unwrap().expose_secret(), "at-2");
         assert_eq!(tokens.access_token_expires_at, Some(expires));
+        assert_eq!(tokens.portal_id, Some(22761544));
         assert_eq!(
             tokens.seed_fingerprint,
             fingerprint(&SecretString::from("rt-2"))

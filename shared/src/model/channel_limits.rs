@@ -1,0 +1,158 @@
+//! What a customer message may carry into the Help Desk: the one list of limits the relay
+//! enforces and the custom channel's `capabilities` declare, so HubSpot and the bridge agree.
+
+/// The largest file relayed, in bytes. HubSpot's file manager takes far more; this keeps a
+/// Lambda invocation's memory and the Botpress time budget safe.
+pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
+
+/// Files per published message: each Botpress message carries one.
+pub const MAX_FILES_PER_MESSAGE: usize = 1;
+
+/// The longest text the bridge puts in one published message. HubSpot documents no limit for
+/// a custom-channel message's `text` but marks long ones `truncationStatus`; long transcripts
+/// are split into parts of at most this many characters so none is cut.
+pub const MAX_TEXT_CHARS: usize = 4_000;
+
+/// The content types relayed: pictures, documents, sound and video people send to support.
+/// Anything else (executables, archives, HTML) is refused with a message naming the type.
+pub const ALLOWED_MIME_TYPES: &[&str] = &[
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "application/pdf",
+    "text/plain",
+    "text/csv",
+    "audio/mpeg",
+    "audio/mp4",
+    "audio/ogg",
+    "audio/wav",
+    "audio/webm",
+    "video/mp4",
+    "video/webm",
+    "video/quicktime",
+];
+
+/// The type's essence (`image/png` of `image/png; charset=binary`), lower-cased.
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Whether a file of this `Content-Type` may be relayed.
+pub fn is_allowed_mime_type(content_type: &str) -> bool {
+    ALLOWED_MIME_TYPES.contains(&essence(content_type).as_str())
+}
+
+/// HubSpot's `fileUsageType` for a file of this type: how the Help Desk shows it.
+/// The enum has no video value, so a video is an `OTHER` file the agent downloads.
+pub fn file_usage_type(content_type: &str) -> &'static str {
+    let essence = essence(content_type);
+    if essence.starts_with("image/") {
+        "IMAGE"
+    } else if essence.starts_with("audio/") {
+        "AUDIO"
+    } else {
+        "OTHER"
+    }
+}
+
+/// The custom channel's whole `capabilities`: how it threads and what it carries, with the
+/// attachment limits below. A channel found with other capabilities is updated to these.
+pub fn channel_capabilities() -> serde_json::Value {
+    let mut capabilities = serde_json::json!({
+        "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER"],
+        "threadingModel": "INTEGRATION_THREAD_ID",
+        "allowConversationStart": true,
+        "allowOutgoingMessages": true,
+        "allowInlineImages": false,
+        "allowMultipleRecipients": false,
+        "richText": ["HYPERLINK"],
+    });
+    if let (Some(all), serde_json::Value::Object(limits)) =
+        (capabilities.as_object_mut(), attachment_capabilities())
+    {
+        all.extend(limits);
+    }
+    capabilities
+}
+
+/// Whether a channel's `found` capabilities already declare every one of `wanted` with the
+/// same value (lists in any order); keys HubSpot adds on its own are not a difference.
+pub fn capabilities_match(found: &serde_json::Value, wanted: &serde_json::Value) -> bool {
+    let Some(wanted) = wanted.as_object() else {
+        return found == wanted;
+    };
+    wanted
+        .iter()
+        .all(|(key, value)| match (found.get(key), value) {
+            (Some(serde_json::Value::Array(have)), serde_json::Value::Array(want)) => {
+                have.len() == want.len() && want.iter().all(|item| have.contains(item))
+            }
+            (Some(have), want) => have == want,
+            (None, _) => false,
+        })
+}
+
+/// The custom channel's `capabilities` for what customers send, from the limits above.
+pub fn attachment_capabilities() -> serde_json::Value {
+    serde_json::json!({
+        "allowedFileAttachmentMimeTypes": ALLOWED_MIME_TYPES,
+        "maxFileAttachmentCount": MAX_FILES_PER_MESSAGE,
+        "maxFileAttachmentSizeBytes": MAX_FILE_BYTES,
+        "maxTotalFileAttachmentSizeBytes": MAX_FILE_BYTES * MAX_FILES_PER_MESSAGE as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_are_compared_by_essence() {
+        assert!(is_allowed_mime_type("image/PNG; charset=binary"));
+        assert!(!is_allowed_mime_type("application/x-msdownload"));
+        assert!(!is_allowed_mime_type("text/html"));
+        assert_eq!(file_usage_type("image/jpeg"), "IMAGE");
+        assert_eq!(file_usage_type("audio/ogg"), "AUDIO");
+        assert_eq!(file_usage_type("video/mp4"), "OTHER");
+        assert_eq!(file_usage_type("application/pdf"), "OTHER");
+    }
+
+    #[test]
+    fn capabilities_differ_when_a_declared_one_is_missing_or_other() {
+        let wanted = channel_capabilities();
+        assert!(capabilities_match(&wanted, &wanted));
+        let mut reordered = wanted.clone();
+        reordered["deliveryIdentifierTypes"] =
+            serde_json::json!(["HS_PHONE_NUMBER", "HS_EMAIL_ADDRESS"]);
+        reordered["addedByHubSpot"] = serde_json::json!(true);
+        assert!(capabilities_match(&reordered, &wanted));
+        let mut older = wanted.clone();
+        older
+            .as_object_mut()
+            .unwrap()
+            .remove("allowedFileAttachmentMimeTypes");
+        assert!(!capabilities_match(&older, &wanted));
+        let mut other = wanted.clone();
+        other["maxFileAttachmentSizeBytes"] = serde_json::json!(1024);
+        assert!(!capabilities_match(&other, &wanted));
+    }
+
+    #[test]
+    fn the_capabilities_declare_the_enforced_limits() {
+        let capabilities = attachment_capabilities();
+        assert_eq!(capabilities["maxFileAttachmentSizeBytes"], MAX_FILE_BYTES);
+        assert_eq!(
+            capabilities["allowedFileAttachmentMimeTypes"]
+                .as_array()
+                .unwrap()
+                .len(),
+            ALLOWED_MIME_TYPES.len()
+        );
+    }
+}

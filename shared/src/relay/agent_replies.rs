@@ -1,0 +1,237 @@
+//! An agent's message, relayed into the bot conversation as the agent: its text first, then one
+//! Botpress message per attachment (`image`, `audio`, `video`, `file`, or a readable `text`
+//! line for what Botpress has no message for), each created with get-or-create under its own
+//! tag, so a retry creates only the parts still missing. The agent sees the outcome in the help
+//! desk: SENT, or FAILED with the reason.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::help_desk_events::is_live;
+use super::{Outcome, Relay, RelayError};
+use crate::model::{AgentMessage, Attachment, FileKind, HandoffSession, SessionStatus};
+use crate::ports::{BotpressMessage, DeliveryStatus};
+
+/// The Botpress message tag that ties each part of an agent's reply to its HubSpot message.
+const MESSAGE_TAG: &str = "hubspotMessageId";
+
+/// What the agent reads on a message sent after the handoff ended (the thread reopened, or
+/// the bot ended the handoff while the agent was typing).
+const HANDOFF_ENDED: &str =
+    "Not delivered: this conversation's handoff has ended and the customer is back with the bot.";
+
+impl Relay {
+    pub(super) async fn relay_agent_reply(
+        &self,
+        reply: AgentMessage,
+    ) -> Result<Outcome, RelayError> {
+        let Some(session) = self.store.find_by_thread(&reply.thread_id).await? else {
+            tracing::info!(
+                thread_id = reply.thread_id,
+                "agent reply on a thread the bridge did not open; ignored"
+            );
+            return Ok(Outcome::Ignored);
+        };
+        if session.channel_id != reply.channel_id {
+            tracing::warn!(
+                thread_id = reply.thread_id,
+                "agent reply names another channel than the thread's; ignored"
+            );
+            return Ok(Outcome::Ignored);
+        }
+        if !is_live(&session) {
+            if session.status == SessionStatus::Closed {
+                tracing::info!(
+                    session = session.id,
+                    message_id = reply.message_id,
+                    "agent reply after the handoff ended; marked failed for the agent"
+                );
+                self.mark_reply(&reply, DeliveryStatus::Failed(HANDOFF_ENDED.to_string()))
+                    .await;
+                return Ok(Outcome::Ignored);
+            }
+            // Still opening: the bot conversation is about to exist. HubSpot's retry delivers it.
+            return Err(RelayError::InProgress);
+        }
+        self.relay_earlier_replies(&session, &reply).await?;
+        self.deliver_agent_message(&session, &reply).await
+    }
+
+    /// Creates every part of `message` in the session's conversation, marks it for the agent,
+    /// and moves the thread's reply-order mark to it.
+    pub(super) async fn deliver_agent_message(
+        &self,
+        session: &HandoffSession,
+        message: &AgentMessage,
+    ) -> Result<Outcome, RelayError> {
+        let agent_user_id = self
+            .agent_user(
+                &session.bot,
+                &message.actor_id,
+                message.agent_name.as_deref(),
+            )
+            .await?;
+        let conversation_id = session.conversation_id.clone().unwrap_or_default();
+        for part in botpress_parts(&conversation_id, &agent_user_id, message) {
+            if let Err(error) = self
+                .botpress
+                .get_or_create_message(&session.bot, &part)
+                .await
+            {
+                if !error.retryable {
+                    // No retry will deliver it: tell the agent, in the help desk, that it failed.
+                    let reason = format!("The bot did not accept this message: {}", error.message);
+                    self.mark_reply(message, DeliveryStatus::Failed(reason))
+                        .await;
+                }
+                return Err(error.into());
+            }
+        }
+        if message.created_at_ms > 0 {
+            self.store
+                .advance_relayed_until(&message.thread_id, message.created_at_ms)
+                .await?;
+        }
+        self.mark_reply(message, DeliveryStatus::Sent).await;
+        tracing::info!(
+            session = session.id,
+            message_id = message.message_id,
+            "agent reply relayed"
+        );
+        Ok(Outcome::Done)
+    }
+
+    /// Shows the agent what became of their message. A failure here is logged, not raised:
+    /// the message itself was handled, and redoing it would not change the status call.
+    async fn mark_reply(&self, reply: &AgentMessage, status: DeliveryStatus) {
+        if let Err(error) = self
+            .hubspot
+            .set_message_status(&reply.channel_id, &reply.message_id, &status)
+            .await
+        {
+            tracing::warn!(%error, message_id = reply.message_id, "could not update the agent message's status");
+        }
+    }
+}
+
+/// The Botpress messages an agent's message becomes, in order: the text, then each attachment.
+/// The text keeps the bare HubSpot message id as its tag (as replies always had); attachment
+/// `n` (from 1) is tagged `<id>#<n>`.
+fn botpress_parts(
+    conversation_id: &str,
+    user_id: &str,
+    message: &AgentMessage,
+) -> Vec<BotpressMessage> {
+    let part = |tag: String, kind: &str, payload: Value| BotpressMessage {
+        conversation_id: conversation_id.to_string(),
+        user_id: user_id.to_string(),
+        kind: kind.to_string(),
+        payload,
+        tags: BTreeMap::from([(MESSAGE_TAG.to_string(), tag)]),
+    };
+    let mut parts = Vec::with_capacity(1 + message.attachments.len());
+    if !message.text.trim().is_empty() {
+        parts.push(part(
+            message.message_id.clone(),
+            "text",
+            json!({ "text": message.text }),
+        ));
+    }
+    for (index, attachment) in message.attachments.iter().enumerate() {
+        let tag = format!("{}#{}", message.message_id, index + 1);
+        let (kind, payload) = match attachment {
+            Attachment::File { kind, url, name } => file_part(*kind, url, name.as_deref()),
+            Attachment::Readable(line) => ("text", json!({ "text": line })),
+        };
+        parts.push(part(tag, kind, payload));
+    }
+    parts
+}
+
+/// A file as Botpress's standard message of its kind (`@botpress/sdk` `messages.defaults`):
+/// the URL, and the file's name as the optional `title` (required reading for `file`).
+fn file_part(kind: FileKind, url: &str, name: Option<&str>) -> (&'static str, Value) {
+    let (kind, url_field) = match kind {
+        FileKind::Image => ("image", "imageUrl"),
+        FileKind::Audio => ("audio", "audioUrl"),
+        FileKind::Video => ("video", "videoUrl"),
+        FileKind::File => ("file", "fileUrl"),
+    };
+    let mut payload = json!({ url_field: url });
+    match (name, kind) {
+        (Some(name), _) => payload["title"] = json!(name),
+        (None, "file") => payload["title"] = json!("File"),
+        (None, _) => {}
+    }
+    (kind, payload)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_then_each_attachment_under_its_own_tag() {
+        let message = AgentMessage {
+            message_id: "m1".into(),
+            channel_id: "c".into(),
+            thread_id: "t".into(),
+            actor_id: "A-1".into(),
+            agent_name: None,
+            text: "Here you go".into(),
+            attachments: vec![
+                Attachment::File {
+                    kind: FileKind::Image,
+                    url: "https://f/a.png".into(),
+                    name: Some("a.png".into()),
+                },
+                Attachment::File {
+                    kind: FileKind::File,
+                    url: "https://f/i.pdf".into(),
+                    name: Some("invoice.pdf".into()),
+                },
+                Attachment::Readable("Location: Depot".into()),
+            ],
+            created_at_ms: 1,
+        };
+        let parts = botpress_parts("conv", "user", &message);
+        let summary: Vec<(String, String, Value)> = parts
+            .iter()
+            .map(|p| {
+                (
+                    p.kind.clone(),
+                    p.tags[MESSAGE_TAG].clone(),
+                    p.payload.clone(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("text".into(), "m1".into(), json!({ "text": "Here you go" })),
+                (
+                    "image".into(),
+                    "m1#1".into(),
+                    json!({ "imageUrl": "https://f/a.png", "title": "a.png" })
+                ),
+                (
+                    "file".into(),
+                    "m1#2".into(),
+                    json!({ "fileUrl": "https://f/i.pdf", "title": "invoice.pdf" })
+                ),
+                (
+                    "text".into(),
+                    "m1#3".into(),
+                    json!({ "text": "Location: Depot" })
+                ),
+            ]
+        );
+        let only_file = AgentMessage {
+            text: " ".into(),
+            attachments: message.attachments[..1].to_vec(),
+            ..message
+        };
+        assert_eq!(botpress_parts("conv", "user", &only_file).len(), 1);
+    }
+}

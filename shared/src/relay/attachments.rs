@@ -1,0 +1,221 @@
+//! A customer's message on the `hitl` channel, relayed into the Help Desk: text as text, files
+//! (`image`, `file`, `audio`, `video`) fetched, uploaded to HubSpot's file manager and published
+//! as `FILE` attachments, a `bloc` as its parts in order.
+//!
+//! Every file of a message is fetched and checked before anything is published, so a refused
+//! part (bad URL, too large, forbidden type) publishes nothing and the bot is told why. Each
+//! part carries its own idempotency id, so a retry after a failure half-way republishes nothing.
+
+use async_trait::async_trait;
+
+use super::{Outcome, Relay, RelayError};
+use crate::model::{BotpressContext, SessionStatus, channel_limits};
+use crate::ports::{
+    FetchError, FetchedFile, FileAttachment, FileSource, IncomingMessage, Service, UpstreamError,
+};
+
+/// The Botpress file message types.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UserFileKind {
+    Image,
+    File,
+    Audio,
+    Video,
+}
+
+impl UserFileKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::File => "file",
+            Self::Audio => "audio",
+            Self::Video => "video",
+        }
+    }
+}
+
+/// One part of a customer's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UserContent {
+    Text(String),
+    File {
+        kind: UserFileKind,
+        url: String,
+        title: Option<String>,
+    },
+}
+
+/// The relay's file source until the composition root sets the real one.
+pub(super) struct NoFileSource;
+
+#[async_trait]
+impl FileSource for NoFileSource {
+    async fn fetch(&self, _url: &str) -> Result<FetchedFile, FetchError> {
+        Err(FetchError::Refused(
+            "this bridge has no file fetcher configured; files cannot be relayed".to_string(),
+        ))
+    }
+}
+
+/// A part ready to publish: text, or a fetched file with its caption.
+enum Ready {
+    Text(String),
+    File { file: FetchedFile, caption: String },
+}
+
+impl Relay {
+    /// A customer's message on the `hitl` channel: publish its parts into the thread, in order,
+    /// once. HubSpot dedupes each part on its id, and the ledger stops a Botpress retry of a
+    /// relayed message from doing anything.
+    pub async fn forward_user_message(
+        &self,
+        bot: &BotpressContext,
+        conversation_id: &str,
+        message_id: &str,
+        parts: &[UserContent],
+    ) -> Result<Outcome, RelayError> {
+        check_parts(parts)?;
+        let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
+        self.once(&key, async {
+            let session = self.session_of_conversation(bot, conversation_id).await?;
+            if session.status == SessionStatus::Closed {
+                return Err(RelayError::InvalidInput(format!(
+                    "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
+                )));
+            }
+            let customer = self
+                .store
+                .customer(&bot.bot_id, &session.customer_user_id)
+                .await?
+                .ok_or_else(|| {
+                    RelayError::InvalidInput(format!(
+                        "the customer of conversation `{conversation_id}` is unknown; call createUser"
+                    ))
+                })?;
+            let mut ready = Vec::with_capacity(parts.len());
+            for (index, part) in parts.iter().enumerate() {
+                ready.push(self.prepare(part, index, parts.len()).await?);
+            }
+            for (index, part) in ready.into_iter().enumerate() {
+                let (text, attachments) = match part {
+                    Ready::Text(text) => (text, Vec::new()),
+                    Ready::File { file, caption } => {
+                        let file_id = self.hubspot.upload_file(&file).await?;
+                        let usage = channel_limits::file_usage_type(&file.content_type);
+                        (caption, vec![FileAttachment { file_id, usage }])
+                    }
+                };
+                self.hubspot
+                    .publish_incoming(&IncomingMessage {
+                        channel_id: session.channel_id.clone(),
+                        channel_account_id: session.channel_account_id.clone(),
+                        integration_thread_id: session.integration_thread_id.clone(),
+                        idempotency_id: part_idempotency_id(message_id, index, parts.len()),
+                        text,
+                        sender_name: customer.name.clone(),
+                        sender: customer.identifier.clone(),
+                        attachments,
+                    })
+                    .await?;
+            }
+            Ok(Outcome::Done)
+        })
+        .await
+    }
+
+    /// Fetches a file part (checking it against the channel's limits); text passes through.
+    async fn prepare(
+        &self,
+        part: &UserContent,
+        index: usize,
+        count: usize,
+    ) -> Result<Ready, RelayError> {
+        match part {
+            UserContent::Text(text) => Ok(Ready::Text(text.clone())),
+            UserContent::File { kind, url, title } => {
+                let file = self.files.fetch(url).await.map_err(|error| {
+                    let which = if count > 1 {
+                        format!("part {} (`{}`)", index + 1, kind.name())
+                    } else {
+                        format!("the `{}` message", kind.name())
+                    };
+                    match error {
+                        FetchError::Refused(reason) => RelayError::InvalidInput(format!(
+                            "message_created: {which} cannot be sent to the help desk: {reason}"
+                        )),
+                        FetchError::Unavailable(reason) => RelayError::Upstream(UpstreamError {
+                            service: Service::Botpress,
+                            operation: "fetch file",
+                            status: None,
+                            retryable: true,
+                            message: format!("{which}: {reason}"),
+                        }),
+                    }
+                })?;
+                let caption = title
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|title| !title.is_empty())
+                    .unwrap_or_default()
+                    .to_string();
+                Ok(Ready::File { file, caption })
+            }
+        }
+    }
+}
+
+/// A single message keeps the Botpress message id; a bloc's parts get one id each.
+fn part_idempotency_id(message_id: &str, index: usize, count: usize) -> String {
+    if count == 1 {
+        message_id.to_string()
+    } else {
+        format!("{message_id}:part-{}", index + 1)
+    }
+}
+
+fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
+    if parts.is_empty() {
+        return Err(RelayError::InvalidInput(
+            "message_created: the message has nothing to relay (an empty bloc)".to_string(),
+        ));
+    }
+    for (index, part) in parts.iter().enumerate() {
+        if let UserContent::Text(text) = part
+            && text.trim().is_empty()
+        {
+            let which = if parts.len() > 1 {
+                format!("part {} of the bloc", index + 1)
+            } else {
+                "the text message".to_string()
+            };
+            return Err(RelayError::InvalidInput(format!(
+                "message_created: {which} is empty"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bloc_gets_one_idempotency_id_per_part() {
+        assert_eq!(part_idempotency_id("m1", 0, 1), "m1");
+        assert_eq!(part_idempotency_id("m1", 0, 2), "m1:part-1");
+        assert_eq!(part_idempotency_id("m1", 1, 2), "m1:part-2");
+    }
+
+    #[test]
+    fn empty_parts_are_refused_with_a_reason() {
+        assert!(check_parts(&[]).is_err());
+        let error = check_parts(&[
+            UserContent::Text("hi".into()),
+            UserContent::Text(" ".into()),
+        ])
+        .unwrap_err();
+        assert!(error.to_string().contains("part 2"), "{error}");
+        assert!(check_parts(&[UserContent::Text("hi".into())]).is_ok());
+    }
+}

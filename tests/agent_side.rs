@@ -1,0 +1,581 @@
+//! The agent's side of a handoff, whole: attachments and rich text reaching the bot, who the
+//! agent is (and what that costs), assignment changes, a reopened thread, and replies HubSpot
+//! delivers out of order in separate deliveries.
+
+use std::time::Duration;
+
+use flow_support::{
+    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
+};
+use hitl_cli::sandbox_stack::SandboxStack;
+use hitl_sandbox::faults::Failure;
+use hitl_sandbox::hubspot::AgentContent;
+use serde_json::{Value, json};
+
+const ACTORS: &str = "/conversations/v3/conversations/actors/";
+const ACTORS_BATCH: &str = "/conversations/v3/conversations/actors/batch/read";
+
+/// `(type, payload, hubspotMessageId tag)` of each message in the conversation, in order.
+fn bot_messages(stack: &SandboxStack, conversation_id: &str) -> Vec<(String, Value, String)> {
+    stack
+        .botpress
+        .messages_in(conversation_id)
+        .into_iter()
+        .map(|message| {
+            (
+                message["type"].as_str().unwrap().to_string(),
+                message["payload"].clone(),
+                message["tags"]["hubspotMessageId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect()
+}
+
+fn texts(stack: &SandboxStack, conversation_id: &str) -> Vec<String> {
+    bot_messages(stack, conversation_id)
+        .into_iter()
+        .map(|(_, payload, _)| payload["text"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn status_of(stack: &SandboxStack, thread_id: &str, message_id: &str) -> String {
+    let thread = stack.hubspot.thread(thread_id).unwrap();
+    thread
+        .messages
+        .iter()
+        .find(|message| message.id == message_id)
+        .map(|message| message.status.clone())
+        .expect("the agent's message is in the thread")
+}
+
+async fn attachments_follow_the_text_each_once_as_image_file_and_readable_lines(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let content = AgentContent {
+        text: "Here is your label and invoice".to_string(),
+        rich_text: None,
+        attachments: json!([
+            { "type": "FILE", "fileId": "901", "fileUsageType": "IMAGE", "name": "label.png",
+              "url": "https://files.example.com/label.png" },
+            { "type": "FILE", "fileId": "902", "fileUsageType": "OTHER", "name": "invoice.pdf",
+              "url": "https://files.example.com/invoice.pdf" },
+            { "type": "LOCATION", "latitude": 48.8566, "longitude": 2.3522, "name": "Pickup point" },
+        ]),
+    };
+    let delivery = stack
+        .hubspot
+        .agent_reply_with(&handoff.thread_id, DEMO_AGENTS[0].0, content)
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(retry.status, 200, "{}", retry.response_body);
+
+    let message_id = stack.hubspot.thread(&handoff.thread_id).unwrap().messages[1]
+        .id
+        .clone();
+    let relayed = bot_messages(&stack, &handoff.conversation_id);
+    assert_eq!(
+        relayed,
+        [
+            (
+                "text".to_string(),
+                json!({ "text": "Here is your label and invoice" }),
+                message_id.clone()
+            ),
+            (
+                "image".to_string(),
+                json!({ "imageUrl": "https://files.example.com/label.png", "title": "label.png" }),
+                format!("{message_id}#1")
+            ),
+            (
+                "file".to_string(),
+                json!({ "fileUrl": "https://files.example.com/invoice.pdf", "title": "invoice.pdf" }),
+                format!("{message_id}#2")
+            ),
+            (
+                "text".to_string(),
+                json!({ "text": "Location: Pickup point — 48.8566, 2.3522" }),
+                format!("{message_id}#3")
+            ),
+        ],
+        "each part once, in order, after the text"
+    );
+    let agent_user = stack.botpress.messages_in(&handoff.conversation_id)[1]["userId"].clone();
+    assert!(
+        stack
+            .botpress
+            .messages_in(&handoff.conversation_id)
+            .iter()
+            .all(|message| message["userId"] == agent_user && message["direction"] == "incoming")
+    );
+    assert_eq!(status_of(&stack, &handoff.thread_id, &message_id), "SENT");
+}
+
+async fn rich_text_reaches_the_bot_readable_with_its_links(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let content = AgentContent {
+        text: "Track it here. Thanks & bye".to_string(),
+        rich_text: Some(
+            "<p>Track it <a href=\"https://track.example.com/p?id=1&amp;l=en\">here</a>.</p><p>Thanks &amp; bye</p>"
+                .to_string(),
+        ),
+        attachments: json!([]),
+    };
+    let delivery = stack
+        .hubspot
+        .agent_reply_with(&handoff.thread_id, DEMO_AGENTS[0].0, content)
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Track it here (https://track.example.com/p?id=1&l=en).\n\nThanks & bye"]
+    );
+}
+
+/// Two threads, each assigned to an agent this process has never seen, in one delivery: one
+/// batch read, no single reads.
+async fn two_new_agents_in_one_delivery_cost_one_batch_read(path: Path) {
+    let stack = registered_stack(path).await;
+    let mut handoffs = Vec::new();
+    for n in 0..2 {
+        let email = format!("batch-agents{n}@example.com");
+        stack
+            .hubspot
+            .add_contact(Some(&email), None, &format!("Customer {n}"));
+        handoffs.push(start_handoff_as(&stack, &format!("Customer {n}"), &email).await);
+    }
+    let base = chrono::Utc::now().timestamp_millis();
+    let events: Vec<Value> = handoffs
+        .iter()
+        .enumerate()
+        .map(|(n, handoff)| {
+            json!({
+                "eventId": 77_000 + n, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+                "occurredAt": base + n as i64, "subscriptionType": "conversation.propertyChange",
+                "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
+                "propertyName": "assignedTo", "propertyValue": DEMO_AGENTS[n].0, "changeSource": "AGENT"
+            })
+        })
+        .collect();
+    let delivery = stack
+        .hubspot
+        .deliver_raw(
+            &stack.settings.hubspot_webhook_url(),
+            Value::Array(events).to_string(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+
+    let recorder = stack.hubspot.recorder();
+    assert_eq!(recorder.count("POST", ACTORS_BATCH), 1);
+    assert_eq!(recorder.count("GET", ACTORS), 0, "no single reads");
+    let batch = recorder.matching("POST", ACTORS_BATCH)[0].json();
+    let mut asked: Vec<String> = batch["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|id| id.as_str().unwrap().to_string())
+        .collect();
+    asked.sort();
+    assert_eq!(asked, [DEMO_AGENTS[0].0, DEMO_AGENTS[1].0]);
+    for (n, handoff) in handoffs.iter().enumerate() {
+        let assigned: Vec<Value> = stack
+            .botpress
+            .events_of_type("hitlAssigned")
+            .into_iter()
+            .filter(|event| event["payload"]["conversationId"] == json!(handoff.conversation_id))
+            .collect();
+        assert_eq!(assigned.len(), 1);
+        let user = stack
+            .botpress
+            .user(assigned[0]["payload"]["userId"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(user["name"], DEMO_AGENTS[n].1);
+        assert!(
+            user["pictureUrl"]
+                .as_str()
+                .is_some_and(|url| url.starts_with("https://")),
+            "the agent's avatar: {user}"
+        );
+    }
+}
+
+/// Assigned, then five replies: the agent is looked up once in all, and each reply costs two
+/// HubSpot calls (the thread read that keeps replies in order, and the SENT status).
+async fn a_busy_thread_looks_the_agent_up_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, agent_name, _) = DEMO_AGENTS[0];
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, actor_id)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    let recorder = stack.hubspot.recorder();
+    let before = recorder.len();
+    for n in 1..=5 {
+        let delivery = stack
+            .hubspot
+            .agent_reply(&handoff.thread_id, actor_id, &format!("reply {n}"))
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    assert_eq!(
+        recorder.count("GET", ACTORS) + recorder.count("POST", ACTORS_BATCH),
+        1,
+        "one actor lookup in all"
+    );
+    let per_reply: Vec<String> = recorder.calls()[before..]
+        .iter()
+        .filter(|call| !call.path.starts_with("/oauth/"))
+        .map(|call| format!("{} {}", call.method, call.path))
+        .collect();
+    assert_eq!(
+        per_reply.len(),
+        10,
+        "two HubSpot calls per reply: {per_reply:?}"
+    );
+    assert_eq!(
+        recorder.count("GET", "/conversations/v3/conversations/threads/"),
+        5
+    );
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["reply 1", "reply 2", "reply 3", "reply 4", "reply 5"]
+    );
+    let agents: Vec<Value> = stack
+        .botpress
+        .users()
+        .into_iter()
+        .filter(|user| user["tags"]["hubspotActorId"] == actor_id)
+        .collect();
+    assert_eq!(agents.len(), 1);
+    assert_eq!(agents[0]["name"], agent_name);
+}
+
+/// The `hitlAssigned` events of a conversation, as the agents' names.
+fn assigned_names(stack: &SandboxStack, conversation_id: &str) -> Vec<String> {
+    stack
+        .botpress
+        .events_of_type("hitlAssigned")
+        .into_iter()
+        .filter(|event| event["payload"]["conversationId"] == json!(conversation_id))
+        .map(|event| {
+            let user = stack
+                .botpress
+                .user(event["payload"]["userId"].as_str().unwrap())
+                .unwrap();
+            user["name"].as_str().unwrap().to_string()
+        })
+        .collect()
+}
+
+async fn reassignment_and_assignment_after_unassignment_tell_the_bot_once_each(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let ((ada, ada_name, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
+    assert_eq!(
+        stack
+            .hubspot
+            .assign(&handoff.thread_id, ada)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    let to_grace = stack
+        .hubspot
+        .assign(&handoff.thread_id, grace)
+        .await
+        .unwrap();
+    assert_eq!(to_grace.status, 200, "{}", to_grace.response_body);
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [ada_name, grace_name],
+        "reassignment names the new agent"
+    );
+
+    // HubSpot's retry of the same assignment, and the same assignment under a new event id.
+    assert_eq!(
+        stack.hubspot.redeliver(&to_grace).await.unwrap().status,
+        200
+    );
+    assert_eq!(
+        stack
+            .hubspot
+            .assign(&handoff.thread_id, grace)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id).len(),
+        2,
+        "nothing new"
+    );
+
+    let unassigned = stack.hubspot.unassign(&handoff.thread_id).await.unwrap();
+    assert_eq!(unassigned.status, 200, "{}", unassigned.response_body);
+    assert_eq!(assigned_names(&stack, &handoff.conversation_id).len(), 2);
+    assert_eq!(
+        stack
+            .hubspot
+            .assign(&handoff.thread_id, grace)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        stack
+            .hubspot
+            .unassign(&handoff.thread_id)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        stack
+            .hubspot
+            .assign(&handoff.thread_id, ada)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [ada_name, grace_name, grace_name, ada_name],
+        "after an unassignment, the same or another agent is announced again"
+    );
+}
+
+/// HubSpot delivers "assigned to Grace" before the older "assigned to Ada", each on its own:
+/// the bot hears Grace once and never Ada, and HubSpot's retry of Ada's changes nothing.
+async fn an_older_assignment_delivered_after_a_newer_one_is_not_announced(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let ((ada, _, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
+    let assigned_at = chrono::Utc::now().timestamp_millis();
+    let assignment = |event_id: u64, actor: &str, occurred_at: i64| {
+        json!([{
+            "eventId": event_id, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
+            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
+            "propertyName": "assignedTo", "propertyValue": actor, "changeSource": "AGENT"
+        }])
+        .to_string()
+    };
+    let url = stack.settings.hubspot_webhook_url();
+    let to_grace = stack
+        .hubspot
+        .deliver_raw(&url, assignment(78_001, grace, assigned_at + 1_000))
+        .await
+        .unwrap();
+    assert_eq!(to_grace.status, 200, "{}", to_grace.response_body);
+    let to_ada = stack
+        .hubspot
+        .deliver_raw(&url, assignment(78_000, ada, assigned_at))
+        .await
+        .unwrap();
+    assert_eq!(to_ada.status, 200, "{}", to_ada.response_body);
+    assert_eq!(stack.hubspot.redeliver(&to_ada).await.unwrap().status, 200);
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [grace_name],
+        "the older assignment is acknowledged, not announced"
+    );
+}
+
+/// A thread reopened after the agent closed it: acknowledged, nothing reaches the bot (it was
+/// told `hitlStopped`), and the agent's next message is marked FAILED with the reason.
+async fn a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer(
+    path: Path,
+) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    assert_eq!(
+        stack
+            .hubspot
+            .close(&handoff.thread_id)
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+    assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
+
+    let reopened = stack.hubspot.reopen(&handoff.thread_id).await.unwrap();
+    assert_eq!(reopened.status, 200, "{}", reopened.response_body);
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, DEMO_AGENTS[0].0)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200);
+    let late = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Are you still there?")
+        .await
+        .unwrap();
+    assert_eq!(late.status, 200, "{}", late.response_body);
+    assert_eq!(stack.hubspot.redeliver(&late).await.unwrap().status, 200);
+
+    assert!(
+        stack
+            .botpress
+            .messages_in(&handoff.conversation_id)
+            .is_empty()
+    );
+    assert!(stack.botpress.events_of_type("hitlAssigned").is_empty());
+    assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let message = thread.messages.last().unwrap();
+    assert_eq!(message.status, "FAILED");
+    assert_eq!(
+        stack
+            .hubspot
+            .recorder()
+            .matching("PATCH", "/conversations/v3/custom-channels/")
+            .len(),
+        1,
+        "told once, even when HubSpot retries"
+    );
+}
+
+/// The agent writes three replies; HubSpot delivers them newest first, each on its own. The
+/// bot still gets them in the order written, each once.
+async fn replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let actor = DEMO_AGENTS[0].0;
+    let mut held = Vec::new();
+    for n in 1..=3 {
+        held.push(
+            stack
+                .hubspot
+                .agent_writes(
+                    &handoff.thread_id,
+                    actor,
+                    AgentContent::text(&format!("step {n}")),
+                )
+                .unwrap(),
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    for webhook in held.iter().rev() {
+        let delivery = stack.hubspot.deliver_held(webhook).await.unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["step 1", "step 2", "step 3"]
+    );
+    // HubSpot's retries of all three change nothing.
+    for webhook in &held {
+        assert_eq!(
+            stack.hubspot.deliver_held(webhook).await.unwrap().status,
+            200
+        );
+    }
+    assert_eq!(texts(&stack, &handoff.conversation_id).len(), 3);
+    for webhook in &held {
+        assert_eq!(
+            status_of(&stack, &handoff.thread_id, &webhook.message_id),
+            "SENT"
+        );
+    }
+
+    // A later reply delivered in order reads the thread once and relays just itself.
+    let next = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, actor, "step 4")
+        .await
+        .unwrap();
+    assert_eq!(next.status, 200, "{}", next.response_body);
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["step 1", "step 2", "step 3", "step 4"]
+    );
+}
+
+/// The earlier reply's own delivery is still being relayed (its thread read is rate-limited for
+/// a second) when the later one arrives: the later one does not overtake it; it is refused with
+/// 503 and HubSpot's retry relays it after.
+async fn a_reply_waits_for_an_earlier_one_still_being_relayed(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let actor = DEMO_AGENTS[0].0;
+    let first = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, actor, AgentContent::text("first"))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, actor, AgentContent::text("second"))
+        .unwrap();
+    let slow_read = Failure {
+        status: 429,
+        retry_after: Some(1),
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next("/conversations/v3/conversations/threads/", slow_read, 1);
+    let (first_delivery, second_delivery) =
+        tokio::join!(stack.hubspot.deliver_held(&first), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stack.hubspot.deliver_held(&second).await
+        });
+    let first_delivery = first_delivery.unwrap();
+    assert_eq!(
+        first_delivery.status, 200,
+        "{}",
+        first_delivery.response_body
+    );
+    let mut second_delivery = second_delivery.unwrap();
+    if path == Path::InProcess {
+        assert_eq!(
+            second_delivery.status, 503,
+            "refused while the earlier reply is in flight: {}",
+            second_delivery.response_body
+        );
+    }
+    for _ in 0..20 {
+        if second_delivery.status == 200 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        second_delivery = stack.hubspot.redeliver(&second_delivery).await.unwrap();
+    }
+    assert_eq!(
+        second_delivery.status, 200,
+        "{}",
+        second_delivery.response_body
+    );
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["first", "second"]);
+}
+
+on_both_paths!(
+    attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
+    rich_text_reaches_the_bot_readable_with_its_links,
+    two_new_agents_in_one_delivery_cost_one_batch_read,
+    a_busy_thread_looks_the_agent_up_once,
+    reassignment_and_assignment_after_unassignment_tell_the_bot_once_each,
+    an_older_assignment_delivered_after_a_newer_one_is_not_announced,
+    a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer,
+    replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
+    a_reply_waits_for_an_earlier_one_still_being_relayed,
+);

@@ -1,0 +1,241 @@
+//! Files customers send (`image`, `file`, `audio`, `video`, `bloc`): fetched safely, uploaded
+//! to HubSpot's file manager, published as `FILE` attachments; every refusal a clear 4xx to the
+//! bot with nothing published.
+
+use flow_support::{Path, on_both_paths, registered_stack, start_handoff};
+use hitl_sandbox::faults::Failure;
+use serde_json::{Value, json};
+
+/// A tiny valid PNG header and some bytes: what the simulated chat user sends.
+fn png() -> Vec<u8> {
+    let mut bytes = b"\x89PNG\r\n\x1a\n".to_vec();
+    bytes.extend(std::iter::repeat_n(7u8, 2048));
+    bytes
+}
+
+fn file_attachments(stack: &hitl_cli::sandbox_stack::SandboxStack, thread_id: &str) -> Vec<Value> {
+    stack
+        .hubspot
+        .thread(thread_id)
+        .expect("the thread exists")
+        .messages
+        .iter()
+        .flat_map(|message| message.attachments.as_array().cloned().unwrap_or_default())
+        .collect()
+}
+
+async fn an_image_is_relayed_as_a_file_attachment(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let url = stack.botpress.host_file("parcel.png", "image/png", png());
+    let sent = stack
+        .caller
+        .user_message_of_type(
+            "msg_image_000000000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "image",
+            json!({ "imageUrl": url }),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let attachments = file_attachments(&stack, &handoff.thread_id);
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["type"], "FILE");
+    assert_eq!(attachments[0]["fileUsageType"], "IMAGE");
+    assert!(
+        attachments[0]["fileId"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    );
+
+    // Botpress retries the same message: nothing new in the thread.
+    let again = stack
+        .caller
+        .user_message_of_type(
+            "msg_image_000000000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "image",
+            json!({ "imageUrl": url }),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(file_attachments(&stack, &handoff.thread_id).len(), 1);
+}
+
+async fn unsafe_or_unsuitable_files_are_refused_and_nothing_is_published(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let messages_before = stack
+        .hubspot
+        .thread(&handoff.thread_id)
+        .unwrap()
+        .messages
+        .len();
+    let port = stack
+        .botpress
+        .base_url()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_string();
+    let too_big = stack.botpress.host_file(
+        "huge.png",
+        "image/png",
+        vec![0u8; (hitl_bridge::model::channel_limits::MAX_FILE_BYTES + 1) as usize],
+    );
+    let executable =
+        stack
+            .botpress
+            .host_file("setup.exe", "application/x-msdownload", b"MZ....".to_vec());
+    let to_metadata = stack
+        .botpress
+        .host_redirect("moved.png", "http://169.254.169.254/latest/meta-data/");
+    let cases = [
+        ("http://files.example.com/a.png".to_string(), "https"),
+        ("https://127.0.0.1/a.png".to_string(), "127.0.0.1"),
+        (
+            "https://169.254.169.254/latest/meta-data/".to_string(),
+            "169.254.169.254",
+        ),
+        (
+            format!("https://localhost:{port}/media/parcel.png"),
+            "localhost",
+        ),
+        (too_big, "larger than"),
+        (executable, "application/x-msdownload"),
+        (to_metadata, "https"),
+    ];
+    for (index, (url, expected)) in cases.iter().enumerate() {
+        let sent = stack
+            .caller
+            .user_message_of_type(
+                &format!("msg_refused_{index:020}"),
+                &handoff.conversation_id,
+                &handoff.user_id,
+                "image",
+                json!({ "imageUrl": url }),
+            )
+            .await;
+        assert_eq!(sent.status, 400, "{url}: {}", sent.text);
+        let message = sent.body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(expected), "{url}: {message}");
+        assert!(message.contains("cannot be sent"), "{url}: {message}");
+    }
+    assert_eq!(
+        stack
+            .hubspot
+            .thread(&handoff.thread_id)
+            .unwrap()
+            .messages
+            .len(),
+        messages_before,
+        "a refused file publishes nothing"
+    );
+}
+
+async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("photo.png", "image/png", png());
+    let pdf = stack.botpress.host_file(
+        "receipt.pdf",
+        "application/pdf",
+        b"%PDF-1.4 receipt".to_vec(),
+    );
+    let bloc = json!({ "items": [
+        { "type": "text", "payload": { "text": "Here is the damage:" } },
+        { "type": "image", "payload": { "imageUrl": image } },
+        { "type": "file", "payload": { "fileUrl": pdf, "title": "Receipt" } },
+    ]});
+    for _ in 0..2 {
+        let sent = stack
+            .caller
+            .user_message_of_type(
+                "msg_bloc_0000000000000000000001",
+                &handoff.conversation_id,
+                &handoff.user_id,
+                "bloc",
+                bloc.clone(),
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+    }
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let parts: Vec<_> = thread
+        .messages
+        .iter()
+        .filter(|m| {
+            m.integration_idempotency_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("msg_bloc_"))
+        })
+        .collect();
+    assert_eq!(parts.len(), 3, "each part exactly once");
+    assert_eq!(parts[0].text, "Here is the damage:");
+    assert_eq!(parts[1].attachments[0]["fileUsageType"], "IMAGE");
+    assert_eq!(parts[2].attachments[0]["fileUsageType"], "OTHER");
+    assert_eq!(parts[2].text, "Receipt");
+
+    // A bloc with one refused part publishes none of its parts.
+    let refused = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_0000000000000000000002",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": [
+                { "type": "text", "payload": { "text": "and this" } },
+                { "type": "video", "payload": { "videoUrl": "http://example.com/v.mp4" } },
+            ]}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.body["message"].as_str().unwrap().contains("part 2"));
+    let after = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(after.messages.len(), thread.messages.len());
+}
+
+async fn a_failed_upload_is_retryable_and_the_retry_publishes_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let url = stack
+        .botpress
+        .host_file("voice.ogg", "audio/ogg", vec![1u8; 4096]);
+    stack.hubspot.faults().fail_next(
+        "/filemanager/",
+        Failure {
+            status: 500,
+            retry_after: None,
+        },
+        1,
+    );
+    let send = || {
+        stack.caller.user_message_of_type(
+            "msg_audio_000000000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "audio",
+            json!({ "audioUrl": url }),
+        )
+    };
+    let failed = send().await;
+    assert_eq!(failed.status, 503, "{}", failed.text);
+    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
+    let retried = send().await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    let again = send().await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let attachments = file_attachments(&stack, &handoff.thread_id);
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["fileUsageType"], "AUDIO");
+}
+
+on_both_paths!(
+    a_failed_upload_is_retryable_and_the_retry_publishes_once,
+    an_image_is_relayed_as_a_file_attachment,
+    unsafe_or_unsuitable_files_are_refused_and_nothing_is_published,
+    a_bloc_is_relayed_part_by_part_in_order,
+);

@@ -1,0 +1,161 @@
+//! `createUser` for a customer HubSpot's CRM has not seen: refused (400, as before) unless the
+//! deployment sets HUBSPOT_CREATE_MISSING_CONTACTS=true; then the contact is created once,
+//! whatever the retries and races, and an email HubSpot already has (its 409) is used.
+
+use flow_support::{Path, on_both_paths, options, registered_stack, registered_stack_with, text};
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use hitl_sandbox::faults::Failure;
+
+const CONTACTS: &str = "/crm/v3/objects/contacts";
+
+async fn creating_stack(path: Path) -> SandboxStack {
+    registered_stack_with(SandboxOptions {
+        create_missing_contacts: true,
+        ..options(path)
+    })
+    .await
+}
+
+fn creates(stack: &SandboxStack) -> usize {
+    stack
+        .hubspot
+        .recorder()
+        .matching("POST", CONTACTS)
+        .iter()
+        .filter(|call| call.path == CONTACTS)
+        .count()
+}
+
+async fn the_stored_contact_of(stack: &SandboxStack, user_id: &str) -> String {
+    stack
+        .bridge
+        .relay
+        .store()
+        .customer(&stack.botpress.config().bot_id, user_id)
+        .await
+        .unwrap()
+        .expect("the customer is stored")
+        .hubspot_contact_id
+}
+
+async fn with_the_setting_off_an_unknown_customer_is_refused_as_before(path: Path) {
+    let stack = registered_stack(path).await;
+    let refused = stack
+        .caller
+        .create_user("Cleo Ray", Some("cleo.new@example.com"))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(
+        refused
+            .text
+            .contains("create a contact with Email = cleo.new@example.com"),
+        "{}",
+        refused.text
+    );
+    assert_eq!(creates(&stack), 0, "no contact created");
+    assert!(
+        stack
+            .hubspot
+            .contacts_reached_at("cleo.new@example.com")
+            .is_empty()
+    );
+}
+
+async fn with_the_setting_on_the_contact_is_created_once(path: Path) {
+    let stack = creating_stack(path).await;
+    let created = stack
+        .caller
+        .create_user("Cleo Ray", Some("Cleo.New@example.com"))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let contacts = stack.hubspot.contacts_reached_at("cleo.new@example.com");
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(the_stored_contact_of(&stack, &user_id).await, contacts[0]);
+    let body = &stack.hubspot.recorder().matching("POST", CONTACTS)[0].body;
+    assert!(body.contains("\"firstname\":\"Cleo\""), "{body}");
+    assert!(body.contains("\"lastname\":\"Ray\""), "{body}");
+
+    // Botpress retries createUser: the same user, no second contact.
+    let retried = stack
+        .caller
+        .create_user("Cleo Ray", Some("cleo.new@example.com"))
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    assert_eq!(text(&retried.body, "/output/userId"), user_id);
+    assert_eq!(creates(&stack), 1);
+    assert_eq!(
+        stack
+            .hubspot
+            .contacts_reached_at("cleo.new@example.com")
+            .len(),
+        1
+    );
+
+    // The new customer can hand off.
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Refund"), None, serde_json::json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+}
+
+async fn racing_creates_of_one_phone_number_make_one_contact(path: Path) {
+    let stack = creating_stack(path).await;
+    let phone = "+14155550123";
+    let (first, second) = tokio::join!(
+        stack.caller.create_user("Sam", Some(phone)),
+        stack.caller.create_user("Sam", Some(phone)),
+    );
+    for answer in [&first, &second] {
+        // The loser of the race is asked to retry (503, Retry-After), as any work in flight.
+        assert!(
+            answer.status == 200 || answer.status == 503,
+            "{}",
+            answer.text
+        );
+    }
+    if first.status == 503 || second.status == 503 {
+        let retried = stack.caller.create_user("Sam", Some(phone)).await;
+        assert_eq!(retried.status, 200, "{}", retried.text);
+    }
+    assert_eq!(stack.hubspot.contacts_reached_at(phone).len(), 1);
+    assert_eq!(creates(&stack), 1);
+}
+
+async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
+    let stack = creating_stack(path).await;
+    let email = "stale.index@example.com";
+    let existing = stack.hubspot.add_contact(Some(email), None, "Stale");
+    // HubSpot's read answers 404 for a contact it has (an index not caught up): the create
+    // then meets 409 CONFLICT "Contact already exists. Existing ID: …".
+    stack.hubspot.faults().fail_next(
+        &format!("{CONTACTS}/stale"),
+        Failure {
+            status: 404,
+            retry_after: None,
+        },
+        1,
+    );
+    let created = stack.caller.create_user("Stale", Some(email)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let conflicts: Vec<_> = stack
+        .hubspot
+        .recorder()
+        .matching("POST", CONTACTS)
+        .into_iter()
+        .filter(|call| call.path == CONTACTS)
+        .collect();
+    assert_eq!(conflicts.len(), 1);
+    assert_eq!(conflicts[0].status, 409);
+    assert_eq!(the_stored_contact_of(&stack, &user_id).await, existing);
+    assert_eq!(stack.hubspot.contacts_reached_at(email), vec![existing]);
+}
+
+on_both_paths!(
+    with_the_setting_off_an_unknown_customer_is_refused_as_before,
+    with_the_setting_on_the_contact_is_created_once,
+    racing_creates_of_one_phone_number_make_one_contact,
+    an_email_hubspot_already_has_is_used_from_its_conflict,
+);
