@@ -295,11 +295,18 @@ impl ContractSession {
             "violations": state.violations,
             "allowed": state.allowed,
         });
+        // One `write_all` of the whole line, under a lock: tests run in parallel threads, and
+        // `writeln!` writes a record in pieces that other threads' records could split.
+        static APPENDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let line = format!("{record}\n");
+        let _appending = APPENDING
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         let written = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(path)
-            .and_then(|mut file| writeln!(file, "{record}"));
+            .and_then(|mut file| file.write_all(line.as_bytes()));
         if let Err(error) = written {
             panic!(
                 "cannot append the contract report to {}: {error}",
