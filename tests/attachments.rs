@@ -233,7 +233,44 @@ async fn a_failed_upload_is_retryable_and_the_retry_publishes_once(path: Path) {
     assert_eq!(attachments[0]["fileUsageType"], "AUDIO");
 }
 
+/// Without the `files` scope HubSpot refuses the upload with a 403: the bot is told, with the
+/// fix, and nothing is published.
+async fn an_upload_refused_for_a_missing_scope_says_how_to_fix_it(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let url = stack
+        .botpress
+        .host_file("photo.png", "image/png", vec![1u8; 2048]);
+    stack.hubspot.faults().fail_next(
+        "/filemanager/",
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1,
+    );
+    let refused = stack
+        .caller
+        .user_message_of_type(
+            "msg_image_missing_scope_0000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "image",
+            json!({ "imageUrl": url }),
+        )
+        .await;
+    assert!(
+        (400..500).contains(&refused.status) || refused.status == 502,
+        "not a retry-later answer: {} {}",
+        refused.status,
+        refused.text
+    );
+    assert!(refused.text.contains("--with-files"), "{}", refused.text);
+    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
+}
+
 on_both_paths!(
+    an_upload_refused_for_a_missing_scope_says_how_to_fix_it,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_are_refused_and_nothing_is_published,

@@ -560,7 +560,9 @@ impl HubSpotGateway for HubSpotClient {
                     .multipart(form)
             })
             .await?;
-        let uploaded: Value = read_json(Service::HubSpot, OP, response).await?;
+        let uploaded: Value = read_json(Service::HubSpot, OP, response)
+            .await
+            .map_err(with_files_scope_hint)?;
         uploaded_file_id(&uploaded).ok_or_else(|| {
             UpstreamError::unexpected(
                 Service::HubSpot,
@@ -706,6 +708,18 @@ impl HubSpotGateway for HubSpotClient {
         let _message: Value = read_json(Service::HubSpot, OP, response).await?;
         Ok(())
     }
+}
+
+/// A 403 from the File Manager almost always means the install lacks the `files` scope, which
+/// only customers' attachments need: say how to fix it, since the bot passes the message on.
+fn with_files_scope_hint(mut error: UpstreamError) -> UpstreamError {
+    if error.status == Some(403) {
+        error.message = format!(
+            "{} (customers' attachments need the app's `files` scope: install it again from `hitl oauth url --with-files`)",
+            error.message
+        );
+    }
+    error
 }
 
 #[cfg(test)]
