@@ -54,14 +54,7 @@ async fn start(
 fn thread_of(stack: &SandboxStack, who: &str) -> hitl_sandbox::hubspot::ThreadSnapshot {
     stack
         .hubspot
-        .threads()
-        .into_iter()
-        .find(|thread| {
-            thread
-                .messages
-                .iter()
-                .any(|message| message.senders.to_string().contains(who))
-        })
+        .thread_opened_by(who)
         .unwrap_or_else(|| panic!("no thread for {who}"))
 }
 

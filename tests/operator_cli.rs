@@ -50,42 +50,11 @@ impl Operator {
             .expect("the sandbox starts");
         let dir = std::env::temp_dir().join(format!("hitl-cli-{}", uuid::Uuid::new_v4().simple()));
         std::fs::create_dir_all(&dir).unwrap();
-        let (settings, secrets) = (&stack.settings, &stack.secrets);
-        let env = [
-            ("PUBLIC_BASE_URL", settings.public_base_url.clone()),
-            ("HUBSPOT_API_BASE", settings.hubspot_api_base.clone()),
-            ("BOTPRESS_API_BASE", settings.botpress_api_base.clone()),
-            ("HUBSPOT_APP_ID", settings.hubspot_app_id.to_string()),
-            ("HUBSPOT_CLIENT_ID", settings.hubspot_client_id.clone()),
-            (
-                "HUBSPOT_HELP_DESK_ID",
-                settings.hubspot_help_desk_id.clone(),
-            ),
-            (
-                "HUBSPOT_CLIENT_SECRET",
-                secrets.hubspot_client_secret.expose_secret().to_string(),
-            ),
-            (
-                "HUBSPOT_DEVELOPER_API_KEY",
-                secrets
-                    .hubspot_developer_api_key
-                    .expose_secret()
-                    .to_string(),
-            ),
-            (
-                "BOTPRESS_TOKEN",
-                secrets.botpress_token.expose_secret().to_string(),
-            ),
-            (
-                "BOTPRESS_SHARED_SECRET",
-                secrets.botpress_shared_secret.expose_secret().to_string(),
-            ),
-            ("BOTPRESS_BOT_ID", stack.botpress.config().bot_id.clone()),
-            ("HITL_DB", dir.join("hitl.db").display().to_string()),
-        ]
-        .into_iter()
-        .map(|(name, value)| (name.to_string(), value))
-        .collect();
+        let env = stack
+            .operator_environment(&dir.join("hitl.db").display().to_string())
+            .into_iter()
+            .map(|(name, value)| (name.to_string(), value))
+            .collect();
         Self {
             stack,
             env,

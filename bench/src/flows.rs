@@ -1,56 +1,24 @@
 //! The bridge's work, driven as HubSpot and Botpress drive it: open a handoff, relay a user
 //! message, relay an agent reply, assign, close. Each checks the bridge answered 200.
 
-use anyhow::{Context, ensure};
+use anyhow::ensure;
 use hitl_cli::sandbox_stack::SandboxStack;
-use serde_json::json;
+use hitl_sandbox::handoff::open_handoff as open_handoff_through;
 
-/// One open handoff: the customer's Botpress user and conversation, and the HubSpot thread.
-#[derive(Clone, Debug)]
-pub struct Handoff {
-    pub user_id: String,
-    pub conversation_id: String,
-    pub thread_id: String,
-}
+pub use hitl_sandbox::handoff::OpenedHandoff as Handoff;
 
 /// Adds a contact for `email` to the simulated HubSpot and opens a handoff for them.
 pub async fn open_handoff(stack: &SandboxStack, email: &str) -> anyhow::Result<Handoff> {
     stack.hubspot.add_contact(Some(email), None, "Bench");
-    let created = stack
-        .caller
-        .create_user("Bench Customer", Some(email))
-        .await;
-    ensure!(created.status == 200, "createUser: {}", created.text);
-    let user_id = created.body["output"]["userId"]
-        .as_str()
-        .context("createUser returned no userId")?
-        .to_string();
-    let started = stack
-        .caller
-        .start_hitl(&user_id, Some("Benchmark"), None, json!([]))
-        .await;
-    ensure!(started.status == 200, "startHitl: {}", started.text);
-    let conversation_id = started.body["output"]["conversationId"]
-        .as_str()
-        .context("startHitl returned no conversationId")?
-        .to_string();
-    let thread_id = stack
-        .hubspot
-        .threads()
-        .into_iter()
-        .find(|thread| {
-            thread
-                .messages
-                .iter()
-                .any(|message| message.senders.to_string().contains(email))
-        })
-        .context("startHitl opened no HubSpot thread")?
-        .id;
-    Ok(Handoff {
-        user_id,
-        conversation_id,
-        thread_id,
-    })
+    open_handoff_through(
+        &stack.caller,
+        &stack.hubspot,
+        ("Bench Customer", email),
+        Some("Benchmark"),
+        None,
+    )
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 pub async fn user_message(

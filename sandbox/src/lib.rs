@@ -9,6 +9,7 @@
 pub mod botpress;
 pub mod contract;
 pub mod faults;
+pub mod handoff;
 pub mod hubspot;
 pub mod lambda;
 pub mod moto;

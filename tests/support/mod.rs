@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hitl_cli::sandbox_stack::{BridgePath, DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 pub use hitl_cli::sandbox_stack::{DEMO_AGENTS, DEMO_CUSTOMER_PHONE};
 
@@ -103,11 +103,7 @@ pub async fn registered_stack_with(options: SandboxOptions) -> SandboxStack {
 
 /// One handoff in progress: the customer's Botpress user, the `hitl` conversation, and the
 /// HubSpot thread the bridge opened.
-pub struct Handoff {
-    pub user_id: String,
-    pub conversation_id: String,
-    pub thread_id: String,
-}
+pub use hitl_sandbox::handoff::OpenedHandoff as Handoff;
 
 /// Creates the demo customer (by email) and starts a handoff for them.
 pub async fn start_handoff(stack: &SandboxStack) -> Handoff {
@@ -116,37 +112,15 @@ pub async fn start_handoff(stack: &SandboxStack) -> Handoff {
 
 /// Starts a handoff for a customer the simulated HubSpot knows by `email`.
 pub async fn start_handoff_as(stack: &SandboxStack, name: &str, email: &str) -> Handoff {
-    let created = stack.caller.create_user(name, Some(email)).await;
-    assert_eq!(created.status, 200, "createUser: {}", created.text);
-    let user_id = text(&created.body, "/output/userId");
-    let started = stack
-        .caller
-        .start_hitl(
-            &user_id,
-            Some("Order did not arrive"),
-            Some("Order #1234"),
-            json!([]),
-        )
-        .await;
-    assert_eq!(started.status, 200, "startHitl: {}", started.text);
-    let conversation_id = text(&started.body, "/output/conversationId");
-    let thread_id = stack
-        .hubspot
-        .threads()
-        .into_iter()
-        .find(|thread| {
-            thread
-                .messages
-                .iter()
-                .any(|m| m.senders.to_string().contains(email))
-        })
-        .map(|thread| thread.id)
-        .expect("startHitl opened a HubSpot thread");
-    Handoff {
-        user_id,
-        conversation_id,
-        thread_id,
-    }
+    hitl_sandbox::handoff::open_handoff(
+        &stack.caller,
+        &stack.hubspot,
+        (name, email),
+        Some("Order did not arrive"),
+        Some("Order #1234"),
+    )
+    .await
+    .unwrap_or_else(|problem| panic!("opening a handoff: {problem}"))
 }
 
 /// The string at a JSON pointer, or a failing test that shows the whole body.

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, ensure};
 use hitl_sandbox::botpress::{BotpressCaller, BotpressSim, BotpressSimConfig, CallerIdentity};
+use hitl_sandbox::handoff::open_handoff;
 use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
-use serde_json::json;
 use tokio::process::Command;
 
 use crate::sandbox_stack::{DEMO_AGENTS, SANDBOX_SHARED_SECRET, bridge_environment};
@@ -98,41 +98,20 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<()> {
     let mut handoffs = Vec::new();
     for n in 0..threads {
         let email = format!("load{n}@example.com");
-        hubspot.add_contact(Some(&email), None, &format!("Load {n}"));
-        let user = caller.create_user(&format!("Load {n}"), Some(&email)).await;
-        ensure!(user.status == 200, "createUser: {}", user.text);
-        let user_id = user.body["output"]["userId"]
-            .as_str()
-            .context("userId")?
-            .to_string();
-        let started = caller
-            .start_hitl(&user_id, Some("Load test"), None, json!([]))
-            .await;
-        ensure!(started.status == 200, "startHitl: {}", started.text);
-        let conversation_id = started.body["output"]["conversationId"]
-            .as_str()
-            .context("conversationId")?
-            .to_string();
-        let thread_id = hubspot
-            .threads()
-            .into_iter()
-            .find(|thread| {
-                thread
-                    .messages
-                    .iter()
-                    .any(|m| m.senders.to_string().contains(&email))
-            })
-            .context("no thread opened")?
-            .id;
+        let name = format!("Load {n}");
+        hubspot.add_contact(Some(&email), None, &name);
+        let opened = open_handoff(&caller, &hubspot, (&name, &email), Some("Load test"), None)
+            .await
+            .map_err(anyhow::Error::msg)?;
         let assigned = hubspot
-            .assign(&thread_id, DEMO_AGENTS[n % DEMO_AGENTS.len()].0)
+            .assign(&opened.thread_id, DEMO_AGENTS[n % DEMO_AGENTS.len()].0)
             .await?;
         ensure!(
             assigned.status == 200,
             "assignment: {}",
             assigned.response_body
         );
-        handoffs.push((user_id, conversation_id, thread_id));
+        handoffs.push((opened.user_id, opened.conversation_id, opened.thread_id));
     }
 
     let counters = Arc::new(Counters {

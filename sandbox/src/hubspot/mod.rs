@@ -247,6 +247,17 @@ impl HubSpotSim {
             .collect()
     }
 
+    /// The thread with a message from `sender` (an email address, a phone, a name): the one a
+    /// customer's handoff opened.
+    pub fn thread_opened_by(&self, sender: &str) -> Option<ThreadSnapshot> {
+        self.threads().into_iter().find(|thread| {
+            thread
+                .messages
+                .iter()
+                .any(|message| message.senders.to_string().contains(sender))
+        })
+    }
+
     pub fn thread(&self, thread_id: &str) -> Option<ThreadSnapshot> {
         let store = self.shared.store();
         store

@@ -98,6 +98,46 @@ pub struct SandboxStack {
 }
 
 impl SandboxStack {
+    /// The environment that points the operator's commands (`hitl oauth`, `inboxes`, `setup`,
+    /// `doctor`) at this stack's simulators, with their credentials and `HITL_DB` as the local
+    /// store: what `hitl serve --sandbox` prints and what the CLI tests run with.
+    pub fn operator_environment(&self, db: &str) -> Vec<(&'static str, String)> {
+        use secrecy::ExposeSecret;
+        let (settings, secrets) = (&self.settings, &self.secrets);
+        vec![
+            ("PUBLIC_BASE_URL", settings.public_base_url.clone()),
+            ("HUBSPOT_API_BASE", settings.hubspot_api_base.clone()),
+            ("BOTPRESS_API_BASE", settings.botpress_api_base.clone()),
+            ("HUBSPOT_APP_ID", settings.hubspot_app_id.to_string()),
+            ("HUBSPOT_CLIENT_ID", settings.hubspot_client_id.clone()),
+            (
+                "HUBSPOT_HELP_DESK_ID",
+                settings.hubspot_help_desk_id.clone(),
+            ),
+            (
+                "HUBSPOT_CLIENT_SECRET",
+                secrets.hubspot_client_secret.expose_secret().to_string(),
+            ),
+            (
+                "HUBSPOT_DEVELOPER_API_KEY",
+                secrets
+                    .hubspot_developer_api_key
+                    .expose_secret()
+                    .to_string(),
+            ),
+            (
+                "BOTPRESS_TOKEN",
+                secrets.botpress_token.expose_secret().to_string(),
+            ),
+            (
+                "BOTPRESS_SHARED_SECRET",
+                secrets.botpress_shared_secret.expose_secret().to_string(),
+            ),
+            ("BOTPRESS_BOT_ID", self.botpress.config().bot_id.clone()),
+            ("HITL_DB", db.to_string()),
+        ]
+    }
+
     pub async fn start(options: SandboxOptions) -> anyhow::Result<Self> {
         let listener = tokio::net::TcpListener::bind(options.listen)
             .await
