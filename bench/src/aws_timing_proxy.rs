@@ -1,6 +1,12 @@
 //! A timing proxy in front of moto: the functions reach DynamoDB and Secrets Manager through it,
 //! so the benchmark knows how long each AWS call spent in moto and can leave that time out of
 //! the bridge's own share, as the HubSpot and Botpress simulators' recorders do for theirs.
+//!
+//! A proxy must not pass on hop-by-hop headers (RFC 9110 §7.6.1). moto's server answers every
+//! request with `Connection: close`; passed through, it made the functions open a new
+//! connection for every DynamoDB call, which real DynamoDB (keep-alive) never makes them do,
+//! and which cost more than the call's own work. The proxy ↔ moto leg still closes, and is
+//! counted as moto's time.
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -9,7 +15,7 @@ use axum::{
     Router,
     body::Body,
     extract::{Request, State},
-    http::StatusCode,
+    http::{HeaderName, StatusCode, header},
     response::{IntoResponse, Response},
 };
 
@@ -66,7 +72,7 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
         .request(parts.method, format!("{}{path}", upstream.base))
         .body(body);
     for (name, value) in &parts.headers {
-        if name != axum::http::header::HOST && name != axum::http::header::CONTENT_LENGTH {
+        if name != header::HOST && name != header::CONTENT_LENGTH && !is_hop_by_hop(name) {
             outgoing = outgoing.header(name, value);
         }
     }
@@ -85,11 +91,38 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     for (name, value) in &headers {
-        if name != axum::http::header::CONTENT_LENGTH
-            && name != axum::http::header::TRANSFER_ENCODING
-        {
+        if name != header::CONTENT_LENGTH && !is_hop_by_hop(name) {
             response.headers_mut().insert(name, value.clone());
         }
     }
     response
+}
+
+/// The headers that describe one connection, not the message (RFC 9110 §7.6.1).
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    [
+        header::CONNECTION,
+        header::PROXY_AUTHENTICATE,
+        header::PROXY_AUTHORIZATION,
+        header::TE,
+        header::TRAILER,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ]
+    .contains(name)
+        || name.as_str() == "keep-alive"
+        || name.as_str() == "proxy-connection"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_headers_stay_on_their_hop() {
+        assert!(is_hop_by_hop(&header::CONNECTION));
+        assert!(is_hop_by_hop(&HeaderName::from_static("keep-alive")));
+        assert!(!is_hop_by_hop(&header::CONTENT_TYPE));
+        assert!(!is_hop_by_hop(&HeaderName::from_static("x-amzn-requestid")));
+    }
 }

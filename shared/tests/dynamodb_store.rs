@@ -673,22 +673,110 @@ async fn a_missing_table_is_an_error_that_names_the_cause() {
 
 #[tokio::test]
 async fn the_reply_order_mark_only_moves_forward_even_when_advances_race() {
-    use hitl_bridge::ports::ReplyOrderStore;
     let fixture = fixture().await;
     let store = &fixture.store;
-    assert_eq!(store.relayed_until("t1").await.unwrap(), None);
-    store.advance_relayed_until("t1", 2_000).await.unwrap();
-    store.advance_relayed_until("t1", 1_000).await.unwrap();
-    assert_eq!(store.relayed_until("t1").await.unwrap(), Some(2_000));
+    let session = new_session("user");
+    let id = session.id.clone();
+    store.insert_or_get_active(session).await.unwrap();
+    store.set_thread(&id, "t1").await.unwrap();
+    let mark = || async {
+        let session = store.find_by_thread("t1").await.unwrap().unwrap();
+        session.replies_relayed_until_ms
+    };
+    assert_eq!(mark().await, None);
+    store
+        .advance_replies_relayed_until(&id, 2_000)
+        .await
+        .unwrap();
+    store
+        .advance_replies_relayed_until(&id, 1_000)
+        .await
+        .unwrap();
+    assert_eq!(mark().await, Some(2_000));
     let racing: Vec<_> = (1..=8)
         .map(|n| {
-            let store = Arc::clone(store);
-            tokio::spawn(async move { store.advance_relayed_until("t1", 10_000 + n).await })
+            let (store, id) = (Arc::clone(store), id.clone());
+            tokio::spawn(async move { store.advance_replies_relayed_until(&id, 10_000 + n).await })
         })
         .collect();
     for advance in racing {
         advance.await.unwrap().unwrap();
     }
-    assert_eq!(store.relayed_until("t1").await.unwrap(), Some(10_008));
-    assert_eq!(store.relayed_until("t2").await.unwrap(), None);
+    assert_eq!(mark().await, Some(10_008));
+    store
+        .advance_replies_relayed_until("no-such-session", 1)
+        .await
+        .unwrap();
+    assert!(fixture.item("SESSION#no-such-session").await.is_none());
+}
+
+#[tokio::test]
+async fn the_customer_fixed_on_a_session_is_read_back_with_it() {
+    let fixture = fixture().await;
+    let store = &fixture.store;
+    let customer = Customer {
+        bot_id: "bot".into(),
+        botpress_user_id: "user".into(),
+        name: "Ada".into(),
+        identifier: DeliveryIdentifier::Email("ada@example.com".into()),
+        hubspot_contact_id: "501".into(),
+    };
+    let session = new_session("user").for_customer(&customer);
+    store.insert_or_get_active(session.clone()).await.unwrap();
+    store.activate(&session.id, "conv_1").await.unwrap();
+    let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+    assert_eq!(found.customer, session.customer);
+}
+
+#[tokio::test]
+async fn a_warm_lookup_reads_the_session_only_and_a_stale_mapping_is_read_again() {
+    let fixture = fixture().await;
+    let store = &fixture.store;
+    let first = new_session("user");
+    store.insert_or_get_active(first.clone()).await.unwrap();
+    store.set_thread(&first.id, "t1").await.unwrap();
+    assert_eq!(
+        store.find_by_thread("t1").await.unwrap().unwrap().id,
+        first.id
+    );
+
+    // This process knows which session `t1` names: the mapping item is not read again.
+    let mapping = fixture.item("THREAD#t1").await.unwrap();
+    fixture
+        .client
+        .delete_item()
+        .table_name(&fixture.table)
+        .key("pk", AttributeValue::S("THREAD#t1".into()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_by_thread("t1").await.unwrap().unwrap().id,
+        first.id
+    );
+    let restored: Vec<(&str, AttributeValue)> = mapping
+        .iter()
+        .map(|(name, value)| (name.as_str(), value.clone()))
+        .collect();
+    fixture.put_raw(&restored).await;
+
+    // The session ends and expires; a new one takes the thread id: the remembered mapping is
+    // stale, and the lookup finds the new session.
+    assert!(store.close(&first.id).await.unwrap());
+    fixture.clock.advance(31 * 24 * 60 * 60);
+    let second = new_session("user");
+    store.insert_or_get_active(second.clone()).await.unwrap();
+    store.set_thread(&second.id, "t1").await.unwrap();
+    assert_eq!(
+        store.find_by_thread("t1").await.unwrap().unwrap().id,
+        second.id
+    );
+
+    // A session whose thread changed no longer answers for the old id, remembered or not.
+    store.set_thread(&second.id, "t2").await.unwrap();
+    assert_eq!(store.find_by_thread("t1").await.unwrap(), None);
+    assert_eq!(
+        store.find_by_thread("t2").await.unwrap().unwrap().id,
+        second.id
+    );
 }

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use hitl_bridge::{app, http};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_http::Error> {
     app::init_tracing();
     let bridge = Arc::new(app::aws::build_from_env().await?);

@@ -8,7 +8,7 @@ use hitl_bridge::app;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     app::init_tracing();
     let bridge = Arc::new(app::aws::build_from_env().await?);

@@ -87,6 +87,7 @@ impl SafeFileFetcher {
             .connect_timeout(Duration::from_secs(3))
             .timeout(Duration::from_secs(8))
             .user_agent(concat!("hitl-bridge/", env!("CARGO_PKG_VERSION")))
+            .tls_backend_preconfigured(super::tls::rustls_client_config())
             .build()
             .expect("the file fetcher's settings are valid");
         Self { http, policy }

@@ -9,6 +9,7 @@ pub fn build_http_client() -> reqwest::Client {
         .timeout(Duration::from_secs(10))
         .pool_idle_timeout(Duration::from_secs(50))
         .user_agent(concat!("hitl-bridge/", env!("CARGO_PKG_VERSION")))
+        .tls_backend_preconfigured(super::tls::rustls_client_config())
         .build()
         .expect("the HTTP client's settings are valid")
 }

@@ -15,5 +15,6 @@ pub mod rich_text;
 pub mod secrets_manager;
 pub mod signature;
 pub mod sqlite_store;
+pub mod tls;
 
 pub use http_client::build_http_client;

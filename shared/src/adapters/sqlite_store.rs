@@ -15,11 +15,11 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::{
     AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    InboxAccount, SessionStatus,
+    InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
-    ReplyOrderStore, SessionStore, StoreError, StoredTokens, TokenVault,
+    SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -37,7 +37,11 @@ CREATE TABLE IF NOT EXISTS sessions (
     status                TEXT NOT NULL,
     assigned_actor_id     TEXT,
     created_at            TEXT NOT NULL,
-    assignment_changed_at_ms INTEGER
+    assignment_changed_at_ms INTEGER,
+    replies_relayed_until_ms INTEGER,
+    customer_name         TEXT,
+    customer_identifier_type  TEXT,
+    customer_identifier_value TEXT
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -61,10 +65,6 @@ CREATE TABLE IF NOT EXISTS customers (
     identifier_value   TEXT NOT NULL,
     hubspot_contact_id TEXT NOT NULL,
     PRIMARY KEY (bot_id, botpress_user_id)
-);
-CREATE TABLE IF NOT EXISTS reply_order (
-    thread_id        TEXT PRIMARY KEY,
-    relayed_until_ms INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS agent_users (
     bot_id           TEXT NOT NULL,
@@ -99,6 +99,10 @@ CREATE TABLE IF NOT EXISTS oauth_tokens (
 const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("oauth_tokens", "portal_id", "INTEGER"),
     ("sessions", "assignment_changed_at_ms", "INTEGER"),
+    ("sessions", "replies_relayed_until_ms", "INTEGER"),
+    ("sessions", "customer_name", "TEXT"),
+    ("sessions", "customer_identifier_type", "TEXT"),
+    ("sessions", "customer_identifier_value", "TEXT"),
 ];
 
 /// Every store port over one SQLite database.
@@ -165,7 +169,8 @@ impl SqliteStore {
 
 const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, customer_user_id, \
     channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
-    assigned_actor_id, created_at, assignment_changed_at_ms";
+    assigned_actor_id, created_at, assignment_changed_at_ms, replies_relayed_until_ms, \
+    customer_name, customer_identifier_type, customer_identifier_value";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
     let status: String = row.get(10)?;
@@ -189,7 +194,30 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| bad_column(12, &created_at))?
             .with_timezone(&Utc),
+        replies_relayed_until_ms: row.get(14)?,
+        customer: session_customer_from_row(row)?,
     })
+}
+
+/// Columns 15–17: the customer fixed on the session (absent on sessions of older versions).
+fn session_customer_from_row(row: &Row<'_>) -> rusqlite::Result<Option<SessionCustomer>> {
+    let name: Option<String> = row.get(15)?;
+    let kind: Option<String> = row.get(16)?;
+    let value: Option<String> = row.get(17)?;
+    let (Some(name), Some(kind), Some(value)) = (name, kind, value) else {
+        return Ok(None);
+    };
+    let identifier = identifier_from(16, &kind, value)?;
+    Ok(Some(SessionCustomer { name, identifier }))
+}
+
+/// A delivery identifier stored as its HubSpot type (in column `index`) and value.
+fn identifier_from(
+    index: usize,
+    kind: &str,
+    value: String,
+) -> rusqlite::Result<DeliveryIdentifier> {
+    DeliveryIdentifier::from_hubspot(kind, value).ok_or_else(|| bad_column(index, kind))
 }
 
 fn bad_column(index: usize, value: &str) -> rusqlite::Error {
@@ -238,7 +266,8 @@ impl SessionStore for SqliteStore {
             transaction.execute(
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
+                     ?16, ?17, ?18)"
                 ),
                 params![
                     session.id,
@@ -255,6 +284,16 @@ impl SessionStore for SqliteStore {
                     session.assigned_actor_id,
                     session.created_at.to_rfc3339(),
                     session.assignment_changed_at_ms,
+                    session.replies_relayed_until_ms,
+                    session.customer.as_ref().map(|customer| &customer.name),
+                    session
+                        .customer
+                        .as_ref()
+                        .map(|customer| customer.identifier.hubspot_type()),
+                    session
+                        .customer
+                        .as_ref()
+                        .map(|customer| customer.identifier.value()),
                 ],
             )?;
             transaction.commit()?;
@@ -317,6 +356,23 @@ impl SessionStore for SqliteStore {
                 params![session_id, actor_id, changed_at_ms],
             )?;
             Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn advance_replies_relayed_until(
+        &self,
+        session_id: &str,
+        created_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        let session_id = session_id.to_string();
+        self.run("advance reply order", move |connection| {
+            connection.execute(
+                "UPDATE sessions SET replies_relayed_until_ms = ?2 WHERE id = ?1 \
+                 AND (replies_relayed_until_ms IS NULL OR replies_relayed_until_ms < ?2)",
+                params![session_id, created_at_ms],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -446,12 +502,7 @@ impl CustomerStore for SqliteStore {
                     params![bot_id, user_id],
                     |row| {
                         let kind: String = row.get(3)?;
-                        let value: String = row.get(4)?;
-                        let identifier = match kind.as_str() {
-                            "HS_EMAIL_ADDRESS" => DeliveryIdentifier::Email(value),
-                            "HS_PHONE_NUMBER" => DeliveryIdentifier::Phone(value),
-                            other => return Err(bad_column(3, other)),
-                        };
+                        let identifier = identifier_from(3, &kind, row.get(4)?)?;
                         Ok(Customer {
                             bot_id: row.get(0)?,
                             botpress_user_id: row.get(1)?,
@@ -502,41 +553,6 @@ impl AgentStore for SqliteStore {
                 "INSERT INTO agent_users (bot_id, actor_id, botpress_user_id, name) VALUES (?1, ?2, ?3, ?4) \
                  ON CONFLICT (bot_id, actor_id) DO UPDATE SET botpress_user_id = ?3, name = ?4",
                 params![agent.bot_id, agent.actor_id, agent.botpress_user_id, agent.name],
-            )?;
-            Ok(())
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl ReplyOrderStore for SqliteStore {
-    async fn relayed_until(&self, thread_id: &str) -> Result<Option<i64>, StoreError> {
-        let thread_id = thread_id.to_string();
-        self.run("read reply order", move |connection| {
-            connection
-                .query_row(
-                    "SELECT relayed_until_ms FROM reply_order WHERE thread_id = ?1",
-                    params![thread_id],
-                    |row| row.get(0),
-                )
-                .optional()
-        })
-        .await
-    }
-
-    async fn advance_relayed_until(
-        &self,
-        thread_id: &str,
-        created_at_ms: i64,
-    ) -> Result<(), StoreError> {
-        let thread_id = thread_id.to_string();
-        self.run("advance reply order", move |connection| {
-            connection.execute(
-                "INSERT INTO reply_order (thread_id, relayed_until_ms) VALUES (?1, ?2) \
-                 ON CONFLICT (thread_id) DO UPDATE SET relayed_until_ms = ?2 \
-                 WHERE relayed_until_ms < ?2",
-                params![thread_id, created_at_ms],
             )?;
             Ok(())
         })
@@ -753,13 +769,33 @@ mod tests {
     #[tokio::test]
     async fn the_reply_order_mark_only_moves_forward() {
         let store = store();
-        assert_eq!(store.relayed_until("t1").await.unwrap(), None);
-        store.advance_relayed_until("t1", 2_000).await.unwrap();
-        store.advance_relayed_until("t1", 1_000).await.unwrap();
-        assert_eq!(store.relayed_until("t1").await.unwrap(), Some(2_000));
-        store.advance_relayed_until("t1", 3_000).await.unwrap();
-        assert_eq!(store.relayed_until("t1").await.unwrap(), Some(3_000));
-        assert_eq!(store.relayed_until("t2").await.unwrap(), None);
+        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now());
+        let id = session.id.clone();
+        store.insert_or_get_active(session).await.unwrap();
+        store.set_thread(&id, "9012").await.unwrap();
+        let mark = || async {
+            let session = store.find_by_thread("9012").await.unwrap().unwrap();
+            session.replies_relayed_until_ms
+        };
+        assert_eq!(mark().await, None);
+        store
+            .advance_replies_relayed_until(&id, 2_000)
+            .await
+            .unwrap();
+        store
+            .advance_replies_relayed_until(&id, 1_000)
+            .await
+            .unwrap();
+        assert_eq!(mark().await, Some(2_000));
+        store
+            .advance_replies_relayed_until(&id, 3_000)
+            .await
+            .unwrap();
+        assert_eq!(mark().await, Some(3_000));
+        store
+            .advance_replies_relayed_until("no-such-session", 4_000)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]
@@ -804,6 +840,8 @@ mod tests {
         let old = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(old.assigned_actor_id.as_deref(), Some("A-1"));
         assert_eq!(old.assignment_changed_at_ms, None);
+        assert_eq!(old.customer, None, "read from the customer store instead");
+        assert_eq!(old.replies_relayed_until_ms, None);
         assert!(store.set_assignee("s1", Some("A-2"), 5).await.unwrap());
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(found.assignment_changed_at_ms, Some(5));
@@ -834,7 +872,15 @@ mod tests {
     #[tokio::test]
     async fn sessions_are_found_from_either_side() {
         let store = store();
-        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now());
+        let customer = Customer {
+            bot_id: "bot".into(),
+            botpress_user_id: "user".into(),
+            name: "Ada".into(),
+            identifier: DeliveryIdentifier::Phone("+14155550100".into()),
+            hubspot_contact_id: "501".into(),
+        };
+        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now())
+            .for_customer(&customer);
         store.insert_or_get_active(session.clone()).await.unwrap();
         store.set_thread(&session.id, "9012").await.unwrap();
         store.activate(&session.id, "conv_1").await.unwrap();
@@ -842,6 +888,7 @@ mod tests {
         let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
         assert_eq!(by_thread, by_conversation);
         assert_eq!(by_thread.status, SessionStatus::Open);
+        assert_eq!(by_thread.customer, session.customer);
     }
 
     #[tokio::test]

@@ -16,7 +16,10 @@ use crate::ports::{Clock, SystemClock};
 /// settings). The SDK honours `AWS_ENDPOINT_URL`, which the tests point at moto.
 pub async fn build_from_env() -> Result<Bridge, BuildError> {
     let (settings, location) = config::aws_settings_from(&|name| std::env::var(name).ok())?;
-    let sdk = aws_config::defaults(BehaviorVersion::latest()).load().await;
+    let sdk = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(crate::adapters::tls::aws_http_client())
+        .load()
+        .await;
     build_on_aws(&settings, &location, &sdk).await
 }
 

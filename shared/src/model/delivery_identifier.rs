@@ -54,6 +54,15 @@ impl DeliveryIdentifier {
             Self::Email(value) | Self::Phone(value) => value,
         }
     }
+
+    /// The identifier a store kept as its HubSpot type and value; `None` for an unknown type.
+    pub fn from_hubspot(hubspot_type: &str, value: String) -> Option<Self> {
+        match hubspot_type {
+            "HS_EMAIL_ADDRESS" => Some(Self::Email(value)),
+            "HS_PHONE_NUMBER" => Some(Self::Phone(value)),
+            _ => None,
+        }
+    }
 }
 
 /// Never prints the address or number in clear: these end up in logs.

@@ -13,4 +13,4 @@ pub use botpress_context::BotpressContext;
 pub use channel::{ChannelSetup, InboxAccount};
 pub use customer::{AgentUser, Customer};
 pub use delivery_identifier::{DeliveryIdentifier, IdentifierError};
-pub use session::{HandoffSession, SessionStatus};
+pub use session::{HandoffSession, SessionCustomer, SessionStatus};

@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::BotpressContext;
+use super::{BotpressContext, Customer, DeliveryIdentifier};
 
 /// Where a handoff is in its life.
 ///
@@ -59,6 +59,31 @@ pub struct HandoffSession {
     /// included): HubSpot delivers changes out of order, and an older one must not undo it.
     pub assignment_changed_at_ms: Option<i64>,
     pub created_at: DateTime<Utc>,
+    /// Who the customer is to the help desk: the sender of every message published into the
+    /// thread, fixed when the handoff opens. Kept on the session so relaying a customer's
+    /// message needs no second read; `None` on sessions stored by older versions, whose
+    /// customer is read from the customer store instead.
+    pub customer: Option<SessionCustomer>,
+    /// The creation time (ms) of the newest agent reply relayed into the conversation: replies
+    /// written later may have unrelayed predecessors (`relay::reply_order`). `None` before the
+    /// first reply.
+    pub replies_relayed_until_ms: Option<i64>,
+}
+
+/// The customer as the thread's messages name them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionCustomer {
+    pub name: String,
+    pub identifier: DeliveryIdentifier,
+}
+
+impl From<&Customer> for SessionCustomer {
+    fn from(customer: &Customer) -> Self {
+        Self {
+            name: customer.name.clone(),
+            identifier: customer.identifier.clone(),
+        }
+    }
 }
 
 impl HandoffSession {
@@ -82,7 +107,15 @@ impl HandoffSession {
             assigned_actor_id: None,
             assignment_changed_at_ms: None,
             created_at: now,
+            customer: None,
+            replies_relayed_until_ms: None,
         }
+    }
+
+    /// The session with `customer` as the sender of the thread's messages.
+    pub fn for_customer(mut self, customer: &Customer) -> Self {
+        self.customer = Some(SessionCustomer::from(customer));
+        self
     }
 
     /// The idempotency id of the opening message: stable across retries of `startHitl`.

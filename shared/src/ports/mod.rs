@@ -18,8 +18,6 @@ pub use hubspot::{
     HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, IdempotencyLedger};
-pub use store::{
-    AgentStore, BridgeStore, ChannelStore, CustomerStore, ReplyOrderStore, SessionStore, StoreError,
-};
+pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
 pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

@@ -48,6 +48,13 @@ pub trait SessionStore: Send + Sync {
         actor_id: Option<&str>,
         changed_at_ms: i64,
     ) -> Result<bool, StoreError>;
+    /// Moves the session's `replies_relayed_until_ms` to `created_at_ms`, never back: racing
+    /// calls keep the latest. An unknown session is left alone.
+    async fn advance_replies_relayed_until(
+        &self,
+        session_id: &str,
+        created_at_ms: i64,
+    ) -> Result<(), StoreError>;
     async fn find_by_thread(&self, thread_id: &str) -> Result<Option<HandoffSession>, StoreError>;
     async fn find_by_conversation(
         &self,
@@ -85,33 +92,13 @@ pub trait AgentStore: Send + Sync {
     async fn save_agent_user(&self, agent: &AgentUser) -> Result<(), StoreError>;
 }
 
-/// Per thread, how far the agent's replies have been relayed: the creation time of the newest
-/// one relayed. A reply created later than this may have unrelayed predecessors; one created
-/// earlier is past (see `relay::reply_order`).
-#[async_trait]
-pub trait ReplyOrderStore: Send + Sync {
-    /// Milliseconds since the epoch; `None` before the first reply of the thread.
-    async fn relayed_until(&self, thread_id: &str) -> Result<Option<i64>, StoreError>;
-    /// Moves the mark to `created_at_ms`, never back: racing calls keep the latest.
-    async fn advance_relayed_until(
-        &self,
-        thread_id: &str,
-        created_at_ms: i64,
-    ) -> Result<(), StoreError>;
-}
-
 /// Everything the relay keeps, for adapters that keep it all in one place.
 pub trait BridgeStore:
-    SessionStore + ChannelStore + CustomerStore + AgentStore + ReplyOrderStore + IdempotencyLedger
+    SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
 {
 }
 
 impl<T> BridgeStore for T where
-    T: SessionStore
-        + ChannelStore
-        + CustomerStore
-        + AgentStore
-        + ReplyOrderStore
-        + IdempotencyLedger
+    T: SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
 {
 }

@@ -90,7 +90,7 @@ impl Relay {
         }
         if message.created_at_ms > 0 {
             self.store
-                .advance_relayed_until(&message.thread_id, message.created_at_ms)
+                .advance_replies_relayed_until(&session.id, message.created_at_ms)
                 .await?;
         }
         self.mark_reply(message, DeliveryStatus::Sent).await;

@@ -9,7 +9,9 @@
 use async_trait::async_trait;
 
 use super::{Outcome, Relay, RelayError};
-use crate::model::{BotpressContext, SessionStatus, channel_limits};
+use crate::model::{
+    BotpressContext, HandoffSession, SessionCustomer, SessionStatus, channel_limits,
+};
 use crate::ports::{
     FetchError, FetchedFile, FileAttachment, FileSource, IncomingMessage, Service, UpstreamError,
 };
@@ -83,15 +85,7 @@ impl Relay {
                     "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
                 )));
             }
-            let customer = self
-                .store
-                .customer(&bot.bot_id, &session.customer_user_id)
-                .await?
-                .ok_or_else(|| {
-                    RelayError::InvalidInput(format!(
-                        "the customer of conversation `{conversation_id}` is unknown; call createUser"
-                    ))
-                })?;
+            let customer = self.session_customer(&session).await?;
             let mut ready = Vec::with_capacity(parts.len());
             for (index, part) in parts.iter().enumerate() {
                 ready.push(self.prepare(part, index, parts.len()).await?);
@@ -121,6 +115,27 @@ impl Relay {
             Ok(Outcome::Done)
         })
         .await
+    }
+
+    /// Who the session's messages come from: fixed on the session when it opened; a session
+    /// stored by an older version reads the customer record.
+    async fn session_customer(
+        &self,
+        session: &HandoffSession,
+    ) -> Result<SessionCustomer, RelayError> {
+        if let Some(customer) = &session.customer {
+            return Ok(customer.clone());
+        }
+        self.store
+            .customer(&session.bot.bot_id, &session.customer_user_id)
+            .await?
+            .map(|customer| SessionCustomer::from(&customer))
+            .ok_or_else(|| {
+                RelayError::InvalidInput(format!(
+                    "the customer of conversation `{}` is unknown; call createUser",
+                    session.conversation_id.as_deref().unwrap_or_default()
+                ))
+            })
     }
 
     /// Fetches a file part (checking it against the channel's limits); text passes through.

@@ -59,7 +59,8 @@ impl Relay {
             setup.channel_id.clone(),
             inbox.channel_account_id.clone(),
             self.clock.now(),
-        );
+        )
+        .for_customer(&customer);
         let session = self.store.insert_or_get_active(candidate).await?;
         if let (SessionStatus::Open, Some(conversation_id)) =
             (session.status, &session.conversation_id)

@@ -1,7 +1,8 @@
 //! Agent replies reach the bot in the order the agent wrote them, even when HubSpot delivers
 //! them out of order in separate deliveries (one delivery is ordered by `batch`).
 //!
-//! How: the store keeps, per thread, the creation time of the newest reply relayed (the mark).
+//! How: the session keeps the creation time of the newest reply relayed (the mark), so the read
+//! that finds the thread's session brings it.
 //! Before relaying a reply written after the mark, the relay reads the thread's agent messages
 //! written after the mark (one HubSpot call, newest first, stopping at the mark) and relays
 //! every earlier one first, oldest first, each under the same ledger key its own delivery
@@ -34,10 +35,9 @@ impl Relay {
             return Ok(());
         }
         // Before the first reply of the session, every agent message since it opened counts.
-        let mark = match self.store.relayed_until(&reply.thread_id).await? {
-            Some(mark) => mark,
-            None => session.created_at.timestamp_millis() - 1,
-        };
+        let mark = session
+            .replies_relayed_until_ms
+            .unwrap_or_else(|| session.created_at.timestamp_millis() - 1);
         if reply.created_at_ms <= mark {
             tracing::info!(
                 session = session.id,

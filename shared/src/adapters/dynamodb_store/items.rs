@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use crate::model::{
     AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    InboxAccount, SessionStatus,
+    InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::StoreError;
 
@@ -28,6 +28,12 @@ pub(super) const STATUS: &str = "status";
 pub(super) const ASSIGNED_ACTOR_ID: &str = "assigned_actor_id";
 /// HubSpot's `occurredAt` (ms) of the newest assignment change applied to a session.
 pub(super) const ASSIGNMENT_CHANGED_AT_MS: &str = "assignment_changed_at_ms";
+/// The creation time (ms) of the newest agent reply relayed in a session.
+pub(super) const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
+/// The customer the session's messages come from (absent on sessions of older versions).
+const CUSTOMER_NAME: &str = "customer_name";
+const CUSTOMER_IDENTIFIER_TYPE: &str = "customer_identifier_type";
+const CUSTOMER_IDENTIFIER_VALUE: &str = "customer_identifier_value";
 
 pub(super) fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
@@ -116,6 +122,20 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
     if let Some(changed_at) = session.assignment_changed_at_ms {
         item.insert(ASSIGNMENT_CHANGED_AT_MS.to_string(), n(changed_at));
     }
+    if let Some(relayed_until) = session.replies_relayed_until_ms {
+        item.insert(REPLIES_RELAYED_UNTIL_MS.to_string(), n(relayed_until));
+    }
+    if let Some(customer) = &session.customer {
+        item.insert(CUSTOMER_NAME.to_string(), s(&customer.name));
+        item.insert(
+            CUSTOMER_IDENTIFIER_TYPE.to_string(),
+            s(customer.identifier.hubspot_type()),
+        );
+        item.insert(
+            CUSTOMER_IDENTIFIER_VALUE.to_string(),
+            s(customer.identifier.value()),
+        );
+    }
     item.insert(STATUS.to_string(), s(session.status.as_str()));
     item.insert("created_at".to_string(), s(session.created_at.to_rfc3339()));
     if let Some(ttl) = ttl {
@@ -147,7 +167,29 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| malformed(item, "created_at", "is not an RFC 3339 time"))?
             .with_timezone(&Utc),
+        customer: session_customer_from_item(item)?,
+        replies_relayed_until_ms: number(item, REPLIES_RELAYED_UNTIL_MS)?,
     })
+}
+
+fn session_customer_from_item(item: &Item) -> Result<Option<SessionCustomer>, StoreError> {
+    let Some(name) = optional_string(item, CUSTOMER_NAME)? else {
+        return Ok(None);
+    };
+    let identifier =
+        identifier_from_item(item, CUSTOMER_IDENTIFIER_TYPE, CUSTOMER_IDENTIFIER_VALUE)?;
+    Ok(Some(SessionCustomer { name, identifier }))
+}
+
+/// A delivery identifier kept as its HubSpot type and value in two attributes.
+fn identifier_from_item(
+    item: &Item,
+    type_attribute: &str,
+    value_attribute: &str,
+) -> Result<DeliveryIdentifier, StoreError> {
+    let value = string(item, value_attribute)?;
+    DeliveryIdentifier::from_hubspot(&string(item, type_attribute)?, value)
+        .ok_or_else(|| malformed(item, type_attribute, "is not a delivery identifier type"))
 }
 
 /// A THREAD#, CONVERSATION# or ACTIVE# item: a pointer at a session.
@@ -235,18 +277,7 @@ pub(super) fn customer_item(customer: &Customer) -> Item {
 }
 
 pub(super) fn customer_from_item(item: &Item) -> Result<Customer, StoreError> {
-    let value = string(item, "identifier_value")?;
-    let identifier = match string(item, "identifier_type")?.as_str() {
-        "HS_EMAIL_ADDRESS" => DeliveryIdentifier::Email(value),
-        "HS_PHONE_NUMBER" => DeliveryIdentifier::Phone(value),
-        _ => {
-            return Err(malformed(
-                item,
-                "identifier_type",
-                "is not a delivery identifier type",
-            ));
-        }
-    };
+    let identifier = identifier_from_item(item, "identifier_type", "identifier_value")?;
     Ok(Customer {
         bot_id: string(item, "bot_id")?,
         botpress_user_id: string(item, "botpress_user_id")?,
@@ -303,6 +334,11 @@ mod tests {
         session.conversation_id = Some("conv".into());
         session.assigned_actor_id = Some("A-1".into());
         session.assignment_changed_at_ms = Some(1_700_000_000_123);
+        session.replies_relayed_until_ms = Some(1_700_000_000_456);
+        session.customer = Some(SessionCustomer {
+            name: "Ada".into(),
+            identifier: DeliveryIdentifier::Phone("+14155550100".into()),
+        });
         session.status = SessionStatus::Closed;
         let item = session_item(&session, Some(42));
         assert_eq!(session_from_item(&item).unwrap(), session);

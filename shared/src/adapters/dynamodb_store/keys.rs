@@ -32,11 +32,6 @@ pub(super) fn agent(bot_id: &str, actor_id: &str) -> String {
     format!("AGENT#{}#{}", part(bot_id), part(actor_id))
 }
 
-/// How far a thread's agent replies have been relayed.
-pub(super) fn reply_order(thread_id: &str) -> String {
-    format!("REPLY_ORDER#{}", part(thread_id))
-}
-
 pub(super) fn idempotency(key: &str) -> String {
     format!("IDEMPOTENCY#{}", part(key))
 }

@@ -3,8 +3,8 @@
 //! One table, hash key `pk` only, TTL on `ttl` (epoch seconds). Item kinds by key prefix (see
 //! [`keys`]): `SESSION#` holds a session; `THREAD#` and `CONVERSATION#` map either side's id to
 //! it; `ACTIVE#<bot>#<customer>` names the customer's active session; `CHANNEL`, `CUSTOMER#`,
-//! `AGENT#` hold what their names say; `REPLY_ORDER#<thread>` how far the thread's agent replies
-//! were relayed; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock.
+//! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock.
+//! (`REPLY_ORDER#` items of older versions are no longer read: the mark lives on the session.)
 //!
 //! Conditional writes and transactions do what uniqueness constraints do in the SQLite store:
 //! the mapping items are written in the same transaction as the session change (not a GSI,
@@ -17,8 +17,8 @@ mod items;
 mod keys;
 mod ledger;
 mod lock;
+mod pointers;
 mod records;
-mod reply_order;
 mod sessions;
 mod table;
 mod writes;
@@ -45,6 +45,8 @@ pub struct DynamoStore {
     client: Client,
     table: String,
     clock: Arc<dyn Clock>,
+    /// Which session each mapping item names, as this process last read it.
+    pointers: pointers::PointerCache,
 }
 
 impl DynamoStore {
@@ -55,6 +57,7 @@ impl DynamoStore {
             client,
             table: table.into(),
             clock,
+            pointers: pointers::PointerCache::default(),
         }
     }
 

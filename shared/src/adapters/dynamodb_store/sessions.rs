@@ -11,8 +11,8 @@ use crate::model::HandoffSession;
 use crate::ports::{SessionStore, StoreError};
 
 use super::items::{
-    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL,
-    n, s,
+    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, REPLIES_RELAYED_UNTIL_MS,
+    SESSION_ID, THREAD_ID, TTL, n, s,
 };
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
@@ -43,6 +43,14 @@ impl Side {
         }
     }
 
+    /// The session's id on this side.
+    fn id_of(self, session: &HandoffSession) -> Option<&str> {
+        match self {
+            Self::Thread => session.thread_id.as_deref(),
+            Self::Conversation => session.conversation_id.as_deref(),
+        }
+    }
+
     fn name(self) -> &'static str {
         match self {
             Self::Thread => "thread",
@@ -64,7 +72,7 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// The session an `ACTIVE#`, `THREAD#` or `CONVERSATION#` item points at.
+    /// The session an `ACTIVE#` item points at.
     async fn pointed_session(
         &self,
         operation: &'static str,
@@ -75,6 +83,36 @@ impl DynamoStore {
         };
         let session_id = items::string(&item, SESSION_ID)?;
         self.session(operation, &session_id).await
+    }
+
+    /// The session `side`'s mapping item for `id` names, if that session still has `id` on
+    /// that side (a mapping left behind by a session whose id changed names it no longer).
+    /// A warm process knows the session id and reads the session only.
+    async fn mapped_session(
+        &self,
+        operation: &'static str,
+        side: Side,
+        id: &str,
+    ) -> Result<Option<HandoffSession>, StoreError> {
+        let mapping = side.key(id);
+        let names_id =
+            |session: &HandoffSession| side.id_of(session).is_some_and(|mapped| mapped == id);
+        if let Some(session_id) = self.pointers.session_id(&mapping) {
+            match self.session(operation, &session_id).await? {
+                Some(session) if names_id(&session) => return Ok(Some(session)),
+                _ => self.pointers.forget(&mapping),
+            }
+        }
+        let Some(item) = self.get(operation, mapping.clone()).await? else {
+            return Ok(None);
+        };
+        let session_id = items::string(&item, SESSION_ID)?;
+        let session = self.session(operation, &session_id).await?;
+        let session = session.filter(names_id);
+        if session.is_some() {
+            self.pointers.remember(mapping, session_id);
+        }
+        Ok(session)
     }
 
     /// Writes `mapping` → `session_id`, expiring with the session when it is closed.
@@ -419,24 +457,49 @@ impl SessionStore for DynamoStore {
         }
     }
 
+    async fn advance_replies_relayed_until(
+        &self,
+        session_id: &str,
+        created_at_ms: i64,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "advance reply order";
+        let expression = format!("SET {REPLIES_RELAYED_UNTIL_MS} = :at");
+        let condition = format!(
+            "attribute_exists(pk) AND (attribute_not_exists({REPLIES_RELAYED_UNTIL_MS}) \
+             OR {REPLIES_RELAYED_UNTIL_MS} < :at)"
+        );
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::session(session_id))))
+            .update_expression(&expression)
+            .condition_expression(&condition)
+            .set_expression_attribute_values(values([(":at", n(created_at_ms))]))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // The mark is already at or past this reply, or there is no such session.
+            Err(error) if is_condition_failed(&error) => Ok(()),
+            Err(error) => Err(failure(OPERATION, error)),
+        }
+    }
+
     async fn find_by_thread(&self, thread_id: &str) -> Result<Option<HandoffSession>, StoreError> {
-        let session = self
-            .pointed_session("find session by thread", keys::thread(thread_id))
-            .await?;
-        // A mapping left behind by a session whose thread changed names it no longer.
-        Ok(session.filter(|session| session.thread_id.as_deref() == Some(thread_id)))
+        self.mapped_session("find session by thread", Side::Thread, thread_id)
+            .await
     }
 
     async fn find_by_conversation(
         &self,
         conversation_id: &str,
     ) -> Result<Option<HandoffSession>, StoreError> {
-        let session = self
-            .pointed_session(
-                "find session by conversation",
-                keys::conversation(conversation_id),
-            )
-            .await?;
-        Ok(session.filter(|session| session.conversation_id.as_deref() == Some(conversation_id)))
+        self.mapped_session(
+            "find session by conversation",
+            Side::Conversation,
+            conversation_id,
+        )
+        .await
     }
 }
