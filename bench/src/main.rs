@@ -76,12 +76,13 @@ async fn main() -> anyhow::Result<()> {
     .await
     .context("starting the sandbox on the Lambda path")?;
     stack.register().await?;
+    let deployment = stack.lambda.as_ref().context("Lambda path")?;
     let meter = Meter {
         hubspot: stack.hubspot.recorder(),
         botpress: stack.botpress.recorder(),
         aws: &aws,
+        functions: vec![&deployment.hubspot_webhook, &deployment.botpress_outbound],
     };
-    let deployment = stack.lambda.as_ref().context("Lambda path")?;
 
     let hello = Arc::new(
         LambdaFunction::start(FunctionSpec {
@@ -161,6 +162,7 @@ async fn main() -> anyhow::Result<()> {
         hubspot: local.hubspot.recorder(),
         botpress: local.botpress.recorder(),
         aws: &aws,
+        functions: Vec::new(),
     };
     let local_batch = batch::run(&local, &local_meter, latency).await?;
 
@@ -331,11 +333,23 @@ fn warm_rows(table: &mut Table, what: &str, spans: &[Span]) {
         "",
         None,
     );
-    let p99 = percentile(&overhead, 99.0);
     table.row(
         "warm",
-        &format!("{what}, relay overhead, median / p99"),
-        format!("{} / {}", ms(median(&overhead)), ms(p99)),
+        &format!("{what}, end to end less simulators + moto, median / p99"),
+        format!(
+            "{} / {}",
+            ms(median(&overhead)),
+            ms(percentile(&overhead, 99.0))
+        ),
+        "the bridge + the emulated API Gateway and Runtime API round trips (floor's warm GET)",
+        None,
+    );
+    let bridge: Vec<Duration> = spans.iter().map(Span::bridge_time).collect();
+    let p99 = percentile(&bridge, 99.0);
+    table.row(
+        "warm",
+        &format!("{what}, relay overhead: Lambda Duration less simulators + moto, median / p99"),
+        format!("{} / {}", ms(median(&bridge)), ms(p99)),
         "p99 ≤ 2 ms",
         Some(p99 <= Duration::from_millis(2)),
     );

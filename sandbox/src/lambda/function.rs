@@ -109,6 +109,12 @@ impl LambdaFunction {
         self.state.first_poll()
     }
 
+    /// Lambda's `Duration` of every invocation answered so far, in order: from the event
+    /// handed to the process to its answer.
+    pub fn durations(&self) -> Vec<Duration> {
+        self.state.durations()
+    }
+
     /// The current process's id (for reading its memory use), while it runs.
     pub fn pid(&self) -> Option<u32> {
         self.child

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::{
     Router,
@@ -35,7 +36,12 @@ pub(super) struct RuntimeState {
     pending: Arc<Mutex<HashMap<String, oneshot::Sender<InvokeOutcome>>>>,
     init_error: Arc<Mutex<Option<String>>>,
     /// When the current process first asked for an event: the end of its init.
-    first_poll: Arc<Mutex<Option<std::time::Instant>>>,
+    first_poll: Arc<Mutex<Option<Instant>>>,
+    /// When each invocation in flight was handed to the process.
+    handed_out: Arc<Mutex<HashMap<String, Instant>>>,
+    /// Lambda's `Duration` of every invocation answered, in order: from the event handed to
+    /// the process to its answer (what Lambda bills, and reports in its `REPORT` line).
+    durations: Arc<Mutex<Vec<Duration>>>,
     function_arn: String,
 }
 
@@ -46,6 +52,8 @@ impl RuntimeState {
             pending: Arc::default(),
             init_error: Arc::default(),
             first_poll: Arc::default(),
+            handed_out: Arc::default(),
+            durations: Arc::default(),
             function_arn: format!("arn:aws:lambda:us-east-1:000000000000:function:{function_name}"),
         }
     }
@@ -67,6 +75,7 @@ impl RuntimeState {
     /// The process running the current invocation died: its caller gets no answer.
     pub fn fail_in_flight(&self) {
         self.pending.lock().expect("pending lock").clear();
+        self.handed_out.lock().expect("handed-out lock").clear();
         *self.init_error.lock().expect("init error lock") = None;
     }
 
@@ -75,8 +84,13 @@ impl RuntimeState {
         *self.first_poll.lock().expect("first poll lock") = None;
     }
 
-    pub fn first_poll(&self) -> Option<std::time::Instant> {
+    pub fn first_poll(&self) -> Option<Instant> {
         *self.first_poll.lock().expect("first poll lock")
+    }
+
+    /// Lambda's `Duration` of every invocation answered so far, in order.
+    pub fn durations(&self) -> Vec<Duration> {
+        self.durations.lock().expect("durations lock").clone()
     }
 
     pub fn init_error(&self) -> Option<String> {
@@ -84,6 +98,17 @@ impl RuntimeState {
     }
 
     fn answer(&self, request_id: &str, outcome: InvokeOutcome) -> StatusCode {
+        let handed_out = self
+            .handed_out
+            .lock()
+            .expect("handed-out lock")
+            .remove(request_id);
+        if let Some(handed_out) = handed_out {
+            self.durations
+                .lock()
+                .expect("durations lock")
+                .push(handed_out.elapsed());
+        }
         match self
             .pending
             .lock()
@@ -117,11 +142,16 @@ async fn next(State(state): State<RuntimeState>) -> Response {
         .first_poll
         .lock()
         .expect("first poll lock")
-        .get_or_insert_with(std::time::Instant::now);
+        .get_or_insert_with(Instant::now);
     let invocation = state.queue.lock().await.recv().await;
     let Some(invocation) = invocation else {
         return StatusCode::GONE.into_response();
     };
+    state
+        .handed_out
+        .lock()
+        .expect("handed-out lock")
+        .insert(invocation.request_id.clone(), Instant::now());
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
@@ -178,4 +208,48 @@ fn read_error(body: &[u8]) -> (String, String) {
     let json: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
     let field = |name: &str| json[name].as_str().unwrap_or_default().to_string();
     (field("errorType"), field("errorMessage"))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn an_invocation_is_timed_from_the_event_handed_out_to_the_answer() {
+        let (queue, receiver) = mpsc::channel(1);
+        let state = RuntimeState::new(receiver, "f");
+        let (answer, answered) = oneshot::channel();
+        state.expect("r1", answer);
+        queue
+            .send(Invocation {
+                request_id: "r1".into(),
+                event: b"{}".to_vec(),
+                deadline_ms: 0,
+            })
+            .await
+            .unwrap();
+        let next = Request::get("/2018-06-01/runtime/invocation/next")
+            .body(Body::empty())
+            .unwrap();
+        let handed = router(state.clone()).oneshot(next).await.unwrap();
+        assert_eq!(handed.status(), StatusCode::OK);
+        assert!(state.durations().is_empty(), "not answered yet");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let response = Request::post("/2018-06-01/runtime/invocation/r1/response")
+            .body(Body::from("\"done\""))
+            .unwrap();
+        let posted = router(state.clone()).oneshot(response).await.unwrap();
+        assert_eq!(posted.status(), StatusCode::ACCEPTED);
+        assert_eq!(
+            answered.await.unwrap(),
+            InvokeOutcome::Response(b"\"done\"".to_vec())
+        );
+        let durations = state.durations();
+        assert_eq!(durations.len(), 1);
+        assert!(durations[0] >= Duration::from_millis(20), "{durations:?}");
+    }
 }

@@ -622,6 +622,10 @@ impl HubSpotGateway for HubSpotClient {
         after_ms: i64,
     ) -> Result<Vec<AgentMessage>, UpstreamError> {
         const OP: &str = "read thread messages";
+        // Usually only this reply and a few customer messages are newer than the mark: a
+        // small first page covers them (the read stops at the mark) without parsing fifty
+        // messages on every reply; a longer gap reads on in full pages.
+        const FIRST_PAGE_SIZE: &str = "10";
         const PAGE_SIZE: &str = "50";
         let url = self.url(&[
             "/conversations/v3/conversations/threads",
@@ -636,7 +640,9 @@ impl HubSpotGateway for HubSpotClient {
                 .send_authorized(OP, |token| {
                     let mut request = self
                         .authorized(Method::GET, url.clone(), token)
-                        .query(&[("sort", "-createdAt"), ("limit", PAGE_SIZE)]);
+                        .query(&[("sort", "-createdAt")]);
+                    let limit = if after.is_some() { PAGE_SIZE } else { FIRST_PAGE_SIZE };
+                    request = request.query(&[("limit", limit)]);
                     if let Some(after) = &after {
                         request = request.query(&[("after", after)]);
                     }
