@@ -641,7 +641,11 @@ impl HubSpotGateway for HubSpotClient {
                     let mut request = self
                         .authorized(Method::GET, url.clone(), token)
                         .query(&[("sort", "-createdAt")]);
-                    let limit = if after.is_some() { PAGE_SIZE } else { FIRST_PAGE_SIZE };
+                    let limit = if after.is_some() {
+                        PAGE_SIZE
+                    } else {
+                        FIRST_PAGE_SIZE
+                    };
                     request = request.query(&[("limit", limit)]);
                     if let Some(after) = &after {
                         request = request.query(&[("after", after)]);
