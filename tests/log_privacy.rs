@@ -58,6 +58,11 @@ async fn no_email_address_or_phone_number_is_logged_by_the_lambda_functions() {
         .logs()
         .join("\n");
     assert_nothing_personal_in(&logs);
+    assert!(
+        !logs.contains('\u{1b}'),
+        "CloudWatch would store terminal escape codes: {}",
+        &logs[..logs.len().min(300)]
+    );
 }
 
 /// What the customer and the agent write is theirs: it must not reach the logs either.

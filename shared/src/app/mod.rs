@@ -1,6 +1,7 @@
 //! Composition: builds the bridge from settings, secrets and a store. Every binary goes
 //! through here, so the Lambda functions, the local server and the tests run the same code.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -150,7 +151,8 @@ pub fn build_local(
 }
 
 /// Logging for every binary: JSON on Lambda when `AWS_LAMBDA_LOG_FORMAT=JSON`, text otherwise;
-/// level from `RUST_LOG` (default `info`).
+/// level from `RUST_LOG` (default `info`). Colours only on a terminal: on Lambda stdout goes
+/// to CloudWatch, where escape codes would be stored in every line.
 pub fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
@@ -159,7 +161,8 @@ pub fn init_tracing() {
         .unwrap_or(false);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_target(false);
+        .with_target(false)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = if json {
         builder.json().try_init()
     } else {
