@@ -25,12 +25,27 @@ pub struct BatchResult {
     pub latency: Duration,
     /// Waves × calls per thread × latency.
     pub ideal: Duration,
+    /// On the Lambda path: the same ideal with each thread's AWS calls at moto's unloaded
+    /// time per call added, and moto's own floor, all of them served one after another.
+    pub with_moto: Option<MotoBound>,
 }
 
+/// What moto alone makes the batch take: it answers one request at a time (one Python
+/// process), so the ideal's waves also wait for its calls.
+pub struct MotoBound {
+    /// moto's median time per call when nothing else is asking (from the warm relays).
+    pub per_call: Duration,
+    pub ideal: Duration,
+    /// Every AWS call of the batch, one after another.
+    pub serial: Duration,
+}
+
+/// `moto_per_call`: moto's unloaded time per call, on the Lambda path.
 pub async fn run(
     stack: &SandboxStack,
     meter: &Meter<'_>,
     latency: Duration,
+    moto_per_call: Option<Duration>,
 ) -> anyhow::Result<BatchResult> {
     let mut threads = Vec::new();
     for n in 0..THREADS {
@@ -78,11 +93,20 @@ pub async fn run(
     let waves = THREADS.div_ceil(THREADS_IN_PARALLEL) as u32;
     let calls_per_thread = calls as f64 / THREADS as f64;
     let ideal = latency.mul_f64(calls_per_thread) * waves;
+    let with_moto = moto_per_call.map(|per_call| {
+        let aws_per_thread = span.aws_calls as f64 / THREADS as f64;
+        MotoBound {
+            per_call,
+            ideal: ideal + per_call.mul_f64(aws_per_thread) * waves,
+            serial: per_call * span.aws_calls as u32,
+        }
+    });
     Ok(BatchResult {
         status: delivery.status,
         span,
         latency,
         ideal,
+        with_moto,
     })
 }
 

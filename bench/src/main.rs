@@ -122,7 +122,9 @@ async fn main() -> anyhow::Result<()> {
         warm::cpu_time(deployment.botpress_outbound.pid()),
         warm::cpu_time(deployment.hubspot_webhook.pid()),
     );
+    let aws_before_warm = aws.handled().len();
     let (user_messages, agent_replies) = warm::relays(&stack, &meter, &handoff, args.warm).await?;
+    let moto_per_call = median(&aws.handled()[aws_before_warm..]);
     let cpu_per_invocation = |before: Option<Duration>, after: Option<Duration>| {
         before
             .zip(after)
@@ -154,7 +156,7 @@ async fn main() -> anyhow::Result<()> {
 
     eprintln!("bench: a 100-event batch with injected latency…");
     let latency = Duration::from_millis(args.batch_latency_ms);
-    let batch = batch::run(&stack, &meter, latency).await?;
+    let batch = batch::run(&stack, &meter, latency, Some(moto_per_call)).await?;
     eprintln!("bench: the same batch against the bridge in process (SQLite, no moto)…");
     let local = SandboxStack::start(SandboxOptions::default()).await?;
     local.register().await?;
@@ -164,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         aws: &aws,
         functions: Vec::new(),
     };
-    let local_batch = batch::run(&local, &local_meter, latency).await?;
+    let local_batch = batch::run(&local, &local_meter, latency, None).await?;
 
     let mut table = Table::default();
     cold_rows(&mut table, &cold);
@@ -384,6 +386,28 @@ fn batch_rows(table: &mut Table, path: &str, batch: &batch::BatchResult) {
         &format!("{times:.2}× ideal; ≤ 1.5×"),
         Some(times <= 1.5),
     );
+    if let Some(moto) = &batch.with_moto {
+        table.row(
+            "batch",
+            &format!(
+                "{path}: that ideal with each thread's AWS calls at moto's unloaded {} per call",
+                ms(moto.per_call)
+            ),
+            ms(moto.ideal),
+            &format!("{:.2}× this ideal", ratio(wall, moto.ideal)),
+            None,
+        );
+        table.row(
+            "batch",
+            &format!(
+                "{path}: moto's own floor, its {} calls answered one at a time",
+                batch.span.aws_calls
+            ),
+            ms(moto.serial),
+            &format!("{:.2}× this floor", ratio(wall, moto.serial)),
+            None,
+        );
+    }
 }
 
 fn call_rows(table: &mut Table, user: &[Span], agent: &[Span], life: &warm::LifeCycle) {
