@@ -18,8 +18,8 @@ use hitl_bridge::model::{
     InboxAccount, SessionStatus,
 };
 use hitl_bridge::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
-    SessionStore,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, FinishingWrite, IdempotencyLedger,
+    RefreshLock, SessionStore,
 };
 
 /// A clock the test moves by hand.
@@ -779,4 +779,54 @@ async fn a_warm_lookup_reads_the_session_only_and_a_stale_mapping_is_read_again(
         store.find_by_thread("t2").await.unwrap().unwrap().id,
         second.id
     );
+}
+
+#[tokio::test]
+async fn a_reply_completes_with_its_reply_order_mark_and_never_moves_it_back() {
+    let fixture = fixture().await;
+    let store = &fixture.store;
+    let session = new_session("user");
+    store.insert_or_get_active(session.clone()).await.unwrap();
+    store.set_thread(&session.id, "t1").await.unwrap();
+    let lease = Duration::from_secs(30);
+    let keep = Duration::from_secs(3600);
+    let mark_at = |created_at_ms| FinishingWrite::RepliesRelayedUntil {
+        session_id: session.id.clone(),
+        created_at_ms,
+    };
+    let mark = || async {
+        let session = store.find_by_thread("t1").await.unwrap().unwrap();
+        session.replies_relayed_until_ms
+    };
+
+    assert_eq!(store.claim("m2", lease).await.unwrap(), Claim::Acquired);
+    store
+        .complete_with("m2", keep, &mark_at(2_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("m2", lease).await.unwrap(),
+        Claim::Completed(None)
+    );
+    assert_eq!(mark().await, Some(2_000));
+
+    // An older reply finishing later: the key completes, the mark stays where it is.
+    assert_eq!(store.claim("m1", lease).await.unwrap(), Claim::Acquired);
+    store
+        .complete_with("m1", keep, &mark_at(1_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("m1", lease).await.unwrap(),
+        Claim::Completed(None)
+    );
+    assert_eq!(mark().await, Some(2_000));
+
+    // A key that was never claimed: nothing to complete, and the mark still moves.
+    store
+        .complete_with("never-claimed", keep, &mark_at(3_000))
+        .await
+        .unwrap();
+    assert!(fixture.item("IDEMPOTENCY#never-claimed").await.is_none());
+    assert_eq!(mark().await, Some(3_000));
 }

@@ -615,11 +615,12 @@ impl HubSpotGateway for HubSpotClient {
             .collect())
     }
 
-    async fn agent_messages_since(
+    async fn agent_messages_before(
         &self,
         thread_id: &str,
         channel_id: &str,
         after_ms: i64,
+        reply: &AgentMessage,
     ) -> Result<Vec<AgentMessage>, UpstreamError> {
         const OP: &str = "read thread messages";
         // Usually only this reply and a few customer messages are newer than the mark: a
@@ -662,6 +663,16 @@ impl HubSpotGateway for HubSpotClient {
                     .and_then(super::hubspot_message::epoch_ms);
                 if created_at.is_some_and(|created_at| created_at <= after_ms) {
                     break 'pages;
+                }
+                // The reply itself and what came after it need no reading (its rich text
+                // through an HTML parser is the costly part of a message).
+                let id = message.get("id").and_then(super::hubspot_message::id_text);
+                let not_before_reply = created_at.is_none_or(|created_at| {
+                    (created_at, id.as_deref().unwrap_or_default())
+                        >= (reply.created_at_ms, reply.message_id.as_str())
+                });
+                if not_before_reply {
+                    continue;
                 }
                 let is_ours = message.get("type").and_then(Value::as_str) == Some("MESSAGE")
                     && message.get("direction").and_then(Value::as_str) == Some("OUTGOING")

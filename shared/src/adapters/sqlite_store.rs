@@ -18,8 +18,8 @@ use crate::model::{
     InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, IdempotencyLedger, RefreshLock,
-    SessionStore, StoreError, StoredTokens, TokenVault,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, FinishingWrite, IdempotencyLedger,
+    RefreshLock, SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -220,6 +220,20 @@ fn identifier_from(
     DeliveryIdentifier::from_hubspot(kind, value).ok_or_else(|| bad_column(index, kind))
 }
 
+/// Moves a session's reply-order mark forward, never back.
+fn advance_replies_mark(
+    connection: &Connection,
+    session_id: &str,
+    created_at_ms: i64,
+) -> rusqlite::Result<()> {
+    connection.execute(
+        "UPDATE sessions SET replies_relayed_until_ms = ?2 WHERE id = ?1 \
+         AND (replies_relayed_until_ms IS NULL OR replies_relayed_until_ms < ?2)",
+        params![session_id, created_at_ms],
+    )?;
+    Ok(())
+}
+
 fn bad_column(index: usize, value: &str) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         index,
@@ -367,12 +381,7 @@ impl SessionStore for SqliteStore {
     ) -> Result<(), StoreError> {
         let session_id = session_id.to_string();
         self.run("advance reply order", move |connection| {
-            connection.execute(
-                "UPDATE sessions SET replies_relayed_until_ms = ?2 WHERE id = ?1 \
-                 AND (replies_relayed_until_ms IS NULL OR replies_relayed_until_ms < ?2)",
-                params![session_id, created_at_ms],
-            )?;
-            Ok(())
+            advance_replies_mark(connection, &session_id, created_at_ms)
         })
         .await
     }
@@ -615,6 +624,31 @@ impl IdempotencyLedger for SqliteStore {
                 params![key, outcome, expires],
             )?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn complete_with(
+        &self,
+        key: &str,
+        keep: Duration,
+        finishing: &FinishingWrite,
+    ) -> Result<(), StoreError> {
+        let key = key.to_string();
+        let expires = self.now_ms() + i64::try_from(keep.as_millis()).unwrap_or(i64::MAX / 2);
+        let FinishingWrite::RepliesRelayedUntil {
+            session_id,
+            created_at_ms,
+        } = finishing.clone();
+        self.run("complete idempotency key", move |connection| {
+            let transaction = connection.transaction()?;
+            transaction.execute(
+                "UPDATE idempotency SET state = 'completed', outcome = NULL, expires_at_ms = ?2 \
+                 WHERE key = ?1",
+                params![key, expires],
+            )?;
+            advance_replies_mark(&transaction, &session_id, created_at_ms)?;
+            transaction.commit()
         })
         .await
     }
@@ -933,6 +967,43 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn a_reply_completes_with_its_reply_order_mark_and_never_moves_it_back() {
+        let store = store();
+        let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now());
+        store.insert_or_get_active(session.clone()).await.unwrap();
+        store.set_thread(&session.id, "9012").await.unwrap();
+        let (lease, keep) = (Duration::from_secs(30), Duration::from_secs(3600));
+        let mark_at = |created_at_ms| FinishingWrite::RepliesRelayedUntil {
+            session_id: session.id.clone(),
+            created_at_ms,
+        };
+        let mark = || async {
+            let session = store.find_by_thread("9012").await.unwrap().unwrap();
+            session.replies_relayed_until_ms
+        };
+        assert_eq!(store.claim("m2", lease).await.unwrap(), Claim::Acquired);
+        store
+            .complete_with("m2", keep, &mark_at(2_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim("m2", lease).await.unwrap(),
+            Claim::Completed(None)
+        );
+        assert_eq!(mark().await, Some(2_000));
+        assert_eq!(store.claim("m1", lease).await.unwrap(), Claim::Acquired);
+        store
+            .complete_with("m1", keep, &mark_at(1_000))
+            .await
+            .unwrap();
+        assert_eq!(
+            store.claim("m1", lease).await.unwrap(),
+            Claim::Completed(None)
+        );
+        assert_eq!(mark().await, Some(2_000), "never back");
     }
 
     #[tokio::test]

@@ -154,14 +154,16 @@ pub trait HubSpotGateway: Send + Sync {
         &self,
         actor_ids: &[String],
     ) -> Result<Vec<AgentProfile>, UpstreamError>;
-    /// The agents' messages on `channel_id` in a thread created after `after_ms` (ms since the
-    /// epoch), oldest first: what the relay checks for replies still to relay before a later
-    /// one. Internal comments and other channels' messages are not included.
-    async fn agent_messages_since(
+    /// The agents' messages on `channel_id` in a thread written after `after_ms` (ms since the
+    /// epoch) and before `reply` (earlier creation time, or the same and a smaller id), oldest
+    /// first: the replies the relay must relay before `reply`. Internal comments, other
+    /// channels' messages and `reply` itself are not included.
+    async fn agent_messages_before(
         &self,
         thread_id: &str,
         channel_id: &str,
         after_ms: i64,
+        reply: &AgentMessage,
     ) -> Result<Vec<AgentMessage>, UpstreamError>;
     /// Marks an outgoing (agent) message SENT or FAILED on our channel.
     async fn set_message_status(

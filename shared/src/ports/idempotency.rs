@@ -15,6 +15,19 @@ pub enum Claim {
     Completed(Option<String>),
 }
 
+/// A change of the relay's state that finishes a unit of work: written with the key's
+/// completion in one store operation where the store can, so finishing costs one round trip
+/// and the record of the work and its key's "done" never disagree.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FinishingWrite {
+    /// [`SessionStore::advance_replies_relayed_until`](super::SessionStore): an agent reply
+    /// was relayed.
+    RepliesRelayedUntil {
+        session_id: String,
+        created_at_ms: i64,
+    },
+}
+
 /// A record per unit of work (a HubSpot event, a Botpress message), going
 /// IN_PROGRESS → COMPLETED with an expiry, written with one conditional write. A retry of
 /// finished work is answered from the record; a retry of work in flight is refused.
@@ -28,6 +41,13 @@ pub trait IdempotencyLedger: Send + Sync {
         key: &str,
         outcome: Option<&str>,
         keep: Duration,
+    ) -> Result<(), StoreError>;
+    /// Marks `key` done (without an outcome) and makes `finishing`, together.
+    async fn complete_with(
+        &self,
+        key: &str,
+        keep: Duration,
+        finishing: &FinishingWrite,
     ) -> Result<(), StoreError>;
     /// Gives `key` up after a failure, so the sender's retry can do the work.
     async fn release(&self, key: &str) -> Result<(), StoreError>;

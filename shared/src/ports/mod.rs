@@ -17,7 +17,7 @@ pub use hubspot::{
     AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel, FileAttachment,
     HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage, ThreadStatus,
 };
-pub use idempotency::{Claim, IdempotencyLedger};
+pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
 pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
 pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

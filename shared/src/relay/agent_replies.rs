@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use super::help_desk_events::is_live;
 use super::{Outcome, Relay, RelayError};
 use crate::model::{AgentMessage, Attachment, FileKind, HandoffSession, SessionStatus};
-use crate::ports::{BotpressMessage, DeliveryStatus};
+use crate::ports::{BotpressMessage, DeliveryStatus, FinishingWrite};
 
 /// The Botpress message tag that ties each part of an agent's reply to its HubSpot message.
 const MESSAGE_TAG: &str = "hubspotMessageId";
@@ -25,20 +25,20 @@ impl Relay {
     pub(super) async fn relay_agent_reply(
         &self,
         reply: AgentMessage,
-    ) -> Result<Outcome, RelayError> {
+    ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
         let Some(session) = self.store.find_by_thread(&reply.thread_id).await? else {
             tracing::info!(
                 thread_id = reply.thread_id,
                 "agent reply on a thread the bridge did not open; ignored"
             );
-            return Ok(Outcome::Ignored);
+            return Ok((Outcome::Ignored, None));
         };
         if session.channel_id != reply.channel_id {
             tracing::warn!(
                 thread_id = reply.thread_id,
                 "agent reply names another channel than the thread's; ignored"
             );
-            return Ok(Outcome::Ignored);
+            return Ok((Outcome::Ignored, None));
         }
         if !is_live(&session) {
             if session.status == SessionStatus::Closed {
@@ -49,7 +49,7 @@ impl Relay {
                 );
                 self.mark_reply(&reply, DeliveryStatus::Failed(HANDOFF_ENDED.to_string()))
                     .await;
-                return Ok(Outcome::Ignored);
+                return Ok((Outcome::Ignored, None));
             }
             // Still opening: the bot conversation is about to exist. HubSpot's retry delivers it.
             return Err(RelayError::InProgress);
@@ -58,13 +58,14 @@ impl Relay {
         self.deliver_agent_message(&session, &reply).await
     }
 
-    /// Creates every part of `message` in the session's conversation, marks it for the agent,
-    /// and moves the thread's reply-order mark to it.
+    /// Creates every part of `message` in the session's conversation and marks it for the
+    /// agent; answers the move of the session's reply-order mark to it, which the ledger
+    /// makes with the message's completion.
     pub(super) async fn deliver_agent_message(
         &self,
         session: &HandoffSession,
         message: &AgentMessage,
-    ) -> Result<Outcome, RelayError> {
+    ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
         let agent_user_id = self
             .agent_user(
                 &session.bot,
@@ -88,18 +89,17 @@ impl Relay {
                 return Err(error.into());
             }
         }
-        if message.created_at_ms > 0 {
-            self.store
-                .advance_replies_relayed_until(&session.id, message.created_at_ms)
-                .await?;
-        }
         self.mark_reply(message, DeliveryStatus::Sent).await;
         tracing::info!(
             session = session.id,
             message_id = message.message_id,
             "agent reply relayed"
         );
-        Ok(Outcome::Done)
+        let mark = (message.created_at_ms > 0).then(|| FinishingWrite::RepliesRelayedUntil {
+            session_id: session.id.clone(),
+            created_at_ms: message.created_at_ms,
+        });
+        Ok((Outcome::Done, mark))
     }
 
     /// Shows the agent what became of their message. A failure here is logged, not raised:

@@ -59,7 +59,8 @@ impl Relay {
         match event {
             HelpDeskEvent::AgentReply(reply) => {
                 let key = agent_message_key(&reply.message_id);
-                self.once(&key, self.relay_agent_reply(reply)).await
+                self.once_finishing(&key, self.relay_agent_reply(reply))
+                    .await
             }
             HelpDeskEvent::ThreadChanged {
                 event_id,

@@ -2,7 +2,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{Relay, RelayError};
-use crate::ports::Claim;
+use crate::ports::{Claim, FinishingWrite};
 
 /// How long one attempt may hold a key before another may take over (the worker died), when
 /// no request budget applies. With a budget, the lease ends shortly after it: by then the
@@ -39,14 +39,28 @@ impl Relay {
     where
         F: Future<Output = Result<Outcome, RelayError>>,
     {
+        self.once_finishing(key, async { Ok((work.await?, None)) })
+            .await
+    }
+
+    /// [`Relay::once`] for work that ends with a write of its own: the work answers it
+    /// instead of making it, and it is made together with the key's completion (one round
+    /// trip instead of two).
+    pub(crate) async fn once_finishing<F>(&self, key: &str, work: F) -> Result<Outcome, RelayError>
+    where
+        F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
+    {
         match self.store.claim(key, claim_lease()).await? {
             Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
             Claim::InProgress => return Err(RelayError::InProgress),
             Claim::Acquired => {}
         }
         match work.await {
-            Ok(outcome) => {
-                self.store.complete(key, None, REMEMBER).await?;
+            Ok((outcome, finishing)) => {
+                match finishing {
+                    Some(finishing) => self.store.complete_with(key, REMEMBER, &finishing).await?,
+                    None => self.store.complete(key, None, REMEMBER).await?,
+                }
                 Ok(outcome)
             }
             Err(error) => {

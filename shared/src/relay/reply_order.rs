@@ -48,7 +48,7 @@ impl Relay {
         }
         let written = self
             .hubspot
-            .agent_messages_since(&reply.thread_id, &session.channel_id, mark)
+            .agent_messages_before(&reply.thread_id, &session.channel_id, mark, reply)
             .await?;
         let earlier = written.into_iter().filter(|message| {
             message.created_at_ms > mark
@@ -59,7 +59,7 @@ impl Relay {
         for message in earlier {
             let key = agent_message_key(&message.message_id);
             match self
-                .once(&key, self.deliver_agent_message(session, &message))
+                .once_finishing(&key, self.deliver_agent_message(session, &message))
                 .await
             {
                 Ok(Outcome::Done) => tracing::info!(

@@ -28,8 +28,9 @@ pub(super) const STATUS: &str = "status";
 pub(super) const ASSIGNED_ACTOR_ID: &str = "assigned_actor_id";
 /// HubSpot's `occurredAt` (ms) of the newest assignment change applied to a session.
 pub(super) const ASSIGNMENT_CHANGED_AT_MS: &str = "assignment_changed_at_ms";
-/// The creation time (ms) of the newest agent reply relayed in a session.
-pub(super) const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
+/// The creation time (ms) of the newest agent reply relayed in a session (written by
+/// `sessions::ADVANCE_REPLIES_MARK`).
+const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
 /// The customer the session's messages come from (absent on sessions of older versions).
 const CUSTOMER_NAME: &str = "customer_name";
 const CUSTOMER_IDENTIFIER_TYPE: &str = "customer_identifier_type";

@@ -8,10 +8,14 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
-use crate::ports::{Claim, IdempotencyLedger, StoreError};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::ports::{Claim, FinishingWrite, IdempotencyLedger, SessionStore, StoreError};
 
 use super::items::{self, Item, TTL, n, s};
-use super::writes::{ATTEMPTS, failure, is_condition_failed, names, values};
+use super::writes::{self, ATTEMPTS, failure, is_condition_failed, names, values};
 use super::{DynamoStore, keys};
 
 const STATE: &str = "state";
@@ -86,36 +90,16 @@ impl IdempotencyLedger for DynamoStore {
         keep: Duration,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "complete idempotency key";
-        let expires = self.now_ms().saturating_add(millis(keep));
-        let (expression, outcome_value) = match outcome {
-            Some(outcome) => (
-                "SET #state = :completed, outcome = :outcome, expires_at_ms = :expires, #ttl = :ttl",
-                Some(s(outcome)),
-            ),
-            None => (
-                "SET #state = :completed, expires_at_ms = :expires, #ttl = :ttl REMOVE outcome",
-                None,
-            ),
-        };
-        let mut attribute_values = values([
-            (":completed", s(COMPLETED)),
-            (":expires", n(expires)),
-            (":ttl", n(Self::ttl_at_ms(expires))),
-        ])
-        .unwrap_or_default();
-        if let Some(outcome) = outcome_value {
-            attribute_values.insert(":outcome".into(), outcome);
-        }
-        let condition = "attribute_exists(pk)";
+        let completion = self.completion(outcome, keep);
         match self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::idempotency(key))))
-            .update_expression(expression)
-            .condition_expression(condition)
-            .set_expression_attribute_names(names(&[expression, condition]))
-            .set_expression_attribute_values(Some(attribute_values))
+            .update_expression(completion.expression)
+            .condition_expression(RECORD_EXISTS)
+            .set_expression_attribute_names(names(&[completion.expression, RECORD_EXISTS]))
+            .set_expression_attribute_values(Some(completion.values))
             .send()
             .await
         {
@@ -123,6 +107,39 @@ impl IdempotencyLedger for DynamoStore {
             Err(error) if !is_condition_failed(&error) => Err(failure(OPERATION, error)),
             _ => Ok(()),
         }
+    }
+
+    /// One transaction for both writes; when either condition does not hold (no record, or
+    /// the mark is already past this reply: both answers, not failures) or the transaction
+    /// meets another, each write is made on its own, where its condition is an answer.
+    async fn complete_with(
+        &self,
+        key: &str,
+        keep: Duration,
+        finishing: &FinishingWrite,
+    ) -> Result<(), StoreError> {
+        const OPERATION: &str = "complete idempotency key";
+        let FinishingWrite::RepliesRelayedUntil {
+            session_id,
+            created_at_ms,
+        } = finishing;
+        let completion = self.completion(None, keep);
+        let writes = vec![
+            writes::update(
+                self,
+                items::key(keys::idempotency(key)),
+                completion.expression,
+                RECORD_EXISTS,
+                Some(completion.values),
+            )?,
+            self.replies_mark_update(session_id, *created_at_ms)?,
+        ];
+        if self.transact(OPERATION, writes).await?.is_ok() {
+            return Ok(());
+        }
+        self.complete(key, None, keep).await?;
+        self.advance_replies_relayed_until(session_id, *created_at_ms)
+            .await
     }
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
@@ -143,6 +160,37 @@ impl IdempotencyLedger for DynamoStore {
             Err(error) if !is_condition_failed(&error) => Err(failure(OPERATION, error)),
             _ => Ok(()),
         }
+    }
+}
+
+/// The condition of a completion: the record exists (claimed, and not gone).
+const RECORD_EXISTS: &str = "attribute_exists(pk)";
+
+/// The update that marks a record COMPLETED, remembering `outcome` for `keep`.
+struct Completion {
+    expression: &'static str,
+    values: HashMap<String, AttributeValue>,
+}
+
+impl DynamoStore {
+    fn completion(&self, outcome: Option<&str>, keep: Duration) -> Completion {
+        let expires = self.now_ms().saturating_add(millis(keep));
+        let expression = match outcome {
+            Some(_) => {
+                "SET #state = :completed, outcome = :outcome, expires_at_ms = :expires, #ttl = :ttl"
+            }
+            None => "SET #state = :completed, expires_at_ms = :expires, #ttl = :ttl REMOVE outcome",
+        };
+        let mut values = values([
+            (":completed", s(COMPLETED)),
+            (":expires", n(expires)),
+            (":ttl", n(Self::ttl_at_ms(expires))),
+        ])
+        .unwrap_or_default();
+        if let Some(outcome) = outcome {
+            values.insert(":outcome".into(), s(outcome));
+        }
+        Completion { expression, values }
     }
 }
 

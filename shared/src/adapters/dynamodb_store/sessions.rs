@@ -11,11 +11,17 @@ use crate::model::HandoffSession;
 use crate::ports::{SessionStore, StoreError};
 
 use super::items::{
-    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, REPLIES_RELAYED_UNTIL_MS,
-    SESSION_ID, THREAD_ID, TTL, n, s,
+    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL,
+    n, s,
 };
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
+
+/// Moves a session's reply-order mark to `:at`, on condition [`REPLIES_MARK_BEHIND`].
+const ADVANCE_REPLIES_MARK: &str = "SET replies_relayed_until_ms = :at";
+/// The session exists and its mark is behind `:at`: the mark never moves back.
+const REPLIES_MARK_BEHIND: &str = "attribute_exists(pk) AND \
+    (attribute_not_exists(replies_relayed_until_ms) OR replies_relayed_until_ms < :at)";
 
 /// A mapping item may be written when it is free or already points at this session. Needs
 /// `:now` and `:sid`.
@@ -113,6 +119,21 @@ impl DynamoStore {
             self.pointers.remember(mapping, session_id);
         }
         Ok(session)
+    }
+
+    /// [`ADVANCE_REPLIES_MARK`] inside a transaction.
+    pub(super) fn replies_mark_update(
+        &self,
+        session_id: &str,
+        created_at_ms: i64,
+    ) -> Result<TransactWriteItem, StoreError> {
+        writes::update(
+            self,
+            items::key(keys::session(session_id)),
+            ADVANCE_REPLIES_MARK,
+            REPLIES_MARK_BEHIND,
+            values([(":at", n(created_at_ms))]),
+        )
     }
 
     /// Writes `mapping` → `session_id`, expiring with the session when it is closed.
@@ -463,18 +484,13 @@ impl SessionStore for DynamoStore {
         created_at_ms: i64,
     ) -> Result<(), StoreError> {
         const OPERATION: &str = "advance reply order";
-        let expression = format!("SET {REPLIES_RELAYED_UNTIL_MS} = :at");
-        let condition = format!(
-            "attribute_exists(pk) AND (attribute_not_exists({REPLIES_RELAYED_UNTIL_MS}) \
-             OR {REPLIES_RELAYED_UNTIL_MS} < :at)"
-        );
         match self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::session(session_id))))
-            .update_expression(&expression)
-            .condition_expression(&condition)
+            .update_expression(ADVANCE_REPLIES_MARK)
+            .condition_expression(REPLIES_MARK_BEHIND)
             .set_expression_attribute_values(values([(":at", n(created_at_ms))]))
             .send()
             .await
