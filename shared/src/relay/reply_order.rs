@@ -46,16 +46,11 @@ impl Relay {
             );
             return Ok(());
         }
-        let written = self
+        // Only what lies between the mark and this reply, oldest first (the port's contract).
+        let earlier = self
             .hubspot
             .agent_messages_before(&reply.thread_id, &session.channel_id, mark, reply)
             .await?;
-        let earlier = written.into_iter().filter(|message| {
-            message.created_at_ms > mark
-                && message.message_id != reply.message_id
-                && (message.created_at_ms, &message.message_id)
-                    < (reply.created_at_ms, &reply.message_id)
-        });
         for message in earlier {
             let key = agent_message_key(&message.message_id);
             match self
