@@ -458,7 +458,11 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     let operator = Operator::start().await;
     let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT")
         .expect("needs a moto server: run scripts/test, or set HITL_TEST_AWS_ENDPOINT");
-    let sdk = hitl_sandbox::moto::sdk_config(&endpoint).await;
+    let sdk = hitl_sandbox::moto::sdk_config(
+        &endpoint,
+        hitl_bridge::adapters::aws_http::sdk_http_client(),
+    )
+    .await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let (table, secret_id) = (format!("cli-{suffix}"), format!("cli/{suffix}"));
     DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)

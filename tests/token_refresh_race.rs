@@ -34,7 +34,11 @@ impl Deployment {
         })
         .await
         .unwrap();
-        let sdk = hitl_sandbox::moto::sdk_config(&endpoint).await;
+        let sdk = hitl_sandbox::moto::sdk_config(
+            &endpoint,
+            hitl_bridge::adapters::aws_http::sdk_http_client(),
+        )
+        .await;
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let (table, secret_id) = (format!("race-{suffix}"), format!("race/{suffix}"));
         DynamoStore::create_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)

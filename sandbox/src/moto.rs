@@ -10,7 +10,6 @@ use std::sync::Arc;
 
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
-use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -19,14 +18,11 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 
 /// The SDK configuration for the moto server at `endpoint`: dummy credentials, one region,
-/// one request at a time.
-pub async fn sdk_config(endpoint: &str) -> SdkConfig {
+/// one request at a time over `http` (the bridge's own SDK HTTP client, so the tests run the
+/// stores over what the functions use; the sandbox does not depend on the bridge).
+pub async fn sdk_config(endpoint: &str, http: SharedHttpClient) -> SdkConfig {
     let http = OneAtATime {
-        inner: aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(
-                tls::rustls_provider::CryptoMode::AwsLc,
-            ))
-            .build_https(),
+        inner: http,
         turn: Arc::default(),
     };
     aws_config::defaults(BehaviorVersion::latest())

@@ -45,7 +45,13 @@ async fn client() -> Client {
     let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").expect(
         "HITL_TEST_AWS_ENDPOINT is not set: run scripts/test, which starts a moto server for these tests",
     );
-    Client::new(&hitl_sandbox::moto::sdk_config(&endpoint).await)
+    Client::new(
+        &hitl_sandbox::moto::sdk_config(
+            &endpoint,
+            hitl_bridge::adapters::aws_http::sdk_http_client(),
+        )
+        .await,
+    )
 }
 
 /// A store over a table of its own, with the test's clock.

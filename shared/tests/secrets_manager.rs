@@ -32,6 +32,7 @@ async fn client() -> Client {
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
+        .http_client(hitl_bridge::adapters::aws_http::sdk_http_client())
         .load()
         .await;
     Client::new(&config)

@@ -1,6 +1,7 @@
 //! Implementations of the ports: HTTP clients for HubSpot and Botpress, the OAuth token
 //! manager, the SQLite store for local runs, and HubSpot's request signatures.
 
+pub mod aws_http;
 pub mod botpress_http;
 pub mod budget;
 pub mod dynamodb_store;

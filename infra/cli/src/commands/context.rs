@@ -102,7 +102,10 @@ pub fn oauth_client(settings: &Settings, client_secret: SecretString) -> OAuthCl
 
 /// An AWS SDK configuration from the environment (the tests point AWS_ENDPOINT_URL at moto).
 pub async fn aws_sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(hitl_bridge::adapters::aws_http::sdk_http_client())
+        .load()
+        .await
 }
 
 /// A connected deployment: the bridge as it runs, its grant, and the operator's HubSpot client.

@@ -38,7 +38,11 @@ pub async fn deploy(
     settings: &Settings,
     secret_json: serde_json::Value,
 ) -> anyhow::Result<LambdaDeployment> {
-    let sdk = hitl_sandbox::moto::sdk_config(aws_endpoint).await;
+    let sdk = hitl_sandbox::moto::sdk_config(
+        aws_endpoint,
+        hitl_bridge::adapters::aws_http::sdk_http_client(),
+    )
+    .await;
     let suffix = uuid::Uuid::new_v4().simple().to_string();
     let location = AwsLocation {
         table_name: format!("hitl-{suffix}"),
