@@ -14,7 +14,8 @@ handler = {"botpress-outbound": "botpress_route", "hubspot-webhook": "hubspot_ro
 
 PARTS = [
     ("AWS SDK call (DynamoDB / Secrets Manager)", lambda s: "aws_smithy_runtime::client::orchestrator" in s),
-    ("HubSpot / Botpress HTTP call (reqwest)", lambda s: "reqwest::" in s),
+    # reqwest carries the SDK's requests too: an SDK call counts above, its connection task here.
+    ("HTTP calls and connections (reqwest)", lambda s: "reqwest::" in s),
     ("bridge code (parse, relay, checks)", lambda s: handler in s),
     ("Lambda runtime: next event, event to request, response", lambda s: "lambda_runtime" in s),
     ("idle: waiting for I/O", lambda s: "park" in s or "epoll_wait" in s),

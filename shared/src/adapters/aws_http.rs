@@ -25,14 +25,28 @@ use aws_smithy_runtime_api::client::result::ConnectorError;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
+use aws_smithy_types::timeout::TimeoutConfig;
 
 /// How long an idle connection to DynamoDB or Secrets Manager is kept: as for HubSpot and
 /// Botpress (`build_http_client`), under the idle timeouts of AWS's load balancers.
 const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// How long an answer may stop arriving before the call fails as a timeout (which the SDK
+/// retries): the grace period of the SDK's stalled-stream protection, which cannot watch an
+/// answer this client reads whole before handing it over.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+
 /// The HTTP client to give the AWS SDK (`aws_config::ConfigLoader::http_client`).
 pub fn sdk_http_client() -> SharedHttpClient {
     SharedHttpClient::new(ReqwestForSdk::default())
+}
+
+/// The timeouts to give the SDK with [`sdk_http_client`] (`ConfigLoader::timeout_config`): the
+/// SDK's default connect timeout (3.1 s) stays, and a read timeout takes the place of
+/// stalled-stream protection, so a DynamoDB or Secrets Manager answer that stalls half-way is
+/// retried instead of holding the invocation until Lambda's timeout.
+pub fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder().read_timeout(READ_TIMEOUT).build()
 }
 
 /// One reqwest client per distinct timeout settings the SDK asks for (in practice one per
@@ -268,6 +282,31 @@ mod tests {
         let address = listener.local_addr().unwrap();
         let _silent = tokio::spawn(async move {
             let (socket, _) = listener.accept().await.unwrap();
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            drop(socket);
+        });
+        let settings = HttpConnectorSettings::builder()
+            .read_timeout(Duration::from_millis(100))
+            .build();
+        let error = connector(settings)
+            .call(request(&format!("http://{address}/"), "{}"))
+            .await
+            .unwrap_err();
+        assert!(error.is_timeout(), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_stalls_half_way_is_a_timeout() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let _stalling = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await.unwrap();
+            socket
+                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"Item\":")
+                .await
+                .unwrap();
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(socket);
         });

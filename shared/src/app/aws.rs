@@ -29,7 +29,8 @@ pub async fn build_from_env() -> Result<Bridge, BuildError> {
 /// the fallback where those variables are not set (a binary run outside Lambda).
 async fn lambda_sdk_config() -> SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::adapters::aws_http::sdk_http_client());
+        .http_client(crate::adapters::aws_http::sdk_http_client())
+        .timeout_config(crate::adapters::aws_http::sdk_timeouts());
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }

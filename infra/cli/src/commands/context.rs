@@ -104,6 +104,7 @@ pub fn oauth_client(settings: &Settings, client_secret: SecretString) -> OAuthCl
 pub async fn aws_sdk() -> aws_config::SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
         .http_client(hitl_bridge::adapters::aws_http::sdk_http_client())
+        .timeout_config(hitl_bridge::adapters::aws_http::sdk_timeouts())
         .load()
         .await
 }
