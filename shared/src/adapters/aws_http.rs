@@ -1,8 +1,8 @@
 //! The AWS SDK's HTTP client: reqwest, over the process's one TLS configuration.
 //!
 //! Why not the SDK's own client (`aws-smithy-http-client`): its trust store only takes PEM, so
-//! the compiled-in roots had to be encoded to PEM and parsed back on every cold start (~0.9 ms,
-//! 8 % of a cold start's CPU: docs/PERFORMANCE.md), and it brought a second hyper connector
+//! the compiled-in roots had to be encoded to PEM and parsed back on every cold start (~1 ms,
+//! 8–17 % of a cold start's CPU: docs/PERFORMANCE.md), and it brought a second hyper connector
 //! stack into every binary beside reqwest's. The SDK is built to take any [`HttpClient`]; this
 //! one hands its requests to reqwest and classifies reqwest's failures the way the SDK's own
 //! client classifies hyper's, so the SDK's retries behave the same: timeouts and I/O failures
@@ -16,6 +16,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
+use aws_config::{BehaviorVersion, ConfigLoader};
 use aws_smithy_runtime_api::client::http::{
     HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
     SharedHttpConnector,
@@ -27,26 +28,26 @@ use aws_smithy_types::body::SdkBody;
 use aws_smithy_types::retry::ErrorKind;
 use aws_smithy_types::timeout::TimeoutConfig;
 
-/// How long an idle connection to DynamoDB or Secrets Manager is kept: as for HubSpot and
-/// Botpress (`build_http_client`), under the idle timeouts of AWS's load balancers.
-const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
-
 /// How long an answer may stop arriving before the call fails as a timeout (which the SDK
 /// retries): the grace period of the SDK's stalled-stream protection, which cannot watch an
 /// answer this client reads whole before handing it over.
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The HTTP client to give the AWS SDK (`aws_config::ConfigLoader::http_client`).
-pub fn sdk_http_client() -> SharedHttpClient {
-    SharedHttpClient::new(ReqwestForSdk::default())
+/// The SDK's configuration loader with this client and its timeouts: what the functions and
+/// the operator's CLI start from. The SDK's default connect timeout (3.1 s) stays, and a read
+/// timeout takes the place of stalled-stream protection, so a DynamoDB or Secrets Manager
+/// answer that stalls half-way is retried instead of holding the invocation until Lambda's
+/// timeout.
+pub fn sdk_config_loader() -> ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .http_client(sdk_http_client())
+        .timeout_config(TimeoutConfig::builder().read_timeout(READ_TIMEOUT).build())
 }
 
-/// The timeouts to give the SDK with [`sdk_http_client`] (`ConfigLoader::timeout_config`): the
-/// SDK's default connect timeout (3.1 s) stays, and a read timeout takes the place of
-/// stalled-stream protection, so a DynamoDB or Secrets Manager answer that stalls half-way is
-/// retried instead of holding the invocation until Lambda's timeout.
-pub fn sdk_timeouts() -> TimeoutConfig {
-    TimeoutConfig::builder().read_timeout(READ_TIMEOUT).build()
+/// The HTTP client to give the AWS SDK (`aws_config::ConfigLoader::http_client`): in
+/// [`sdk_config_loader`], and on its own for the tests' moto configuration.
+pub fn sdk_http_client() -> SharedHttpClient {
+    SharedHttpClient::new(ReqwestForSdk::default())
 }
 
 /// One reqwest client per distinct timeout settings the SDK asks for (in practice one per
@@ -87,7 +88,7 @@ impl HttpClient for ReqwestForSdk {
 
 fn build_client(timeouts: TimeoutKey) -> reqwest::Client {
     let mut builder = reqwest::Client::builder()
-        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
+        .pool_idle_timeout(super::http_client::POOL_IDLE_TIMEOUT)
         .tls_backend_preconfigured(super::tls::rustls_client_config());
     if let Some(connect) = timeouts.connect {
         builder = builder.connect_timeout(connect);
@@ -276,47 +277,45 @@ mod tests {
         assert!(error.is_io(), "{error:?}");
     }
 
-    #[tokio::test]
-    async fn a_server_that_does_not_answer_in_the_read_timeout_is_a_timeout() {
+    /// A server that reads a request, writes `written` (nothing, or the start of an answer)
+    /// and then goes silent with the connection open.
+    async fn stalling_server(written: &'static [u8]) -> SocketAddr {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let _silent = tokio::spawn(async move {
-            let (socket, _) = listener.accept().await.unwrap();
+        tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buffer = [0u8; 4096];
+            let _ = socket.read(&mut buffer).await.unwrap();
+            socket.write_all(written).await.unwrap();
             tokio::time::sleep(Duration::from_secs(5)).await;
             drop(socket);
         });
+        address
+    }
+
+    /// A call to `address` with a 100 ms read timeout, which must fail.
+    async fn failure_with_a_short_read_timeout(address: SocketAddr) -> ConnectorError {
         let settings = HttpConnectorSettings::builder()
             .read_timeout(Duration::from_millis(100))
             .build();
-        let error = connector(settings)
+        connector(settings)
             .call(request(&format!("http://{address}/"), "{}"))
             .await
-            .unwrap_err();
+            .unwrap_err()
+    }
+
+    #[tokio::test]
+    async fn a_server_that_does_not_answer_in_the_read_timeout_is_a_timeout() {
+        let address = stalling_server(b"").await;
+        let error = failure_with_a_short_read_timeout(address).await;
         assert!(error.is_timeout(), "{error:?}");
     }
 
     #[tokio::test]
     async fn an_answer_that_stalls_half_way_is_a_timeout() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let _stalling = tokio::spawn(async move {
-            let (mut socket, _) = listener.accept().await.unwrap();
-            let mut buffer = [0u8; 4096];
-            let _ = socket.read(&mut buffer).await.unwrap();
-            socket
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"Item\":")
-                .await
-                .unwrap();
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            drop(socket);
-        });
-        let settings = HttpConnectorSettings::builder()
-            .read_timeout(Duration::from_millis(100))
-            .build();
-        let error = connector(settings)
-            .call(request(&format!("http://{address}/"), "{}"))
-            .await
-            .unwrap_err();
+        let address =
+            stalling_server(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n{\"Item\":").await;
+        let error = failure_with_a_short_read_timeout(address).await;
         assert!(error.is_timeout(), "{error:?}");
     }
 

@@ -1,5 +1,10 @@
 use std::time::Duration;
 
+/// How long an idle connection is kept, for every client of the process (HubSpot, Botpress,
+/// the AWS SDK's): under the idle timeouts of the services' load balancers, so a warm
+/// invocation does not reuse a connection the other side has already dropped.
+pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
+
 /// The one HTTP client a process uses for HubSpot and Botpress: built once so warm Lambda
 /// invocations reuse its connections. Timeouts are bounded because HubSpot gives our webhook
 /// 5 seconds in all.
@@ -7,7 +12,7 @@ pub fn build_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
         .timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(50))
+        .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("hitl-bridge/", env!("CARGO_PKG_VERSION")))
         .tls_backend_preconfigured(super::tls::rustls_client_config())
         .build()

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
+use aws_config::SdkConfig;
 use aws_config::environment::{
     EnvironmentVariableCredentialsProvider, EnvironmentVariableRegionProvider,
 };
-use aws_config::{BehaviorVersion, SdkConfig};
 
 use super::{Bridge, BuildError, Persistence, build};
 use crate::adapters::dynamodb_store::DynamoStore;
@@ -28,9 +28,7 @@ pub async fn build_from_env() -> Result<Bridge, BuildError> {
 /// and instance metadata first, ~0.8 ms of every cold start (docs/PERFORMANCE.md); they stay
 /// the fallback where those variables are not set (a binary run outside Lambda).
 async fn lambda_sdk_config() -> SdkConfig {
-    let mut loader = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(crate::adapters::aws_http::sdk_http_client())
-        .timeout_config(crate::adapters::aws_http::sdk_timeouts());
+    let mut loader = crate::adapters::aws_http::sdk_config_loader();
     if std::env::var_os("AWS_ACCESS_KEY_ID").is_some() {
         loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
     }

@@ -6,7 +6,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
-use aws_config::BehaviorVersion;
 use hitl_bridge::adapters::build_http_client;
 use hitl_bridge::adapters::hubspot_admin::{HubSpotAdmin, OAuthClient};
 use hitl_bridge::adapters::sqlite_store::SqliteStore;
@@ -102,9 +101,7 @@ pub fn oauth_client(settings: &Settings, client_secret: SecretString) -> OAuthCl
 
 /// An AWS SDK configuration from the environment (the tests point AWS_ENDPOINT_URL at moto).
 pub async fn aws_sdk() -> aws_config::SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
-        .http_client(hitl_bridge::adapters::aws_http::sdk_http_client())
-        .timeout_config(hitl_bridge::adapters::aws_http::sdk_timeouts())
+    hitl_bridge::adapters::aws_http::sdk_config_loader()
         .load()
         .await
 }
