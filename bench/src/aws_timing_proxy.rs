@@ -23,19 +23,26 @@ use axum::{
 struct Upstream {
     base: String,
     client: reqwest::Client,
-    handled: Arc<Mutex<Vec<Duration>>>,
+    handled: Arc<Mutex<Vec<Busy>>>,
+}
+
+/// One call moto answered: when it reached the proxy, and how long until its answer was back.
+#[derive(Clone, Copy, Debug)]
+pub struct Busy {
+    pub arrived: Instant,
+    pub took: Duration,
 }
 
 /// The proxy's address and what it has timed so far.
 pub struct AwsTimingProxy {
     url: String,
-    handled: Arc<Mutex<Vec<Duration>>>,
+    handled: Arc<Mutex<Vec<Busy>>>,
 }
 
 impl AwsTimingProxy {
     /// Serves on a free loopback port, forwarding everything to `moto`.
     pub async fn start(moto: &str) -> anyhow::Result<Self> {
-        let handled: Arc<Mutex<Vec<Duration>>> = Arc::default();
+        let handled: Arc<Mutex<Vec<Busy>>> = Arc::default();
         let upstream = Upstream {
             base: moto.trim_end_matches('/').to_string(),
             client: reqwest::Client::new(),
@@ -54,8 +61,8 @@ impl AwsTimingProxy {
         &self.url
     }
 
-    /// How long each call took in moto, in arrival order.
-    pub fn handled(&self) -> Vec<Duration> {
+    /// Each call moto answered, in the order they finished.
+    pub fn handled(&self) -> Vec<Busy> {
         self.handled.lock().expect("proxy lock").clone()
     }
 }
@@ -83,11 +90,10 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     let status = answer.status();
     let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
-    upstream
-        .handled
-        .lock()
-        .expect("proxy lock")
-        .push(arrived.elapsed());
+    upstream.handled.lock().expect("proxy lock").push(Busy {
+        arrived,
+        took: arrived.elapsed(),
+    });
     let mut response = Response::new(Body::from(bytes));
     *response.status_mut() = status;
     for (name, value) in &headers {
@@ -96,6 +102,28 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
         }
     }
     response
+}
+
+/// How long moto took for each call it answered alone, with no other call in flight: its
+/// unloaded time per call. Calls made at once (a claim beside a read) share one Python
+/// process and each takes longer; they say nothing about a call's own cost.
+pub fn answered_alone(calls: &[Busy]) -> Vec<Duration> {
+    let mut calls = calls.to_vec();
+    calls.sort_by_key(|call| call.arrived);
+    let mut alone = Vec::new();
+    let mut earlier_until: Option<Instant> = None;
+    for (index, call) in calls.iter().enumerate() {
+        let until = call.arrived + call.took;
+        let after_earlier = earlier_until.is_none_or(|end| end <= call.arrived);
+        let before_next = calls
+            .get(index + 1)
+            .is_none_or(|next| next.arrived >= until);
+        if after_earlier && before_next {
+            alone.push(call.took);
+        }
+        earlier_until = Some(earlier_until.map_or(until, |end| end.max(until)));
+    }
+    alone
 }
 
 /// The headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -124,5 +152,25 @@ mod tests {
         assert!(is_hop_by_hop(&HeaderName::from_static("keep-alive")));
         assert!(!is_hop_by_hop(&header::CONTENT_TYPE));
         assert!(!is_hop_by_hop(&HeaderName::from_static("x-amzn-requestid")));
+    }
+
+    #[test]
+    fn only_calls_with_nothing_else_in_flight_count_as_unloaded() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let busy = |at: u64, took: u64| Busy {
+            arrived: t0 + ms(at),
+            took: ms(took),
+        };
+        // 0–3 alone; 10–16 and 12–14 at once; 20–22 alone, right after nothing; 22–25 alone.
+        let calls = [
+            busy(12, 2),
+            busy(0, 3),
+            busy(20, 2),
+            busy(10, 6),
+            busy(22, 3),
+        ];
+        assert_eq!(answered_alone(&calls), vec![ms(3), ms(2), ms(3)]);
+        assert!(answered_alone(&[]).is_empty());
     }
 }

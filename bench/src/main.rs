@@ -125,7 +125,9 @@ async fn main() -> anyhow::Result<()> {
     );
     let aws_before_warm = aws.handled().len();
     let (user_messages, agent_replies) = warm::relays(&stack, &meter, &handoff, args.warm).await?;
-    let moto_per_call = median(&aws.handled()[aws_before_warm..]);
+    let moto_per_call = median(&aws_timing_proxy::answered_alone(
+        &aws.handled()[aws_before_warm..],
+    ));
     let cpu_per_invocation = |before: Option<Duration>, after: Option<Duration>| {
         before
             .zip(after)
@@ -376,12 +378,12 @@ fn batch_rows(table: &mut Table, path: &str, batch: &batch::BatchResult) {
     table.row(
         "batch",
         &format!(
-            "{path}: ideal at {} threads in parallel ({} HubSpot + {} Botpress + {} AWS calls, {} in simulators + moto)",
+            "{path}: ideal at {} threads in parallel ({} HubSpot + {} Botpress + {} AWS calls, {} in simulators + moto, added up)",
             batch::THREADS_IN_PARALLEL,
             batch.span.hubspot_calls,
             batch.span.botpress_calls,
             batch.span.aws_calls,
-            ms(batch.span.simulators)
+            ms(batch.span.simulators_summed)
         ),
         ms(batch.ideal),
         &format!("{times:.2}× ideal; ≤ 1.5×"),

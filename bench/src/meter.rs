@@ -36,8 +36,11 @@ pub struct Span {
     pub hubspot_calls: usize,
     pub botpress_calls: usize,
     pub aws_calls: usize,
-    /// Time spent inside the simulators and moto, answering the bridge.
+    /// Time during which the simulators or moto were answering the bridge: the union of their
+    /// calls' intervals, so two calls the bridge makes at once count once.
     pub simulators: Duration,
+    /// The simulators' and moto's times added up, overlaps counted twice: the work they did.
+    pub simulators_summed: Duration,
     /// Lambda's `Duration` of the invocations the action caused, summed.
     pub in_function: Duration,
 }
@@ -73,28 +76,77 @@ impl Meter<'_> {
 
     pub fn since(&self, mark: Mark) -> Span {
         let elapsed = mark.at.elapsed();
-        let hubspot: Vec<Duration> = self.hubspot.calls()[mark.hubspot..]
+        let simulated = |recorder: &Recorder, seen: usize| -> Vec<(Instant, Duration)> {
+            recorder.calls()[seen..]
+                .iter()
+                .map(|call| (call.arrived, call.handled_in))
+                .collect()
+        };
+        let hubspot = simulated(&self.hubspot, mark.hubspot);
+        let botpress = simulated(&self.botpress, mark.botpress);
+        let aws: Vec<(Instant, Duration)> = self.aws.handled()[mark.aws..]
             .iter()
-            .map(|call| call.handled_in)
+            .map(|call| (call.arrived, call.took))
             .collect();
-        let botpress: Vec<Duration> = self.botpress.calls()[mark.botpress..]
-            .iter()
-            .map(|call| call.handled_in)
-            .collect();
-        let aws = self.aws.handled()[mark.aws..].to_vec();
         let in_function = self
             .functions
             .iter()
             .zip(&mark.invocations)
             .flat_map(|(function, seen)| function.durations().into_iter().skip(*seen))
             .sum();
+        let all: Vec<(Instant, Duration)> = [&hubspot[..], &botpress[..], &aws[..]].concat();
         Span {
             elapsed,
             hubspot_calls: hubspot.len(),
             botpress_calls: botpress.len(),
             aws_calls: aws.len(),
-            simulators: hubspot.iter().chain(&botpress).chain(&aws).sum(),
+            simulators: covered(&all),
+            simulators_summed: all.iter().map(|(_, took)| *took).sum(),
             in_function,
         }
+    }
+}
+
+/// How much time the intervals `[start, start + length)` cover together.
+fn covered(intervals: &[(Instant, Duration)]) -> Duration {
+    let mut spans: Vec<(Instant, Instant)> = intervals
+        .iter()
+        .map(|(start, length)| (*start, *start + *length))
+        .collect();
+    spans.sort();
+    let mut total = Duration::ZERO;
+    let mut current: Option<(Instant, Instant)> = None;
+    for (start, end) in spans {
+        current = match current {
+            Some((open, close)) if start <= close => Some((open, close.max(end))),
+            Some((open, close)) => {
+                total += close - open;
+                Some((start, end))
+            }
+            None => Some((start, end)),
+        };
+    }
+    total + current.map_or(Duration::ZERO, |(open, close)| close - open)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overlapping_calls_count_once_and_separate_ones_add_up() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        assert_eq!(covered(&[]), Duration::ZERO);
+        // 0–10 and 5–12 overlap (12 ms), 20–23 stands alone, 21–22 lies inside it.
+        let calls = [
+            (t0 + ms(20), ms(3)),
+            (t0, ms(10)),
+            (t0 + ms(5), ms(7)),
+            (t0 + ms(21), ms(1)),
+        ];
+        assert_eq!(covered(&calls), ms(15));
+        // Calls one after another (the sequential flows): the plain sum.
+        assert_eq!(covered(&[(t0, ms(4)), (t0 + ms(4), ms(2))]), ms(6));
     }
 }

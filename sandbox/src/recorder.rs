@@ -28,6 +28,11 @@ pub struct RecordedCall {
     /// end-to-end time to get the bridge's own share.
     #[serde(with = "duration_micros")]
     pub handled_in: std::time::Duration,
+    /// `at` on the monotonic clock: with `handled_in`, the interval the simulator was busy,
+    /// which the benchmarks merge with other calls' intervals when the bridge makes calls
+    /// concurrently.
+    #[serde(skip)]
+    pub arrived: std::time::Instant,
 }
 
 /// `handled_in` serialized as whole microseconds.
@@ -135,6 +140,7 @@ pub async fn record(State(recorder): State<Recorder>, request: Request, next: Ne
         status: response.status().as_u16(),
         at,
         handled_in: arrived.elapsed(),
+        arrived,
     });
     response
 }

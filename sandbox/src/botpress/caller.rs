@@ -311,8 +311,9 @@ impl BotpressCaller {
             status: 0,
             at,
             handled_in: std::time::Duration::ZERO,
+            arrived: std::time::Instant::now(),
         };
-        let sent = std::time::Instant::now();
+        let sent = call.arrived;
         let result = self.post_unrecorded(headers, body).await;
         call.status = result.status;
         call.handled_in = sent.elapsed();

@@ -22,11 +22,14 @@ const HANDOFF_ENDED: &str =
     "Not delivered: this conversation's handoff has ended and the customer is back with the bot.";
 
 impl Relay {
+    /// Relays `reply` into the conversation of `session`, the thread's session as read while
+    /// the reply's key was claimed (none: a thread the bridge did not open).
     pub(super) async fn relay_agent_reply(
         &self,
         reply: AgentMessage,
+        session: Option<HandoffSession>,
     ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
-        let Some(session) = self.store.find_by_thread(&reply.thread_id).await? else {
+        let Some(session) = session else {
             tracing::info!(
                 thread_id = reply.thread_id,
                 "agent reply on a thread the bridge did not open; ignored"

@@ -68,7 +68,8 @@ enum Ready {
 impl Relay {
     /// A customer's message on the `hitl` channel: publish its parts into the thread, in order,
     /// once. HubSpot dedupes each part on its id, and the ledger stops a Botpress retry of a
-    /// relayed message from doing anything.
+    /// relayed message from doing anything. The conversation's session is read while the
+    /// message's key is claimed (one round trip to the store for both).
     pub async fn forward_user_message(
         &self,
         bot: &BotpressContext,
@@ -78,8 +79,8 @@ impl Relay {
     ) -> Result<Outcome, RelayError> {
         check_parts(parts)?;
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
-        self.once(&key, async {
-            let session = self.session_of_conversation(bot, conversation_id).await?;
+        let session = self.session_of_conversation(bot, conversation_id);
+        self.once_after_read(&key, session, |session| async move {
             if session.status == SessionStatus::Closed {
                 return Err(RelayError::InvalidInput(format!(
                     "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
@@ -112,7 +113,7 @@ impl Relay {
                     })
                     .await?;
             }
-            Ok(Outcome::Done)
+            Ok((Outcome::Done, None))
         })
         .await
     }

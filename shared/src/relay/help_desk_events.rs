@@ -59,8 +59,12 @@ impl Relay {
         match event {
             HelpDeskEvent::AgentReply(reply) => {
                 let key = agent_message_key(&reply.message_id);
-                self.once_finishing(&key, self.relay_agent_reply(reply))
-                    .await
+                let thread_id = reply.thread_id.clone();
+                let session = async { Ok(self.store.find_by_thread(&thread_id).await?) };
+                self.once_after_read(&key, session, |session| {
+                    self.relay_agent_reply(reply, session)
+                })
+                .await
             }
             HelpDeskEvent::ThreadChanged {
                 event_id,

@@ -2,7 +2,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::{Relay, RelayError};
-use crate::ports::{Claim, FinishingWrite};
+use crate::ports::{Claim, FinishingWrite, IdempotencyLedger};
 
 /// How long one attempt may hold a key before another may take over (the worker died), when
 /// no request budget applies. With a budget, the lease ends shortly after it: by then the
@@ -50,25 +50,157 @@ impl Relay {
     where
         F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
     {
-        match self.store.claim(key, claim_lease()).await? {
-            Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
-            Claim::InProgress => return Err(RelayError::InProgress),
-            Claim::Acquired => {}
-        }
-        match work.await {
-            Ok((outcome, finishing)) => {
-                match finishing {
-                    Some(finishing) => self.store.complete_with(key, REMEMBER, &finishing).await?,
-                    None => self.store.complete(key, None, REMEMBER).await?,
-                }
-                Ok(outcome)
+        once_after_read(&*self.store, key, async { Ok(()) }, |()| work).await
+    }
+
+    /// [`Relay::once_finishing`] for work that starts with a read: the read is made while the
+    /// key is claimed, not after, so the two cost one round trip to the store instead of two.
+    /// Its answer is dropped unless the claim is acquired.
+    ///
+    /// Only for work whose effects the receiving end keeps once (a HubSpot message id, a
+    /// Botpress message tag): the read may see the state from just before an earlier attempt
+    /// of the same key changed it and released the key, so a retry may redo effects that
+    /// attempt made. Work that must see its key's earlier attempts (an assignment's
+    /// `hitlAssigned`) reads after the claim, with [`Relay::once`].
+    pub(crate) async fn once_after_read<T, R, W, F>(
+        &self,
+        key: &str,
+        read: R,
+        work: W,
+    ) -> Result<Outcome, RelayError>
+    where
+        R: Future<Output = Result<T, RelayError>>,
+        W: FnOnce(T) -> F,
+        F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
+    {
+        once_after_read(&*self.store, key, read, work).await
+    }
+}
+
+/// The gate behind [`Relay::once_after_read`] (and so every `once`), over the ledger alone.
+async fn once_after_read<L, T, R, W, F>(
+    ledger: &L,
+    key: &str,
+    read: R,
+    work: W,
+) -> Result<Outcome, RelayError>
+where
+    L: IdempotencyLedger + ?Sized,
+    R: Future<Output = Result<T, RelayError>>,
+    W: FnOnce(T) -> F,
+    F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
+{
+    let (claim, read) = futures::join!(ledger.claim(key, claim_lease()), read);
+    match claim? {
+        Claim::Completed(_) => return Ok(Outcome::AlreadyDone),
+        Claim::InProgress => return Err(RelayError::InProgress),
+        Claim::Acquired => {}
+    }
+    let result = match read {
+        Ok(value) => work(value).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok((outcome, finishing)) => {
+            match finishing {
+                Some(finishing) => ledger.complete_with(key, REMEMBER, &finishing).await?,
+                None => ledger.complete(key, None, REMEMBER).await?,
             }
-            Err(error) => {
-                if let Err(release_error) = self.store.release(key).await {
-                    tracing::warn!(%release_error, key, "could not release an idempotency key; its lease will expire");
-                }
-                Err(error)
-            }
+            Ok(outcome)
         }
+        Err(error) => {
+            if let Err(release_error) = ledger.release(key).await {
+                tracing::warn!(%release_error, key, "could not release an idempotency key; its lease will expire");
+            }
+            Err(error)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::adapters::sqlite_store::SqliteStore;
+    use crate::ports::{StoreError, SystemClock};
+
+    fn ledger() -> SqliteStore {
+        SqliteStore::in_memory(Arc::new(SystemClock)).unwrap()
+    }
+
+    async fn done(value: u32) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
+        assert_eq!(value, 7, "the work gets the read's answer");
+        Ok((Outcome::Done, None))
+    }
+
+    #[tokio::test]
+    async fn work_runs_once_with_the_read_and_a_retry_is_answered_from_the_ledger() {
+        let ledger = ledger();
+        let outcome = once_after_read(&ledger, "k", async { Ok(7) }, done).await;
+        assert_eq!(outcome.unwrap(), Outcome::Done);
+
+        let ran = Cell::new(false);
+        let retry = once_after_read(&ledger, "k", async { Ok(7) }, |_| {
+            ran.set(true);
+            done(7)
+        })
+        .await;
+        assert_eq!(retry.unwrap(), Outcome::AlreadyDone);
+        assert!(!ran.get(), "finished work is not redone");
+    }
+
+    #[tokio::test]
+    async fn work_in_flight_elsewhere_is_refused_without_running() {
+        let ledger = ledger();
+        assert_eq!(
+            ledger.claim("k", claim_lease()).await.unwrap(),
+            Claim::Acquired
+        );
+        let ran = Cell::new(false);
+        let outcome = once_after_read(&ledger, "k", async { Ok(7) }, |_| {
+            ran.set(true);
+            done(7)
+        })
+        .await;
+        assert!(matches!(outcome, Err(RelayError::InProgress)));
+        assert!(!ran.get());
+    }
+
+    #[tokio::test]
+    async fn a_failed_read_releases_the_key_so_the_retry_does_the_work() {
+        let ledger = ledger();
+        let ran = Cell::new(false);
+        let failed = once_after_read(
+            &ledger,
+            "k",
+            async { Err::<u32, _>(StoreError::new("read a session", "table gone").into()) },
+            |_| {
+                ran.set(true);
+                done(7)
+            },
+        )
+        .await;
+        assert!(matches!(failed, Err(RelayError::Store(_))));
+        assert!(!ran.get(), "no work without the read's answer");
+
+        let retry = once_after_read(&ledger, "k", async { Ok(7) }, done).await;
+        assert_eq!(retry.unwrap(), Outcome::Done);
+    }
+
+    #[tokio::test]
+    async fn failed_work_releases_the_key_for_the_senders_retry() {
+        let ledger = ledger();
+        let failed = once_after_read(&ledger, "k", async { Ok(7) }, |_| async {
+            Err::<(Outcome, Option<FinishingWrite>), _>(RelayError::InvalidInput("bad".into()))
+        })
+        .await;
+        assert!(matches!(failed, Err(RelayError::InvalidInput(_))));
+        assert_eq!(
+            ledger.claim("k", claim_lease()).await.unwrap(),
+            Claim::Acquired,
+            "released: the sender's retry may do it"
+        );
     }
 }
