@@ -8,6 +8,7 @@
 //! and which cost more than the call's own work. The proxy ↔ moto leg still closes, and is
 //! counted as moto's time.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,8 @@ use axum::{
     response::{IntoResponse, Response},
 };
 
+use crate::stats::median;
+
 #[derive(Clone)]
 struct Upstream {
     base: String,
@@ -26,9 +29,12 @@ struct Upstream {
     handled: Arc<Mutex<Vec<Busy>>>,
 }
 
-/// One call moto answered: when it reached the proxy, and how long until its answer was back.
-#[derive(Clone, Copy, Debug)]
+/// One call moto answered: which operation, when it reached the proxy, and how long until its
+/// answer was back.
+#[derive(Clone, Debug)]
 pub struct Busy {
+    /// The `X-Amz-Target` operation, e.g. `DynamoDB_20120810.GetItem` (empty if none was sent).
+    pub operation: String,
     pub arrived: Instant,
     pub took: Duration,
 }
@@ -70,6 +76,12 @@ impl AwsTimingProxy {
 async fn forward(State(upstream): State<Upstream>, request: Request) -> Response {
     let arrived = Instant::now();
     let (parts, body) = request.into_parts();
+    let operation = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|target| target.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
     let Ok(body) = axum::body::to_bytes(body, 16 * 1024 * 1024).await else {
         return (StatusCode::PAYLOAD_TOO_LARGE, "body too large").into_response();
     };
@@ -91,6 +103,7 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     let headers = answer.headers().clone();
     let bytes = answer.bytes().await.unwrap_or_default();
     upstream.handled.lock().expect("proxy lock").push(Busy {
+        operation,
         arrived,
         took: arrived.elapsed(),
     });
@@ -104,11 +117,11 @@ async fn forward(State(upstream): State<Upstream>, request: Request) -> Response
     response
 }
 
-/// How long moto took for each call it answered alone, with no other call in flight: its
-/// unloaded time per call. Calls made at once (a claim beside a read) share one Python
-/// process and each takes longer; they say nothing about a call's own cost.
-pub fn answered_alone(calls: &[Busy]) -> Vec<Duration> {
-    let mut calls = calls.to_vec();
+/// The calls moto answered alone, with no other call in flight: their times are its unloaded
+/// time per call. Calls made at once (a claim beside a read) share one Python process and each
+/// takes longer; they say nothing about a call's own cost.
+pub fn answered_alone(calls: &[Busy]) -> Vec<&Busy> {
+    let mut calls: Vec<&Busy> = calls.iter().collect();
     calls.sort_by_key(|call| call.arrived);
     let mut alone = Vec::new();
     let mut earlier_until: Option<Instant> = None;
@@ -119,11 +132,36 @@ pub fn answered_alone(calls: &[Busy]) -> Vec<Duration> {
             .get(index + 1)
             .is_none_or(|next| next.arrived >= until);
         if after_earlier && before_next {
-            alone.push(call.took);
+            alone.push(*call);
         }
         earlier_until = Some(earlier_until.map_or(until, |end| end.max(until)));
     }
     alone
+}
+
+/// moto's unloaded time for each operation: the median over the calls of that operation it
+/// answered alone.
+pub fn unloaded_by_operation(calls: &[Busy]) -> BTreeMap<&str, Duration> {
+    let mut by_operation: BTreeMap<&str, Vec<Duration>> = BTreeMap::new();
+    for call in answered_alone(calls) {
+        by_operation
+            .entry(call.operation.as_str())
+            .or_default()
+            .push(call.took);
+    }
+    by_operation
+        .into_iter()
+        .map(|(operation, took)| (operation, median(&took)))
+        .collect()
+}
+
+/// How long moto would take for `calls` answered one after another, each at its operation's
+/// unloaded time; `None` when an operation among them was never answered alone.
+pub fn unloaded_serial(calls: &[Busy], unloaded: &BTreeMap<&str, Duration>) -> Option<Duration> {
+    calls
+        .iter()
+        .map(|call| unloaded.get(call.operation.as_str()).copied())
+        .sum()
 }
 
 /// The headers that describe one connection, not the message (RFC 9110 §7.6.1).
@@ -159,6 +197,7 @@ mod tests {
         let t0 = Instant::now();
         let ms = Duration::from_millis;
         let busy = |at: u64, took: u64| Busy {
+            operation: String::new(),
             arrived: t0 + ms(at),
             took: ms(took),
         };
@@ -170,7 +209,39 @@ mod tests {
             busy(10, 6),
             busy(22, 3),
         ];
-        assert_eq!(answered_alone(&calls), vec![ms(3), ms(2), ms(3)]);
+        let took: Vec<Duration> = answered_alone(&calls).iter().map(|c| c.took).collect();
+        assert_eq!(took, vec![ms(3), ms(2), ms(3)]);
         assert!(answered_alone(&[]).is_empty());
+    }
+
+    #[test]
+    fn unloaded_times_are_per_operation_and_price_a_batch_of_calls() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let call = |operation: &str, at: u64, took: u64| Busy {
+            operation: operation.to_string(),
+            arrived: t0 + ms(at),
+            took: ms(took),
+        };
+        // Alone: Get 2, Get 4, Get 3, Update 6; the two at 30–40 overlap and do not count.
+        let calibration = [
+            call("Get", 0, 2),
+            call("Get", 5, 4),
+            call("Update", 10, 6),
+            call("Get", 20, 3),
+            call("Update", 30, 10),
+            call("Get", 32, 1),
+        ];
+        let unloaded = unloaded_by_operation(&calibration);
+        assert_eq!(unloaded.get("Get"), Some(&ms(3)));
+        assert_eq!(unloaded.get("Update"), Some(&ms(6)));
+
+        let batch = [
+            call("Get", 0, 50),
+            call("Update", 0, 50),
+            call("Get", 1, 50),
+        ];
+        assert_eq!(unloaded_serial(&batch, &unloaded), Some(ms(12)));
+        assert_eq!(unloaded_serial(&[call("Put", 0, 1)], &unloaded), None);
     }
 }

@@ -9,6 +9,7 @@ use anyhow::ensure;
 use hitl_cli::sandbox_stack::{DEMO_AGENTS, SandboxStack};
 use serde_json::json;
 
+use crate::aws_timing_proxy;
 use crate::flows;
 use crate::meter::{Meter, Span};
 
@@ -33,20 +34,22 @@ pub struct BatchResult {
 /// What moto alone makes the batch take: it answers one request at a time (one Python
 /// process), so the ideal's waves also wait for its calls.
 pub struct MotoBound {
-    /// moto's median time per call when nothing else is asking (from the warm relays).
+    /// moto's mean unloaded time per call of the batch: each call at the median its operation
+    /// took when answered alone during the batch's set-up (the same operations, one at a time).
     pub per_call: Duration,
     pub ideal: Duration,
     /// Every AWS call of the batch, one after another.
     pub serial: Duration,
 }
 
-/// `moto_per_call`: moto's unloaded time per call, on the Lambda path.
+/// `on_moto`: the bridge's AWS calls go to moto (the Lambda path), so its bounds are reported.
 pub async fn run(
     stack: &SandboxStack,
     meter: &Meter<'_>,
     latency: Duration,
-    moto_per_call: Option<Duration>,
+    on_moto: bool,
 ) -> anyhow::Result<BatchResult> {
+    let set_up_from = meter.aws.handled().len();
     let mut threads = Vec::new();
     for n in 0..THREADS {
         let handoff = flows::open_handoff(stack, &format!("batch{n}@example.com")).await?;
@@ -93,20 +96,39 @@ pub async fn run(
     let waves = THREADS.div_ceil(THREADS_IN_PARALLEL) as u32;
     let calls_per_thread = calls as f64 / THREADS as f64;
     let ideal = latency.mul_f64(calls_per_thread) * waves;
-    let with_moto = moto_per_call.map(|per_call| {
-        let aws_per_thread = span.aws_calls as f64 / THREADS as f64;
-        MotoBound {
-            per_call,
-            ideal: ideal + per_call.mul_f64(aws_per_thread) * waves,
-            serial: per_call * span.aws_calls as u32,
-        }
-    });
+    let with_moto = if on_moto {
+        moto_bound(meter, set_up_from, &span, ideal, waves)
+    } else {
+        None
+    };
     Ok(BatchResult {
         status: delivery.status,
         span,
         latency,
         ideal,
         with_moto,
+    })
+}
+
+/// The batch's AWS calls priced at moto's unloaded time per operation, measured on the set-up's
+/// calls (the threads' handoffs and first assignments, made one at a time before the mark).
+fn moto_bound(
+    meter: &Meter<'_>,
+    set_up_from: usize,
+    span: &Span,
+    ideal: Duration,
+    waves: u32,
+) -> Option<MotoBound> {
+    let calls = meter.aws.handled();
+    let batch_from = calls.len().checked_sub(span.aws_calls)?;
+    let unloaded = aws_timing_proxy::unloaded_by_operation(&calls[set_up_from..batch_from]);
+    let serial = aws_timing_proxy::unloaded_serial(&calls[batch_from..], &unloaded)?;
+    let per_call = serial / span.aws_calls.max(1) as u32;
+    let per_thread = serial / THREADS as u32;
+    Some(MotoBound {
+        per_call,
+        ideal: ideal + per_thread * waves,
+        serial,
     })
 }
 
