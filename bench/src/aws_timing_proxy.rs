@@ -67,9 +67,16 @@ impl AwsTimingProxy {
         &self.url
     }
 
-    /// Each call moto answered, in the order they finished.
-    pub fn handled(&self) -> Vec<Busy> {
-        self.handled.lock().expect("proxy lock").clone()
+    /// How many calls moto has answered so far.
+    pub fn handled_count(&self) -> usize {
+        self.handled.lock().expect("proxy lock").len()
+    }
+
+    /// The calls moto answered from the `from`th on (a [`AwsTimingProxy::handled_count`] taken
+    /// earlier), in the order they finished: only they are copied.
+    pub fn handled_since(&self, from: usize) -> Vec<Busy> {
+        let handled = self.handled.lock().expect("proxy lock");
+        handled.get(from..).unwrap_or_default().to_vec()
     }
 }
 

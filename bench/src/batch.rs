@@ -3,6 +3,7 @@
 //! The ideal for the bridge's concurrency (`relay::batch`: 8 threads at a time, each thread's
 //! events in order) is the number of waves times one thread's calls times the latency.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use anyhow::ensure;
@@ -49,7 +50,7 @@ pub async fn run(
     latency: Duration,
     on_moto: bool,
 ) -> anyhow::Result<BatchResult> {
-    let set_up_from = meter.aws.handled().len();
+    let set_up_from = meter.aws.handled_count();
     let mut threads = Vec::new();
     for n in 0..THREADS {
         let handoff = flows::open_handoff(stack, &format!("batch{n}@example.com")).await?;
@@ -83,6 +84,7 @@ pub async fn run(
     let body = serde_json::Value::Array(events).to_string();
     stack.hubspot.faults().set_latency(latency);
     stack.botpress.set_latency(latency);
+    let batch_from = meter.aws.handled_count();
     let mark = meter.mark();
     let delivery = stack
         .hubspot
@@ -97,7 +99,7 @@ pub async fn run(
     let calls_per_thread = calls as f64 / THREADS as f64;
     let ideal = latency.mul_f64(calls_per_thread) * waves;
     let with_moto = if on_moto {
-        moto_bound(meter, set_up_from, &span, ideal, waves)
+        moto_bound(meter, set_up_from..batch_from, ideal, waves)
     } else {
         None
     };
@@ -112,18 +114,18 @@ pub async fn run(
 
 /// The batch's AWS calls priced at moto's unloaded time per operation, measured on the set-up's
 /// calls (the threads' handoffs and first assignments, made one at a time before the mark).
+/// `set_up`: the indexes of the set-up's calls in the proxy's log; the batch's follow them.
 fn moto_bound(
     meter: &Meter<'_>,
-    set_up_from: usize,
-    span: &Span,
+    set_up: Range<usize>,
     ideal: Duration,
     waves: u32,
 ) -> Option<MotoBound> {
-    let calls = meter.aws.handled();
-    let batch_from = calls.len().checked_sub(span.aws_calls)?;
-    let unloaded = aws_timing_proxy::unloaded_by_operation(&calls[set_up_from..batch_from]);
-    let serial = aws_timing_proxy::unloaded_serial(&calls[batch_from..], &unloaded)?;
-    let per_call = serial / span.aws_calls.max(1) as u32;
+    let calls = meter.aws.handled_since(set_up.start);
+    let (set_up_calls, batch_calls) = calls.split_at(set_up.len());
+    let unloaded = aws_timing_proxy::unloaded_by_operation(set_up_calls);
+    let serial = aws_timing_proxy::unloaded_serial(batch_calls, &unloaded)?;
+    let per_call = serial / batch_calls.len().max(1) as u32;
     let per_thread = serial / THREADS as u32;
     Some(MotoBound {
         per_call,

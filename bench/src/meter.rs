@@ -64,7 +64,7 @@ impl Meter<'_> {
         Mark {
             hubspot: self.hubspot.len(),
             botpress: self.botpress.len(),
-            aws: self.aws.handled().len(),
+            aws: self.aws.handled_count(),
             invocations: self
                 .functions
                 .iter()
@@ -77,14 +77,17 @@ impl Meter<'_> {
     pub fn since(&self, mark: Mark) -> Span {
         let elapsed = mark.at.elapsed();
         let simulated = |recorder: &Recorder, seen: usize| -> Vec<(Instant, Duration)> {
-            recorder.calls()[seen..]
+            recorder
+                .calls_since(seen)
                 .iter()
                 .map(|call| (call.arrived, call.handled_in))
                 .collect()
         };
         let hubspot = simulated(&self.hubspot, mark.hubspot);
         let botpress = simulated(&self.botpress, mark.botpress);
-        let aws: Vec<(Instant, Duration)> = self.aws.handled()[mark.aws..]
+        let aws: Vec<(Instant, Duration)> = self
+            .aws
+            .handled_since(mark.aws)
             .iter()
             .map(|call| (call.arrived, call.took))
             .collect();

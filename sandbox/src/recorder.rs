@@ -71,6 +71,13 @@ impl Recorder {
         self.calls.lock().expect("recorder lock").clone()
     }
 
+    /// The calls from the `from`th on (a [`Recorder::len`] taken earlier): only they are
+    /// copied, however long the log has grown.
+    pub fn calls_since(&self, from: usize) -> Vec<RecordedCall> {
+        let calls = self.calls.lock().expect("recorder lock");
+        calls.get(from..).unwrap_or_default().to_vec()
+    }
+
     /// Calls whose method matches and whose path starts with `path_prefix`.
     pub fn matching(&self, method: &str, path_prefix: &str) -> Vec<RecordedCall> {
         self.calls()
