@@ -393,10 +393,7 @@ async fn from_install_to_connected_and_back_with_the_local_store() {
 async fn oauth_listen_serves_the_redirect_and_exchanges_the_code() {
     let operator = Operator::start().await;
     operator.stack.hubspot.add_authorization_code("code-listen");
-    let port = {
-        let socket = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        socket.local_addr().unwrap().port()
-    };
+    let port = hitl_sandbox::ports::port_for_a_child().unwrap();
     let redirect = format!("http://127.0.0.1:{port}/oauth/callback");
     let mut child = command(
         &operator.env,
@@ -612,11 +609,7 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
             .any(|(name, _)| name == "HUBSPOT_REFRESH_TOKEN")
     );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = hitl_sandbox::ports::port_for_a_child().unwrap();
     let mut serve = command(
         &operator.env,
         &["serve", "--listen", &format!("127.0.0.1:{port}")],

@@ -13,6 +13,7 @@ pub mod handoff;
 pub mod hubspot;
 pub mod lambda;
 pub mod moto;
+pub mod ports;
 pub mod recorder;
 
 pub use recorder::{RecordedCall, Recorder};

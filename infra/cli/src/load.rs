@@ -49,7 +49,7 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<()> {
     for (actor_id, name, email) in DEMO_AGENTS {
         hubspot.add_agent(actor_id, name, email);
     }
-    let port = free_port()?;
+    let port = hitl_sandbox::ports::port_for_a_child()?;
     let bridge_url = format!("http://127.0.0.1:{port}");
     let db = std::env::temp_dir().join(format!("hitl-load-{}.db", uuid::Uuid::new_v4().simple()));
     let environment = bridge_environment(
@@ -256,11 +256,6 @@ pub async fn run(plan: LoadPlan) -> anyhow::Result<()> {
         "the load run lost, doubled, reordered or refused messages"
     );
     Ok(())
-}
-
-fn free_port() -> anyhow::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
 }
 
 async fn wait_until_healthy(bridge_url: &str) -> anyhow::Result<()> {

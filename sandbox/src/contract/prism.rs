@@ -1,7 +1,7 @@
 //! Starting one `prism proxy` per official document.
 
 use std::io;
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -16,7 +16,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(180);
 pub(crate) struct Prism {
     pub(crate) port: u16,
     pub(crate) log: PathBuf,
-    _child: Child,
+    launch: Launch,
+    child: Child,
     _stdin: ChildStdin,
 }
 
@@ -62,49 +63,86 @@ pub(crate) fn prepare_document(
     Ok(prepared)
 }
 
+/// How many times Prism is started again when another process took its port first.
+const PORT_ATTEMPTS: usize = 5;
+
+/// What starts one Prism, kept so that it can be started again on another port.
+struct Launch {
+    prism: PathBuf,
+    spec: PathBuf,
+    upstream: String,
+}
+
 /// Starts `prism proxy SPEC UPSTREAM` on a free port of 127.0.0.1 (not waiting for it).
 pub(crate) fn spawn(prism: &Path, spec: &Path, upstream: &str, log: PathBuf) -> io::Result<Prism> {
-    let port = free_port()?;
-    let output = std::fs::File::create(&log)?;
-    // Prism in the background; a second child waits for our end of the pipe (kept as fd 3,
-    // since a background job's stdin is /dev/null) to close, which happens when this process
-    // ends, and then stops Prism; the shell itself ends when Prism does.
-    let script = r#"exec 3<&0
-"$0" proxy "$1" "$2" --host 127.0.0.1 --port "$3" 3<&- & prism=$!
-(cat > /dev/null <&3; kill "$prism" 2> /dev/null) &
-exec 3<&-
-wait "$prism""#;
-    let mut child = Command::new("sh")
-        .arg("-c")
-        .arg(script)
-        .arg(prism)
-        .arg(spec)
-        .arg(upstream)
-        .arg(port.to_string())
-        .stdin(Stdio::piped())
-        .stdout(output.try_clone()?)
-        .stderr(output)
-        .spawn()
-        .map_err(|error| io::Error::other(format!("cannot start {}: {error}", prism.display())))?;
-    let stdin = child.stdin.take().expect("stdin is piped");
+    let launch = Launch {
+        prism: prism.to_path_buf(),
+        spec: spec.to_path_buf(),
+        upstream: upstream.to_string(),
+    };
+    let (port, child, stdin) = launch.start(&log)?;
     Ok(Prism {
         port,
         log,
-        _child: child,
+        launch,
+        child,
         _stdin: stdin,
     })
 }
 
+impl Launch {
+    fn start(&self, log: &Path) -> io::Result<(u16, Child, ChildStdin)> {
+        let port = crate::ports::port_for_a_child()?;
+        let output = std::fs::File::create(log)?;
+        // Prism in the background; a second child waits for our end of the pipe (kept as fd 3,
+        // since a background job's stdin is /dev/null) to close, which happens when this
+        // process ends, and then stops Prism; the shell itself ends when Prism does.
+        let script = r#"exec 3<&0
+"$0" proxy "$1" "$2" --host 127.0.0.1 --port "$3" 3<&- & prism=$!
+(cat > /dev/null <&3; kill "$prism" 2> /dev/null) &
+exec 3<&-
+wait "$prism""#;
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&self.prism)
+            .arg(&self.spec)
+            .arg(&self.upstream)
+            .arg(port.to_string())
+            .stdin(Stdio::piped())
+            .stdout(output.try_clone()?)
+            .stderr(output)
+            .spawn()
+            .map_err(|error| {
+                io::Error::other(format!("cannot start {}: {error}", self.prism.display()))
+            })?;
+        let stdin = child.stdin.take().expect("stdin is piped");
+        Ok((port, child, stdin))
+    }
+}
+
 impl Prism {
-    /// Waits until Prism accepts connections.
+    /// Waits until Prism accepts connections, starting it again on another port when another
+    /// process bound its port first.
     pub(crate) fn wait_ready(&mut self) -> io::Result<()> {
-        let address = SocketAddr::from(([127, 0, 0, 1], self.port));
         let started = Instant::now();
+        let mut attempts = 1;
         loop {
-            if let Some(status) = self._child.try_wait()? {
+            let address = SocketAddr::from(([127, 0, 0, 1], self.port));
+            if let Some(status) = self.child.try_wait()? {
+                let log = tail(&self.log);
+                if crate::ports::is_address_in_use(&log) && attempts < PORT_ATTEMPTS {
+                    tracing::warn!(
+                        port = self.port,
+                        "Prism's port was taken; starting it on another"
+                    );
+                    attempts += 1;
+                    let (port, child, stdin) = self.launch.start(&self.log)?;
+                    (self.port, self.child, self._stdin) = (port, child, stdin);
+                    continue;
+                }
                 return Err(io::Error::other(format!(
-                    "Prism exited ({status}) before listening: {}",
-                    tail(&self.log)
+                    "Prism exited ({status}) before listening: {log}"
                 )));
             }
             if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
@@ -121,13 +159,78 @@ impl Prism {
     }
 }
 
-fn free_port() -> io::Result<u16> {
-    Ok(TcpListener::bind(("127.0.0.1", 0))?.local_addr()?.port())
-}
-
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     let start = lines.len().saturating_sub(15);
     format!("{} (log {})", lines[start..].join("\n"), log.display())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    /// A stand-in for `prism` called as `prism proxy SPEC UPSTREAM --host H --port P`: the first
+    /// run fails as Node does when its port is taken, every later run listens on P.
+    fn fake_prism(work: &Path) -> PathBuf {
+        let script = work.join("prism");
+        let marker = work.join("failed-once");
+        std::fs::write(
+            &script,
+            format!(
+                r#"#!/bin/sh
+if [ ! -e '{marker}' ]; then
+  touch '{marker}'
+  echo "Error: listen EADDRINUSE: address already in use 127.0.0.1:$7" >&2
+  exit 1
+fi
+exec python3 -c 'import socket, sys, time
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$7"
+"#,
+                marker = marker.display()
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        script
+    }
+
+    fn work_dir(name: &str) -> PathBuf {
+        let work = std::env::temp_dir().join(format!(
+            "hitl-prism-test-{name}-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&work).unwrap();
+        work
+    }
+
+    #[test]
+    fn a_prism_whose_port_was_taken_is_started_again_on_another() {
+        let work = work_dir("retry");
+        let prism = fake_prism(&work);
+        let mut started = spawn(&prism, &work, "http://127.0.0.1:9", work.join("log")).unwrap();
+        started.wait_ready().expect("ready on the second try");
+        assert!(work.join("failed-once").exists(), "the first start failed");
+        TcpStream::connect(("127.0.0.1", started.port)).expect("it listens");
+        drop(started);
+        let _ = std::fs::remove_dir_all(work);
+    }
+
+    #[test]
+    fn a_prism_that_fails_for_another_reason_is_reported_with_its_log() {
+        let work = work_dir("fails");
+        let prism = work.join("prism");
+        std::fs::write(
+            &prism,
+            "#!/bin/sh\necho 'cannot parse the document' >&2\nexit 2\n",
+        )
+        .unwrap();
+        std::fs::set_permissions(&prism, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut started = spawn(&prism, &work, "http://127.0.0.1:9", work.join("log")).unwrap();
+        let error = started.wait_ready().unwrap_err().to_string();
+        assert!(error.contains("before listening"), "{error}");
+        assert!(error.contains("cannot parse the document"), "{error}");
+        let _ = std::fs::remove_dir_all(work);
+    }
 }
