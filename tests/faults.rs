@@ -313,6 +313,14 @@ fn assert_each_thread_saw_ten_alternating_assignments(
 /// In process only: on the Lambda path each event costs about six DynamoDB calls to moto (one
 /// Python process, much slower than DynamoDB), which measures moto, not the bridge. There the
 /// next test's guarantee holds: what does not fit is finished, once, by HubSpot's retry.
+///
+/// What is checked is HubSpot's contract, not speed: the answer comes inside HubSpot's 5 s
+/// whatever the machine's load, and every event is relayed once, in each thread's order. On a
+/// free machine the batch answers 200 in about half a second; on a starved one (CI under the
+/// contract check, every call through Prism) the bridge may stop starting events at its
+/// cut-off and answer 503, and HubSpot's retry relays the rest. Whether the batch fits in one
+/// delivery, and how fast, is the bench's to measure (`scripts/bench`, the in-process batch
+/// row), never a timed test's.
 #[tokio::test]
 async fn a_hundred_event_batch_is_answered_within_five_seconds() {
     let stack = registered_stack(Path::InProcess).await;
@@ -325,12 +333,37 @@ async fn a_hundred_event_batch_is_answered_within_five_seconds() {
     let delivery = stack.hubspot.deliver_raw(&url, batch).await.unwrap();
     let answered_in = started.elapsed();
     stack.botpress.clear_faults();
-    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     assert!(
         answered_in < std::time::Duration::from_secs(5),
         "answered in {answered_in:?}"
     );
+    if delivery.status != 200 {
+        assert_eq!(
+            delivery.status, 503,
+            "only \"retry the rest\" may stand for success: {}",
+            delivery.response_body
+        );
+        let retry = redeliver_until_answered(&stack, &delivery).await;
+        assert_eq!(retry.status, 200, "{}", retry.response_body);
+    }
     assert_each_thread_saw_ten_alternating_assignments(&stack, &handoffs);
+}
+
+/// HubSpot's retries of a delivery answered 503, until one is answered otherwise: events still
+/// leased by the first attempt are refused until its lease ends.
+async fn redeliver_until_answered(
+    stack: &hitl_cli::sandbox_stack::SandboxStack,
+    delivery: &hitl_sandbox::hubspot::Delivery,
+) -> hitl_sandbox::hubspot::Delivery {
+    let mut retry = stack.hubspot.redeliver(delivery).await.unwrap();
+    for _ in 0..10 {
+        if retry.status == 200 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        retry = stack.hubspot.redeliver(delivery).await.unwrap();
+    }
+    retry
 }
 
 async fn what_a_slow_batch_cannot_finish_its_retry_completes_once(path: Path) {
@@ -357,15 +390,7 @@ async fn what_a_slow_batch_cannot_finish_its_retry_completes_once(path: Path) {
     assert!(done_first > 0, "it finished what it could");
 
     stack.botpress.clear_faults();
-    let mut retry = stack.hubspot.redeliver(&delivery).await.unwrap();
-    for _ in 0..10 {
-        if retry.status == 200 {
-            break;
-        }
-        // Events still leased by the first attempt are refused until its lease ends.
-        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-        retry = stack.hubspot.redeliver(&delivery).await.unwrap();
-    }
+    let retry = redeliver_until_answered(&stack, &delivery).await;
     assert_eq!(retry.status, 200, "{}", retry.response_body);
     assert_each_thread_saw_ten_alternating_assignments(&stack, &handoffs);
 }
