@@ -471,35 +471,43 @@ fn size_rows(table: &mut Table, args: &Args) {
 }
 
 fn cpu_rows(table: &mut Table, args: &Args) {
-    for (id, what) in [
+    const CRITERION: &str = "criterion median";
+    for (id, what, against) in [
         (
             "signature_verify_v3",
             "HubSpot signature v3 check (1 event body)",
+            CRITERION,
         ),
         (
             "read_hubspot_delivery_100",
             "HubSpot webhook parse (100-event batch)",
+            CRITERION,
         ),
-        ("read_hubspot_delivery_1", "HubSpot webhook parse (1 event)"),
+        (
+            "read_hubspot_delivery_1",
+            "HubSpot webhook parse (1 event)",
+            CRITERION,
+        ),
         (
             "read_botpress_call_message",
             "Botpress message_created parse",
+            CRITERION,
         ),
-        ("read_botpress_call_start_hitl", "Botpress startHitl parse"),
+        (
+            "read_botpress_call_start_hitl",
+            "Botpress startHitl parse",
+            CRITERION,
+        ),
         (
             "sdk_dynamodb_get_item",
             "AWS SDK: one DynamoDB GetItem, answered at once in memory",
+            "criterion median; the SDK's own work per call (signing, interceptors, (de)serialisation), 3 per warm relay",
         ),
     ] {
         let value = artifacts::criterion_median_ns(&args.criterion_dir, id)
             .map_or("not run (cargo bench -p hitl-bridge)".to_string(), |ns| {
                 format!("{:.2} µs", ns / 1e3)
             });
-        let against = if id.starts_with("sdk_") {
-            "criterion median; the SDK's own work per call (signing, interceptors, (de)serialisation), 3 per warm relay"
-        } else {
-            "criterion median"
-        };
         table.row("cpu", what, value, against, None);
     }
 }

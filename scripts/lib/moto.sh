@@ -10,8 +10,10 @@ free_port_below_ephemeral() {
   python3 - <<'PY'
 import random, socket
 low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+# The same ports as hitl_sandbox::ports::draw_range.
+ports = range(10000, low) if low > 11000 else range(49152, 65535)
 for _ in range(64):
-    port = random.randrange(10000, max(low, 11000))
+    port = random.choice(ports)
     try:
         socket.socket().bind(("127.0.0.1", port))
     except OSError:

@@ -188,7 +188,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     let mut answer = forward(
         &shared.http,
         &parts,
-        &format!("http://127.0.0.1:{}{path}{query}", prism.port),
+        &format!("http://127.0.0.1:{}{path}{query}", prism.port()),
         body,
         Some(&route),
     )

@@ -11,12 +11,16 @@ use super::Document;
 /// How long Prism may take to load a document and listen (six start at once on two cores).
 const START_TIMEOUT: Duration = Duration::from_secs(180);
 
-/// A running Prism. It lives as long as the process: when the process ends, for any reason,
-/// the pipe held in `_stdin` closes and the wrapper shell kills Prism.
+/// A Prism, and how to start it again when its port was taken.
 pub(crate) struct Prism {
-    pub(crate) port: u16,
-    pub(crate) log: PathBuf,
     launch: Launch,
+    running: Running,
+}
+
+/// One start of Prism. It lives as long as the process: when the process ends, for any
+/// reason, the pipe held in `_stdin` closes and the wrapper shell kills Prism.
+struct Running {
+    port: u16,
     child: Child,
     _stdin: ChildStdin,
 }
@@ -71,6 +75,7 @@ struct Launch {
     prism: PathBuf,
     spec: PathBuf,
     upstream: String,
+    log: PathBuf,
 }
 
 /// Starts `prism proxy SPEC UPSTREAM` on a free port of 127.0.0.1 (not waiting for it).
@@ -79,21 +84,16 @@ pub(crate) fn spawn(prism: &Path, spec: &Path, upstream: &str, log: PathBuf) -> 
         prism: prism.to_path_buf(),
         spec: spec.to_path_buf(),
         upstream: upstream.to_string(),
-    };
-    let (port, child, stdin) = launch.start(&log)?;
-    Ok(Prism {
-        port,
         log,
-        launch,
-        child,
-        _stdin: stdin,
-    })
+    };
+    let running = launch.start()?;
+    Ok(Prism { launch, running })
 }
 
 impl Launch {
-    fn start(&self, log: &Path) -> io::Result<(u16, Child, ChildStdin)> {
+    fn start(&self) -> io::Result<Running> {
         let port = crate::ports::port_for_a_child()?;
-        let output = std::fs::File::create(log)?;
+        let output = std::fs::File::create(&self.log)?;
         // Prism in the background; a second child waits for our end of the pipe (kept as fd 3,
         // since a background job's stdin is /dev/null) to close, which happens when this
         // process ends, and then stops Prism; the shell itself ends when Prism does.
@@ -117,7 +117,11 @@ wait "$prism""#;
                 io::Error::other(format!("cannot start {}: {error}", self.prism.display()))
             })?;
         let stdin = child.stdin.take().expect("stdin is piped");
-        Ok((port, child, stdin))
+        Ok(Running {
+            port,
+            child,
+            _stdin: stdin,
+        })
     }
 }
 
@@ -128,17 +132,16 @@ impl Prism {
         let started = Instant::now();
         let mut attempts = 1;
         loop {
-            let address = SocketAddr::from(([127, 0, 0, 1], self.port));
-            if let Some(status) = self.child.try_wait()? {
-                let log = tail(&self.log);
+            let address = SocketAddr::from(([127, 0, 0, 1], self.port()));
+            if let Some(status) = self.running.child.try_wait()? {
+                let log = tail(&self.launch.log);
                 if crate::ports::is_address_in_use(&log) && attempts < PORT_ATTEMPTS {
                     tracing::warn!(
-                        port = self.port,
+                        port = self.port(),
                         "Prism's port was taken; starting it on another"
                     );
                     attempts += 1;
-                    let (port, child, stdin) = self.launch.start(&self.log)?;
-                    (self.port, self.child, self._stdin) = (port, child, stdin);
+                    self.running = self.launch.start()?;
                     continue;
                 }
                 return Err(io::Error::other(format!(
@@ -151,11 +154,16 @@ impl Prism {
             if started.elapsed() > START_TIMEOUT {
                 return Err(io::Error::other(format!(
                     "Prism did not listen on {address} within {START_TIMEOUT:?}: {}",
-                    tail(&self.log)
+                    tail(&self.launch.log)
                 )));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+    }
+
+    /// The port Prism listens on (its latest start's).
+    pub(crate) fn port(&self) -> u16 {
+        self.running.port
     }
 }
 
@@ -212,7 +220,7 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.s
         let mut started = spawn(&prism, &work, "http://127.0.0.1:9", work.join("log")).unwrap();
         started.wait_ready().expect("ready on the second try");
         assert!(work.join("failed-once").exists(), "the first start failed");
-        TcpStream::connect(("127.0.0.1", started.port)).expect("it listens");
+        TcpStream::connect(("127.0.0.1", started.port())).expect("it listens");
         drop(started);
         let _ = std::fs::remove_dir_all(work);
     }
