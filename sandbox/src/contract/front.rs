@@ -33,8 +33,7 @@ impl Shared {
         let listener = std::net::TcpListener::bind(("127.0.0.1", 0))?;
         listener.set_nonblocking(true)?;
         let front = listener.local_addr()?;
-        let work = std::env::temp_dir().join(format!("hitl-contracts-{}", std::process::id()));
-        std::fs::create_dir_all(&work)?;
+        let work = super::work_dir::for_this_process()?;
         let upstream = format!("http://{front}");
         let mut prisms = HashMap::new();
         for document in Document::ALL {

@@ -26,6 +26,7 @@
 pub mod allow;
 mod front;
 mod prism;
+mod work_dir;
 
 use std::collections::BTreeMap;
 use std::io::Write;

@@ -1,7 +1,7 @@
 //! Starting one `prism proxy` per official document.
 
 use std::io;
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -126,8 +126,9 @@ wait "$prism""#;
 }
 
 impl Prism {
-    /// Waits until Prism accepts connections, starting it again on another port when another
-    /// process bound its port first.
+    /// Waits until Prism says it listens on its port, starting it again on another port when
+    /// another process bound that port first. Its own word, not a connection that succeeds: a
+    /// connection could reach another process listening on the same port.
     pub(crate) fn wait_ready(&mut self) -> io::Result<()> {
         let started = Instant::now();
         let mut attempts = 1;
@@ -148,7 +149,7 @@ impl Prism {
                     "Prism exited ({status}) before listening: {log}"
                 )));
             }
-            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+            if says_it_listens(&self.launch.log, address) {
                 return Ok(());
             }
             if started.elapsed() > START_TIMEOUT {
@@ -167,6 +168,16 @@ impl Prism {
     }
 }
 
+/// Whether Prism's log (written afresh by each start) has its "listening" line for `address`:
+/// `[CLI] ▶  start     Prism is listening on http://127.0.0.1:PORT`.
+fn says_it_listens(log: &Path, address: SocketAddr) -> bool {
+    let line = format!("Prism is listening on http://{address}");
+    std::fs::read_to_string(log).is_ok_and(|text| {
+        text.lines()
+            .any(|logged| logged.trim_end().ends_with(line.as_str()))
+    })
+}
+
 fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
@@ -177,6 +188,7 @@ fn tail(log: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::net::TcpStream;
     use std::os::unix::fs::PermissionsExt;
 
     /// A stand-in for `prism` called as `prism proxy SPEC UPSTREAM --host H --port P`: the first
@@ -194,7 +206,9 @@ if [ ! -e '{marker}' ]; then
   exit 1
 fi
 exec python3 -c 'import socket, sys, time
-s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.sleep(60)' "$7"
+s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen()
+print("[CLI] \u25b6  start     Prism is listening on http://127.0.0.1:" + sys.argv[1], flush=True)
+time.sleep(60)' "$7"
 "#,
                 marker = marker.display()
             ),
@@ -222,6 +236,29 @@ s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(); time.s
         assert!(work.join("failed-once").exists(), "the first start failed");
         TcpStream::connect(("127.0.0.1", started.port())).expect("it listens");
         drop(started);
+        let _ = std::fs::remove_dir_all(work);
+    }
+
+    #[test]
+    fn ready_only_when_the_log_says_it_listens_on_this_port() {
+        let work = work_dir("listening");
+        let log = work.join("log");
+        let address = SocketAddr::from(([127, 0, 0, 1], 4010));
+        std::fs::write(&log, "[7:13:01 AM] › [CLI] …  awaiting  Starting Prism…\n").unwrap();
+        assert!(!says_it_listens(&log, address), "still starting");
+        std::fs::write(
+            &log,
+            "[7:13:02 AM] › [CLI] ▶  start     Prism is listening on http://127.0.0.1:40100\n",
+        )
+        .unwrap();
+        assert!(!says_it_listens(&log, address), "another port");
+        std::fs::write(
+            &log,
+            "[7:13:02 AM] › [CLI] ▶  start     Prism is listening on http://127.0.0.1:4010\n",
+        )
+        .unwrap();
+        assert!(says_it_listens(&log, address));
+        assert!(!says_it_listens(&work.join("no log"), address));
         let _ = std::fs::remove_dir_all(work);
     }
 
