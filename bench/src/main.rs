@@ -58,6 +58,11 @@ struct Args {
     /// Injected latency on every simulator call during the batch, in ms.
     #[arg(long, default_value_t = 20)]
     batch_latency_ms: u64,
+    /// Also write every warm invocation's figures to this CSV file (one row per invocation,
+    /// in the order they ran), to see how the relay overhead is spread behind its median and
+    /// p99.
+    #[arg(long)]
+    warm_csv: Option<PathBuf>,
 }
 
 const FUNCTIONS: [&str; 3] = ["hubspot-webhook", "botpress-outbound", "token-refresher"];
@@ -124,6 +129,9 @@ async fn main() -> anyhow::Result<()> {
         warm::cpu_time(deployment.hubspot_webhook.pid()),
     );
     let (user_messages, agent_replies) = warm::relays(&stack, &meter, &handoff, args.warm).await?;
+    if let Some(path) = &args.warm_csv {
+        warm::write_csv(path, &user_messages, &agent_replies)?;
+    }
     let cpu_per_invocation = |before: Option<Duration>, after: Option<Duration>| {
         before
             .zip(after)

@@ -28,6 +28,39 @@ pub async fn relays(
     Ok((user_messages, agent_replies))
 }
 
+/// Every warm invocation's figures in microseconds, one CSV row each, in the order they ran:
+/// end to end, Lambda's `Duration`, the simulators' and moto's time, and the relay overhead
+/// (the table's target row: `Duration` less the simulators' and moto's time).
+pub fn write_csv(
+    path: &std::path::Path,
+    user_messages: &[Span],
+    agent_replies: &[Span],
+) -> anyhow::Result<()> {
+    std::fs::write(path, csv(user_messages, agent_replies))
+        .map_err(|error| anyhow::anyhow!("cannot write {}: {error}", path.display()))
+}
+
+fn csv(user_messages: &[Span], agent_replies: &[Span]) -> String {
+    let mut text = String::from(
+        "kind,number,end_to_end_us,lambda_duration_us,simulators_and_moto_us,relay_overhead_us\n",
+    );
+    for (kind, spans) in [
+        ("user message", user_messages),
+        ("agent reply", agent_replies),
+    ] {
+        for (number, span) in spans.iter().enumerate() {
+            text.push_str(&format!(
+                "{kind},{number},{},{},{},{}\n",
+                span.elapsed.as_micros(),
+                span.in_function.as_micros(),
+                span.simulators.as_micros(),
+                span.bridge_time().as_micros()
+            ));
+        }
+    }
+    text
+}
+
 /// `count` warm requests to the hello-world floor through the same emulated HTTP API and
 /// Runtime API: what the emulation itself costs per invocation.
 pub async fn floor_requests(floor: &Floor<'_>, count: usize) -> anyhow::Result<Vec<Duration>> {
@@ -100,4 +133,30 @@ pub fn cpu_time(pid: Option<u32>) -> Option<Duration> {
     let fields: Vec<&str> = stat.rsplit_once(") ")?.1.split_whitespace().collect();
     let ticks = |index: usize| fields.get(index)?.parse::<u64>().ok();
     Some(Duration::from_millis((ticks(11)? + ticks(12)?) * 10))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_csv_has_a_row_per_invocation_with_its_relay_overhead() {
+        let span = |elapsed, in_function, simulators| Span {
+            elapsed: Duration::from_micros(elapsed),
+            in_function: Duration::from_micros(in_function),
+            simulators: Duration::from_micros(simulators),
+            ..Span::default()
+        };
+        let text = csv(
+            &[span(25_000, 22_000, 20_000), span(30_000, 27_500, 25_000)],
+            &[span(60_000, 57_000, 54_000)],
+        );
+        assert_eq!(
+            text,
+            "kind,number,end_to_end_us,lambda_duration_us,simulators_and_moto_us,relay_overhead_us\n\
+             user message,0,25000,22000,20000,2000\n\
+             user message,1,30000,27500,25000,2500\n\
+             agent reply,0,60000,57000,54000,3000\n"
+        );
+    }
 }
