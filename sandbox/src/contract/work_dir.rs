@@ -12,9 +12,13 @@ use std::path::{Path, PathBuf};
 
 /// This process's folder (made now), after removing the folders of processes that have ended.
 pub(crate) fn for_this_process() -> io::Result<PathBuf> {
-    let parent = std::env::temp_dir().join("hitl-contracts");
-    std::fs::create_dir_all(&parent)?;
-    remove_ended(&parent, process_is_running);
+    under(&std::env::temp_dir().join("hitl-contracts"))
+}
+
+/// [`for_this_process`] under `parent`.
+fn under(parent: &Path) -> io::Result<PathBuf> {
+    std::fs::create_dir_all(parent)?;
+    remove_ended(parent, process_is_running);
     let work = parent.join(std::process::id().to_string());
     std::fs::create_dir_all(&work)?;
     Ok(work)
@@ -78,8 +82,13 @@ mod tests {
     #[test]
     fn this_process_is_running_and_its_folder_is_made() {
         assert!(process_is_running(std::process::id()));
-        let work = for_this_process().unwrap();
+        let parent = std::env::temp_dir().join(format!(
+            "hitl-work-dir-test-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let work = under(&parent).unwrap();
         assert!(work.is_dir());
         assert!(work.ends_with(std::process::id().to_string()));
+        std::fs::remove_dir_all(parent).unwrap();
     }
 }
