@@ -7,7 +7,7 @@ use std::time::Duration;
 use flow_support::{
     DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
 };
-use hitl_cli::sandbox_stack::SandboxStack;
+use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxStack};
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::AgentContent;
 use serde_json::{Value, json};
@@ -568,6 +568,70 @@ async fn a_reply_waits_for_an_earlier_one_still_being_relayed(path: Path) {
     assert_eq!(texts(&stack, &handoff.conversation_id), ["first", "second"]);
 }
 
+/// Inbox routing can assign a thread, or an agent close it, in the moment between the thread's
+/// creation and its bot conversation's (`startHitl` still running, or failed and about to be
+/// retried). Those changes are refused with 503 instead of acknowledged and lost: HubSpot's
+/// retries relay them, in order, once the handoff is open.
+async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open(
+    path: Path,
+) {
+    let stack = registered_stack(path).await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = created.body["output"]["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The bot conversation cannot be made yet: the thread is opened, the handoff is not.
+    stack
+        .botpress
+        .fail_next("/v1/chat/conversations/get-or-create", 400, 1);
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
+        .await;
+    assert_ne!(refused.status, 200, "{}", refused.text);
+    let thread_id = stack
+        .hubspot
+        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
+        .expect("the thread was opened")
+        .id;
+
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let assigned = stack.hubspot.assign(&thread_id, ada).await.unwrap();
+    assert_eq!(assigned.status, 503, "{}", assigned.response_body);
+    let closed = stack.hubspot.close(&thread_id).await.unwrap();
+    assert_eq!(closed.status, 503, "{}", closed.response_body);
+    assert!(
+        stack.botpress.events().is_empty(),
+        "the bot hears nothing yet"
+    );
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let conversation_id = started.body["output"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for delivery in [&assigned, &closed, &assigned, &closed] {
+        let retry = stack.hubspot.redeliver(delivery).await.unwrap();
+        assert_eq!(retry.status, 200, "{}", retry.response_body);
+    }
+    assert_eq!(assigned_names(&stack, &conversation_id), [ada_name]);
+    let stops = stack.botpress.events_of_type("hitlStopped");
+    assert_eq!(stops.len(), 1, "{stops:?}");
+    assert_eq!(
+        stops[0]["payload"]["conversationId"],
+        json!(conversation_id)
+    );
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -578,4 +642,5 @@ on_both_paths!(
     a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer,
     replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
     a_reply_waits_for_an_earlier_one_still_being_relayed,
+    an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open,
 );

@@ -13,6 +13,21 @@ pub enum ThreadChange {
     Status(String),
 }
 
+impl ThreadChange {
+    /// Whether the bot has to hear of it: an assignment, or the end of the conversation.
+    fn has_to_be_relayed(&self) -> bool {
+        match self {
+            Self::Assigned(_) => true,
+            Self::Status(status) => is_closing_status(status),
+        }
+    }
+}
+
+/// The statuses that end the handoff.
+fn is_closing_status(status: &str) -> bool {
+    status == "CLOSED" || status == "ARCHIVED"
+}
+
 /// Something that happened in the Help Desk, keyed for idempotency.
 #[derive(Clone, Debug)]
 pub enum HelpDeskEvent {
@@ -102,6 +117,9 @@ impl Relay {
     ///   older than the newest one applied (`assignment_changed_at_ms`) is acknowledged and
     ///   changes nothing, so the bot is never told an earlier assignee after a later one.
     /// - `CLOSED`/`ARCHIVED` emits `hitlStopped` once and closes the session.
+    /// - An assignment or a close while the handoff is still opening (the thread exists, the
+    ///   bot conversation not yet) is refused as in progress, so HubSpot's retry relays it
+    ///   once the handoff is open instead of it being acknowledged and lost.
     /// - A reopen (`OPEN` after a close) is acknowledged and changes nothing: the bot was told
     ///   `hitlStopped` and its HITL session ended, and the `hitl` interface has no way for the
     ///   help desk to start it again, so the customer's side stays with the bot. The agent
@@ -113,14 +131,29 @@ impl Relay {
         change: ThreadChange,
         occurred_at_ms: i64,
     ) -> Result<Outcome, RelayError> {
-        let Some(session) = self.active_session_of(&thread_id).await? else {
-            if matches!(&change, ThreadChange::Status(status) if status == "OPEN") {
+        let session = match self.store.find_by_thread(&thread_id).await? {
+            Some(session) if is_live(&session) => session,
+            Some(session)
+                if session.status == SessionStatus::Opening && change.has_to_be_relayed() =>
+            {
+                // The thread exists before its bot conversation does (`start_handoff`), and
+                // inbox routing often assigns it at once: acknowledged now, the change would be
+                // lost. HubSpot's retry relays it once the handoff is open.
                 tracing::info!(
-                    thread_id,
-                    "a thread was reopened after its handoff ended; acknowledged, nothing to relay"
+                    session = session.id,
+                    "a thread change while its handoff is still opening; left for HubSpot's retry"
                 );
+                return Err(RelayError::InProgress);
             }
-            return Ok(Outcome::Ignored);
+            _ => {
+                if matches!(&change, ThreadChange::Status(status) if status == "OPEN") {
+                    tracing::info!(
+                        thread_id,
+                        "a thread was reopened after its handoff ended; acknowledged, nothing to relay"
+                    );
+                }
+                return Ok(Outcome::Ignored);
+            }
         };
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
         // HubSpot always says when a change happened; were it silent (0), the change is taken
@@ -171,7 +204,7 @@ impl Relay {
                 }
                 Ok(Outcome::Done)
             }
-            ThreadChange::Status(status) if status == "CLOSED" || status == "ARCHIVED" => {
+            ThreadChange::Status(status) if is_closing_status(&status) => {
                 self.botpress
                     .create_event(
                         &session.bot,
