@@ -5,11 +5,14 @@
 //! always ends up holding the one refresh token HubSpot still accepts.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use async_trait::async_trait;
 
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::adapters::oauth::{OAuthSettings, OAuthTokens};
 use hitl_bridge::adapters::secrets_manager::SecretsManagerVault;
-use hitl_bridge::ports::{AccessTokens, SystemClock};
+use hitl_bridge::ports::{AccessTokens, StoreError, StoredTokens, SystemClock, TokenVault};
 use hitl_sandbox::hubspot::{HubSpotSim, HubSpotSimConfig};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::json;
@@ -78,6 +81,10 @@ impl Deployment {
 
     /// One execution environment's token manager: its own cache, the shared secret and lock.
     fn refresher(&self) -> OAuthTokens {
+        self.refresher_with(Arc::new(self.vault()))
+    }
+
+    fn refresher_with(&self, vault: Arc<dyn TokenVault>) -> OAuthTokens {
         let config = self.hubspot.config();
         let lock = DynamoStore::new(
             aws_sdk_dynamodb::Client::new(&self.sdk),
@@ -92,7 +99,7 @@ impl Deployment {
                 client_secret: SecretString::from(config.client_secret.clone()),
                 seed_refresh_token: None,
             },
-            Arc::new(self.vault()),
+            vault,
             Arc::new(lock),
             Arc::new(SystemClock),
         )
@@ -155,5 +162,92 @@ async fn a_refresher_adopts_the_access_token_another_just_obtained() {
         deployment.hubspot.recorder().count("POST", TOKEN_PATH),
         1,
         "the second environment used the stored token instead of refreshing"
+    );
+}
+
+/// The secret, refusing its next `failures` writes (Secrets Manager throttling, or down).
+struct RefusingVault {
+    inner: SecretsManagerVault,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl TokenVault for RefusingVault {
+    async fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
+        self.inner.load().await
+    }
+
+    async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        let refuse = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |left| {
+                left.checked_sub(1)
+            })
+            .is_ok();
+        if refuse {
+            return Err(StoreError::new(
+                "PutSecretValue",
+                "ThrottlingException (injected)",
+            ));
+        }
+        self.inner.save(tokens).await
+    }
+}
+
+/// HubSpot rotates the refresh token and retires the old one, then the secret refuses every
+/// write of the refresh: the new grant is the only live one, and it must not be dropped with
+/// the error. The process keeps relaying with it, the scheduled refresh reports the failure,
+/// and the next use writes it, after which any other environment can refresh again.
+#[tokio::test]
+async fn a_rotated_refresh_token_the_secret_refused_is_kept_and_stored_on_next_use() {
+    let deployment = Deployment::start().await;
+    let original = deployment.stored_refresh_token().await;
+    let vault = Arc::new(RefusingVault {
+        inner: deployment.vault(),
+        failures: AtomicUsize::new(usize::MAX),
+    });
+    let refresher = deployment.refresher_with(vault.clone());
+
+    let reported = refresher.refresh_now().await;
+    assert!(
+        reported.is_err(),
+        "the scheduled refresh says the write failed"
+    );
+    assert_ne!(
+        deployment.hubspot.current_refresh_token(),
+        original,
+        "HubSpot rotated it"
+    );
+    assert_eq!(
+        deployment.stored_refresh_token().await,
+        original,
+        "the secret refused it"
+    );
+    let token = refresher
+        .access_token()
+        .await
+        .expect("the process still relays with the grant it kept");
+    assert!(!token.expose_secret().is_empty());
+
+    vault.failures.store(0, Ordering::SeqCst);
+    refresher.access_token().await.unwrap();
+    assert_eq!(
+        deployment.stored_refresh_token().await,
+        deployment.hubspot.current_refresh_token(),
+        "the next use stored the live refresh token"
+    );
+    deployment
+        .refresher()
+        .refresh_now()
+        .await
+        .expect("another environment refreshes with the stored grant");
+    assert!(
+        deployment
+            .hubspot
+            .recorder()
+            .matching("POST", TOKEN_PATH)
+            .iter()
+            .all(|call| call.status == 200),
+        "HubSpot never saw a retired refresh token"
     );
 }

@@ -6,6 +6,11 @@
 //! same: the holder re-reads the vault, adopts a token another process just obtained, or
 //! refreshes with the newest refresh token. A refresh token HubSpot rotates is written back
 //! to the vault before the lock is released, so no process can refresh with a dead one.
+//!
+//! A rotated refresh token exists nowhere but in the process that received it until the vault
+//! has it, and HubSpot has retired the one before it: when the vault refuses the write, the
+//! grant is kept in memory (never dropped with the error) and written on the process's next
+//! use of a token, before anything else, and the scheduled refresh reports the failure.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -31,6 +36,10 @@ const LOCK_LEASE: StdDuration = StdDuration::from_secs(15);
 /// How long a process waits for another's refresh before giving up (the caller retries).
 const LOCK_WAIT: StdDuration = StdDuration::from_secs(4);
 const LOCK_POLL: StdDuration = StdDuration::from_millis(100);
+/// Writes of a refreshed grant tried before it is kept in memory only (each SDK call retries
+/// on its own too; these cover a vault briefly unavailable), and the pause after the first.
+const SAVE_ATTEMPTS: u32 = 3;
+const SAVE_BACKOFF: StdDuration = StdDuration::from_millis(200);
 
 /// Where and as whom to refresh.
 pub struct OAuthSettings {
@@ -51,6 +60,8 @@ pub struct OAuthTokens {
     lock: Arc<dyn RefreshLock>,
     clock: Arc<dyn Clock>,
     grant: Mutex<Option<StoredTokens>>,
+    /// The cached grant is newer than the vault's: its write failed after a refresh.
+    unsaved: AtomicBool,
     /// Set once this process has refreshed to learn an unknown portal, so a HubSpot that
     /// never names it costs one refresh, not one per webhook.
     portal_asked: AtomicBool,
@@ -106,6 +117,7 @@ impl OAuthTokens {
             lock,
             clock,
             grant: Mutex::new(None),
+            unsaved: AtomicBool::new(false),
             portal_asked: AtomicBool::new(false),
             last_refresh: std::sync::Mutex::new(None),
         }
@@ -185,7 +197,7 @@ impl OAuthTokens {
         }
         grant.access_token = Some(access.clone());
         grant.access_token_expires_at = Some(expiry(requested_at, answer.expires_in));
-        self.vault.save(grant).await?;
+        self.store_refreshed(grant, SAVE_ATTEMPTS).await;
         if let Ok(mut last) = self.last_refresh.lock() {
             *last = Some(granted);
         }
@@ -196,8 +208,41 @@ impl OAuthTokens {
         Ok(access)
     }
 
-    /// Runs `decide` on the cached grant; when it returns `None`, takes the cross-process
-    /// lock, re-reads the vault, and either adopts what another process stored or refreshes.
+    /// Writes a refreshed grant to the vault, up to `attempts` times; when every write fails
+    /// the grant stays marked unsaved, to be written on the next use. Callers hold the lock.
+    async fn store_refreshed(&self, grant: &StoredTokens, attempts: u32) {
+        let mut pause = SAVE_BACKOFF;
+        for attempt in 1..=attempts {
+            match self.vault.save(grant).await {
+                Ok(()) => {
+                    self.unsaved.store(false, Ordering::Release);
+                    return;
+                }
+                Err(error) if attempt == attempts => {
+                    tracing::error!(
+                        %error,
+                        "could not store the refreshed HubSpot grant; this process keeps it and \
+                         stores it on its next use (until then other processes hold the previous \
+                         refresh token, which HubSpot may no longer accept)"
+                    );
+                }
+                Err(error) => {
+                    tracing::warn!(%error, attempt, "could not store the refreshed HubSpot grant; trying again");
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                }
+            }
+        }
+        self.unsaved.store(true, Ordering::Release);
+    }
+
+    fn is_unsaved(&self) -> bool {
+        self.unsaved.load(Ordering::Acquire)
+    }
+
+    /// Runs `decide` on the cached grant; when it returns `None` (or the cached grant still
+    /// has to be written), takes the cross-process lock, re-reads the vault, and either adopts
+    /// what another process stored or refreshes.
     async fn with_grant(
         &self,
         decide: impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
@@ -206,11 +251,13 @@ impl OAuthTokens {
         if guard.is_none() {
             *guard = Some(self.load_grant().await?);
         }
-        if let Some(token) = guard.as_ref().and_then(|grant| decide(self, grant)) {
+        if !self.is_unsaved()
+            && let Some(token) = guard.as_ref().and_then(|grant| decide(self, grant))
+        {
             return Ok(token);
         }
         let holder = self.acquire_refresh_lock().await?;
-        let outcome = self.refresh_holding_lock(&decide).await;
+        let outcome = self.refresh_holding_lock(guard.as_ref(), &decide).await;
         if let Err(error) = self.lock.unlock(&holder).await {
             tracing::warn!(%error, "could not release the token refresh lock; its lease will end it");
         }
@@ -219,11 +266,20 @@ impl OAuthTokens {
         Ok(token)
     }
 
+    /// The newest grant (the vault's, or this process's when the vault has yet to be given
+    /// it), then what `decide` adopts from it or a refresh.
     async fn refresh_holding_lock(
         &self,
+        cached: Option<&StoredTokens>,
         decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
     ) -> Result<(StoredTokens, SecretString), TokenError> {
-        let mut latest = self.load_grant().await?;
+        let mut latest = match cached.filter(|_| self.is_unsaved()) {
+            Some(unsaved) => {
+                self.store_refreshed(unsaved, 1).await;
+                unsaved.clone()
+            }
+            None => self.load_grant().await?,
+        };
         if let Some(token) = decide(self, &latest) {
             tracing::debug!("adopting the access token another process refreshed");
             return Ok((latest, token));
@@ -267,13 +323,21 @@ impl AccessTokens for OAuthTokens {
     }
 
     async fn refresh_now(&self) -> Result<(), TokenError> {
-        self.with_grant(|_, _| None).await.map(|_| ())
+        self.refresh_now_reporting().await.map(|_| ())
     }
 
     async fn refresh_now_reporting(&self) -> Result<RefreshedGrant, TokenError> {
         // Never adopts another's token (`decide` is `None`), so this call refreshed and
         // recorded what HubSpot answered.
         self.with_grant(|_, _| None).await?;
+        if self.is_unsaved() {
+            // The refresh worked and this process holds the grant; the scheduled refresh
+            // fails all the same, so the vault's trouble is seen (and alarmed on).
+            return Err(TokenError::Store(StoreError::new(
+                "store the refreshed HubSpot grant",
+                "the vault refused it; the running process keeps it and stores it on next use",
+            )));
+        }
         Ok(self
             .last_refresh
             .lock()
