@@ -108,6 +108,18 @@ async fn exercise_every_path_that_touches_personal_data(stack: &SandboxStack) {
         .create_user("Nobody", Some("+44 20 7946 0958"))
         .await;
     assert_eq!(missing_phone.status, 400);
+    // A national number with no region to read it in: refused, and the refusal, which quotes
+    // it for the bot, is logged without it although none of its groups looks like a number.
+    let unreadable = stack
+        .caller
+        .create_user("Nobody", Some("06 12 34 56 78"))
+        .await;
+    assert_eq!(unreadable.status, 400, "{}", unreadable.text);
+    assert!(
+        unreadable.text.contains("06 12 34 56 78"),
+        "{}",
+        unreadable.text
+    );
     stack.caller.stop_hitl(&handoff.conversation_id).await;
     let _ = stack
         .caller
@@ -128,6 +140,8 @@ fn assert_nothing_personal_in(logs: &str) {
         DEMO_CUSTOMER_PHONE,
         "4155552671",
         "2079460958",
+        "7946 0958",
+        "12 34 56 78",
         "sandbox-client-secret",
         "sandbox-shared-secret",
         "sandbox-botpress-token",
