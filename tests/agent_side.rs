@@ -632,6 +632,44 @@ async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it
     );
 }
 
+/// A batch with one event the bridge cannot read (no thread id): the others are relayed and
+/// the delivery acknowledged, with the broken one counted as failed, instead of the whole
+/// batch refused on every retry until HubSpot gives up on the good events with it.
+async fn one_broken_event_does_not_hold_back_the_rest_of_its_batch(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let occurred_at = chrono::Utc::now().timestamp_millis();
+    let batch = json!([
+        {
+            "eventId": 79_000, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
+            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
+            "propertyName": "assignedTo", "propertyValue": ada, "changeSource": "AGENT"
+        },
+        {
+            "eventId": 79_001, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
+            "attemptNumber": 0, "propertyName": "status", "propertyValue": "CLOSED"
+        }
+    ]);
+    let url = stack.settings.hubspot_webhook_url();
+    let delivery = stack
+        .hubspot
+        .deliver_raw(&url, batch.to_string())
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let summary: Value = serde_json::from_str(&delivery.response_body).unwrap();
+    assert_eq!(
+        (&summary["relayed"], &summary["failed"]),
+        (&json!(1), &json!(1)),
+        "{summary}"
+    );
+    assert_eq!(assigned_names(&stack, &handoff.conversation_id), [ada_name]);
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -643,4 +681,5 @@ on_both_paths!(
     replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
     a_reply_waits_for_an_earlier_one_still_being_relayed,
     an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open,
+    one_broken_event_does_not_hold_back_the_rest_of_its_batch,
 );

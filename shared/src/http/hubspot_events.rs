@@ -1,6 +1,8 @@
 //! Reading what HubSpot posts to the webhook URL (see `specs/hubspot/WEBHOOKS.md`): an array is
 //! an app-webhook batch, an object with `type` is a custom-channel event. Unknown event types
-//! are acknowledged and ignored; known ones missing what they need are refused.
+//! are acknowledged and ignored; known ones missing what they need are refused: the whole
+//! delivery when nothing in it can be relayed, else just those events, so one broken event
+//! does not hold back the rest of a batch on every retry until HubSpot gives up on it.
 
 use serde::Deserialize;
 use serde_json::Value;
@@ -14,6 +16,8 @@ pub struct Delivery {
     pub events: Vec<HelpDeskEvent>,
     /// Events the bridge does not act on (other subscriptions, other custom-channel events).
     pub ignored: usize,
+    /// What is wrong with each event of a batch that could not be read (the rest are relayed).
+    pub refused: Vec<String>,
     /// The HubSpot account (`portalId`) each event names, index for index with `events`.
     portals: Vec<Option<u64>>,
 }
@@ -103,36 +107,48 @@ pub fn read_delivery(body: &[u8]) -> Result<Delivery, String> {
 fn read_app_events(items: Vec<Value>) -> Result<Delivery, String> {
     let mut delivery = Delivery::default();
     for (index, item) in items.into_iter().enumerate() {
-        let event: AppEvent = serde_json::from_value(item)
-            .map_err(|error| format!("event {index} is not an app-webhook event: {error}"))?;
-        let event_id =
-            id_text(&event.event_id).ok_or_else(|| format!("event {index} has no eventId"))?;
-        if event.subscription_type != "conversation.propertyChange" {
-            delivery.ignored += 1;
-            continue;
+        match read_app_event(index, item) {
+            Ok(Some((portal, event))) => delivery.push(portal, event),
+            Ok(None) => delivery.ignored += 1,
+            Err(problem) => delivery.refused.push(problem),
         }
-        let thread_id = id_text(&event.object_id)
-            .ok_or_else(|| format!("event {index} ({event_id}) has no objectId (the thread id)"))?;
-        let value = event.property_value.as_ref().and_then(id_text);
-        let change = match event.property_name.as_deref() {
-            Some("assignedTo") => ThreadChange::Assigned(value),
-            Some("status") => ThreadChange::Status(value.unwrap_or_default().to_ascii_uppercase()),
-            _ => {
-                delivery.ignored += 1;
-                continue;
-            }
-        };
-        delivery.push(
-            portal_number(&event.portal_id),
-            HelpDeskEvent::ThreadChanged {
-                event_id,
-                thread_id,
-                change,
-                occurred_at_ms: event.occurred_at.unwrap_or_default(),
-            },
-        );
+    }
+    if delivery.events.is_empty() && !delivery.refused.is_empty() {
+        return Err(delivery.refused.join("; "));
     }
     Ok(delivery)
+}
+
+/// One event of a batch: a thread change to relay, `None` for one the bridge does not act on,
+/// or what is wrong with it.
+fn read_app_event(
+    index: usize,
+    item: Value,
+) -> Result<Option<(Option<u64>, HelpDeskEvent)>, String> {
+    let event: AppEvent = serde_json::from_value(item)
+        .map_err(|error| format!("event {index} is not an app-webhook event: {error}"))?;
+    let event_id =
+        id_text(&event.event_id).ok_or_else(|| format!("event {index} has no eventId"))?;
+    if event.subscription_type != "conversation.propertyChange" {
+        return Ok(None);
+    }
+    let thread_id = id_text(&event.object_id)
+        .ok_or_else(|| format!("event {index} ({event_id}) has no objectId (the thread id)"))?;
+    let value = event.property_value.as_ref().and_then(id_text);
+    let change = match event.property_name.as_deref() {
+        Some("assignedTo") => ThreadChange::Assigned(value),
+        Some("status") => ThreadChange::Status(value.unwrap_or_default().to_ascii_uppercase()),
+        _ => return Ok(None),
+    };
+    Ok(Some((
+        portal_number(&event.portal_id),
+        HelpDeskEvent::ThreadChanged {
+            event_id,
+            thread_id,
+            change,
+            occurred_at_ms: event.occurred_at.unwrap_or_default(),
+        },
+    )))
 }
 
 fn read_channel_event(json: Value) -> Result<Delivery, String> {
@@ -196,6 +212,31 @@ mod tests {
                 ..
             }
         ));
+    }
+
+    #[test]
+    fn a_broken_event_is_refused_alone_unless_nothing_else_can_be_relayed() {
+        let mixed = br#"[
+            {"eventId":1,"subscriptionType":"conversation.propertyChange","objectId":7,"propertyName":"status","propertyValue":"CLOSED"},
+            {"eventId":2,"subscriptionType":"conversation.propertyChange","propertyName":"status","propertyValue":"CLOSED"},
+            {"subscriptionType":"conversation.propertyChange","objectId":7}
+        ]"#;
+        let delivery = read_delivery(mixed).unwrap();
+        assert_eq!(delivery.events.len(), 1);
+        assert_eq!(
+            delivery.refused,
+            [
+                "event 1 (2) has no objectId (the thread id)",
+                "event 2 is not an app-webhook event: missing field `eventId`"
+            ]
+        );
+
+        let only_broken = br#"[
+            {"eventId":2,"subscriptionType":"conversation.propertyChange","propertyName":"status"},
+            {"eventId":3,"subscriptionType":"conversation.creation","objectId":7}
+        ]"#;
+        let refused = read_delivery(only_broken).unwrap_err();
+        assert_eq!(refused, "event 0 (2) has no objectId (the thread id)");
     }
 
     #[test]

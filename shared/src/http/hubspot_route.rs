@@ -56,10 +56,19 @@ pub(super) async fn receive(
     let mut delivery = match read_delivery(&body) {
         Ok(delivery) => delivery,
         Err(message) => {
-            tracing::warn!(message, "refused a malformed HubSpot webhook");
+            // serde's messages may quote a value of the body.
+            let logged = crate::redact::redact_text(&message);
+            tracing::warn!(message = logged, "refused a malformed HubSpot webhook");
             return error_response(StatusCode::BAD_REQUEST, message);
         }
     };
+    for problem in &delivery.refused {
+        let logged = crate::redact::redact_text(problem);
+        tracing::error!(
+            problem = logged,
+            "an event of a HubSpot delivery is malformed; the rest of the delivery is relayed"
+        );
+    }
     if delivery.names_a_portal() {
         match bridge.tokens.portal_id().await {
             Ok(Some(ours)) => {
@@ -94,7 +103,7 @@ pub(super) async fn receive(
         "relayed": outcome.relayed,
         "duplicates": outcome.duplicates,
         "ignored": outcome.ignored + delivery.ignored,
-        "failed": outcome.permanent.len(),
+        "failed": outcome.permanent.len() + delivery.refused.len(),
         "left": outcome.left + outcome.retryable.len(),
     });
     if outcome.needs_retry() {
