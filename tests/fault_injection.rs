@@ -322,7 +322,8 @@ async fn the_function_killed_mid_delivery_and_restarted() {
         "the first attempt died with its process"
     );
     stack.hubspot.faults().set_latency(Duration::ZERO);
-    for _ in 0..20 {
+    // The dead attempt's lease lasts the budget left when it claimed plus 6 s (`relay::once`).
+    for _ in 0..30 {
         if delivery.status == 200 {
             break;
         }

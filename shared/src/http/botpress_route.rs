@@ -22,7 +22,7 @@ use crate::app::Bridge;
 use crate::relay::RelayError;
 
 /// Botpress waits up to 30 s for an integration; keep well inside it.
-const BOTPRESS_BUDGET: Duration = Duration::from_secs(20);
+pub(crate) const BOTPRESS_BUDGET: Duration = Duration::from_secs(20);
 
 pub(super) async fn receive(
     State(bridge): State<Arc<Bridge>>,

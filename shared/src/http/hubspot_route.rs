@@ -26,7 +26,7 @@ use crate::adapters::signature::verify_v3;
 use crate::app::Bridge;
 
 /// HubSpot waits 5 s for the answer; the rest covers the answer and a cold start's share.
-const WEBHOOK_BUDGET: Duration = Duration::from_millis(4_000);
+pub(crate) const WEBHOOK_BUDGET: Duration = Duration::from_millis(4_000);
 
 pub(super) async fn receive(
     State(bridge): State<Arc<Bridge>>,
@@ -35,6 +35,8 @@ pub(super) async fn receive(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // From arrival: HubSpot's 5 s count from its request, not from our first call.
+    let deadline = Instant::now() + WEBHOOK_BUDGET;
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
     let signed_uri = format!("{}{path_and_query}", bridge.public_base_url);
     let verified = verify_v3(
@@ -70,7 +72,7 @@ pub(super) async fn receive(
         );
     }
     if delivery.names_a_portal() {
-        match bridge.tokens.portal_id().await {
+        match budget::with_deadline(deadline, bridge.tokens.portal_id()).await {
             Ok(Some(ours)) => {
                 let dropped = delivery.drop_other_portals(ours);
                 if dropped > 0 {
@@ -89,7 +91,6 @@ pub(super) async fn receive(
             }
         }
     }
-    let deadline = Instant::now() + WEBHOOK_BUDGET;
     let outcome = budget::with_deadline(
         deadline,
         bridge.relay.handle_help_desk_events(delivery.events),

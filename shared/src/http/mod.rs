@@ -17,6 +17,11 @@ pub mod parsing {
     };
 }
 
+#[cfg(test)]
+pub(crate) use botpress_route::BOTPRESS_BUDGET;
+#[cfg(test)]
+pub(crate) use hubspot_route::WEBHOOK_BUDGET;
+
 use std::sync::Arc;
 
 use axum::{Router, extract::DefaultBodyLimit, routing::get, routing::post};

@@ -5,11 +5,15 @@ use super::{Relay, RelayError};
 use crate::ports::{Claim, FinishingWrite, IdempotencyLedger};
 
 /// How long one attempt may hold a key before another may take over (the worker died), when
-/// no request budget applies. With a budget, the lease ends shortly after it: by then the
-/// attempt has answered or its process is gone (Lambda's timeout is just past the budget),
-/// so the sender's retry is not refused for longer than needed.
+/// no request budget applies. With a budget, the lease ends shortly after the function's
+/// timeout: by then the attempt has answered or its process is gone, so the sender's retry
+/// is not refused for longer than needed. It must not end sooner: the budget only decides
+/// whether a call *starts*, so a call started just inside it runs on until the timeout, and
+/// a retry that took the key over meanwhile would repeat the work beside it. Lambda's
+/// timeouts (template.yaml) are 2 s (hubspot-webhook) and 5 s (botpress-outbound) past the
+/// budgets; a test holds the lease past both.
 const LEASE_WITHOUT_BUDGET: Duration = Duration::from_secs(60);
-const LEASE_PAST_BUDGET: Duration = Duration::from_secs(3);
+const LEASE_PAST_BUDGET: Duration = Duration::from_secs(6);
 /// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
 const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
@@ -125,6 +129,36 @@ mod tests {
     use super::*;
     use crate::adapters::sqlite_store::SqliteStore;
     use crate::ports::{StoreError, SystemClock};
+
+    /// The Lambda timeout of the function whose `BuildProperties` name `binary`.
+    fn lambda_timeout(binary: &str) -> Duration {
+        let template = include_str!("../../../template.yaml");
+        let after = template
+            .split_once(&format!("Binary: {binary}"))
+            .unwrap_or_else(|| panic!("template.yaml builds {binary}"))
+            .1;
+        let seconds = after
+            .lines()
+            .find_map(|line| line.trim().strip_prefix("Timeout: "))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{binary} has a Timeout"));
+        Duration::from_secs(seconds)
+    }
+
+    #[test]
+    fn a_lease_outlasts_the_function_that_holds_it() {
+        use crate::http::{BOTPRESS_BUDGET, WEBHOOK_BUDGET};
+        for (binary, budget) in [
+            ("hubspot-webhook", WEBHOOK_BUDGET),
+            ("botpress-outbound", BOTPRESS_BUDGET),
+        ] {
+            let past_budget = lambda_timeout(binary).saturating_sub(budget);
+            assert!(
+                LEASE_PAST_BUDGET > past_budget,
+                "{binary} runs {past_budget:?} past its budget, its lease {LEASE_PAST_BUDGET:?}"
+            );
+        }
+    }
 
     fn ledger() -> SqliteStore {
         SqliteStore::in_memory(Arc::new(SystemClock)).unwrap()
