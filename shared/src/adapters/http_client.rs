@@ -5,13 +5,16 @@ use std::time::Duration;
 /// invocation does not reuse a connection the other side has already dropped.
 pub(crate) const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(50);
 
+/// The longest one HubSpot or Botpress call may take, connection included.
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The one HTTP client a process uses for HubSpot and Botpress: built once so warm Lambda
 /// invocations reuse its connections. Timeouts are bounded because HubSpot gives our webhook
 /// 5 seconds in all.
 pub fn build_http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(10))
+        .timeout(CALL_TIMEOUT)
         .pool_idle_timeout(POOL_IDLE_TIMEOUT)
         .user_agent(concat!("hitl-bridge/", env!("CARGO_PKG_VERSION")))
         .tls_backend_preconfigured(super::tls::rustls_client_config())

@@ -23,6 +23,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tokio::sync::Mutex;
 
+use super::budget;
 use crate::ports::{
     AccessTokens, Clock, RefreshLock, RefreshedGrant, Service, StoreError, StoredTokens,
     TokenError, TokenVault, UpstreamError,
@@ -31,8 +32,17 @@ use crate::ports::{
 /// Refresh this long before the access token expires, so no call starts with a token that
 /// dies in flight.
 const REFRESH_MARGIN: Duration = Duration::minutes(5);
-/// How long one process may hold the refresh lock; a refresh takes well under a second.
-const LOCK_LEASE: StdDuration = StdDuration::from_secs(15);
+/// How long one process may hold the refresh lock (after which it frees itself, should the
+/// holder die). A refresh takes well under a second, but it must never outlive the lease:
+/// another process would then refresh beside it with the same refresh token, and HubSpot,
+/// which rotates them, would leave one of the two with a dead grant. So the refresh's calls
+/// only start within [`REFRESH_BUDGET`], and the lease covers that budget, one call started
+/// at its very end (10 s, `http_client`) and the vault's read and write (each an SDK call of
+/// up to three 5 s attempts), with room to spare. A holder that dies keeps others waiting for
+/// it no longer than this, well inside the five minutes tokens are refreshed ahead of expiry.
+const LOCK_LEASE: StdDuration = StdDuration::from_secs(90);
+/// How long a refresh under the lock may go on starting calls (and retries).
+const REFRESH_BUDGET: StdDuration = StdDuration::from_secs(20);
 /// How long a process waits for another's refresh before giving up (the caller retries).
 const LOCK_WAIT: StdDuration = StdDuration::from_secs(4);
 const LOCK_POLL: StdDuration = StdDuration::from_millis(100);
@@ -218,7 +228,10 @@ impl OAuthTokens {
                     self.unsaved.store(false, Ordering::Release);
                     return;
                 }
-                Err(error) if attempt == attempts => {
+                Err(error)
+                    if attempt == attempts
+                        || budget::remaining().is_some_and(|left| left < pause) =>
+                {
                     tracing::error!(
                         %error,
                         "could not store the refreshed HubSpot grant; this process keeps it and \
@@ -257,7 +270,11 @@ impl OAuthTokens {
             return Ok(token);
         }
         let holder = self.acquire_refresh_lock().await?;
-        let outcome = self.refresh_holding_lock(guard.as_ref(), &decide).await;
+        let outcome = budget::with_deadline(
+            tokio::time::Instant::now() + REFRESH_BUDGET,
+            self.refresh_holding_lock(guard.as_ref(), &decide),
+        )
+        .await;
         if let Err(error) = self.lock.unlock(&holder).await {
             tracing::warn!(%error, "could not release the token refresh lock; its lease will end it");
         }
@@ -396,4 +413,19 @@ pub fn fingerprint(token: &SecretString) -> String {
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
+}
+
+#[cfg(test)]
+mod lease_tests {
+    use super::*;
+
+    #[test]
+    fn a_refresh_ends_before_its_lock_frees_itself() {
+        let last_call_ends = REFRESH_BUDGET + super::super::http_client::CALL_TIMEOUT;
+        let vault_read_and_write = 2 * 3 * StdDuration::from_secs(5);
+        assert!(
+            LOCK_LEASE > last_call_ends + vault_read_and_write,
+            "a refresh may run {last_call_ends:?} and a write after it, the lease is {LOCK_LEASE:?}"
+        );
+    }
 }
