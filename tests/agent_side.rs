@@ -585,10 +585,11 @@ async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it
         .as_str()
         .unwrap()
         .to_string();
-    // The bot conversation cannot be made yet: the thread is opened, the handoff is not.
+    // The bot conversation cannot be made yet (Botpress unavailable through every retry):
+    // the thread is opened, the handoff is not.
     stack
         .botpress
-        .fail_next("/v1/chat/conversations/get-or-create", 400, 1);
+        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
     let refused = stack
         .caller
         .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))

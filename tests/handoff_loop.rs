@@ -191,6 +191,56 @@ async fn a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well
     );
 }
 
+/// Botpress refuses the bot conversation for good (a 400): `startHitl` fails with the reason,
+/// and what it opened is closed (the session, the HubSpot thread no agent should pick up), so
+/// the bot's next `startHitl` starts over and opens a working handoff instead of resuming the
+/// broken one into the same refusal forever.
+async fn a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_starts_over(
+    path: Path,
+) {
+    let stack = registered_stack(path).await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some("jane.doe@example.com"))
+        .await;
+    let user_id = text(&created.body, "/output/userId");
+    stack
+        .botpress
+        .fail_next("/v1/chat/conversations/get-or-create", 400, 1);
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Refund"), None, json!([]))
+        .await;
+    assert_eq!(
+        refused.status, 502,
+        "Botpress's refusal, passed on: {}",
+        refused.text
+    );
+    let abandoned = stack.hubspot.threads();
+    assert_eq!(abandoned.len(), 1);
+    assert_eq!(
+        abandoned[0].status, "CLOSED",
+        "no agent picks up a customer not connected"
+    );
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Refund"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let conversation_id = text(&started.body, "/output/conversationId");
+    let threads = stack.hubspot.threads();
+    let open: Vec<_> = threads.iter().filter(|t| t.status == "OPEN").collect();
+    assert_eq!(open.len(), 1, "a new thread: {threads:?}");
+    let (message_id, sent) = stack
+        .caller
+        .user_message(&conversation_id, &user_id, "still there?")
+        .await;
+    assert_eq!(sent.status, 200, "{} ({message_id})", sent.text);
+    let thread = stack.hubspot.thread(&open[0].id).unwrap();
+    assert!(thread.messages.iter().any(|m| m.text == "still there?"));
+}
+
 async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -433,6 +483,7 @@ on_both_paths!(
     a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create,
     start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways,
     a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well,
+    a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_starts_over,
     a_user_message_reaches_the_thread_once_even_when_botpress_retries,
     an_assignment_tells_the_bot_which_agent_took_the_thread,
     an_agent_reply_reaches_the_bot_once_as_the_agent,

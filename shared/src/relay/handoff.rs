@@ -4,7 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Relay, RelayError};
-use crate::model::{BotpressContext, HandoffSession, SessionStatus};
+use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
 use crate::ports::{IncomingMessage, ThreadStatus};
 
 /// `startHitl`'s input.
@@ -35,7 +35,8 @@ impl Relay {
     /// Safe to retry at any point: the session is inserted first (one active session per
     /// customer), the opening message carries an idempotency id HubSpot dedupes on, and the
     /// conversation is got-or-created by its thread tag, so a retry resumes where the failed
-    /// attempt stopped and opens nothing twice.
+    /// attempt stopped and opens nothing twice. A failure no retry would fix closes what the
+    /// attempt opened instead ([`Self::abandon_opening`]), so the next `startHitl` starts over.
     pub async fn start_handoff(
         &self,
         bot: &BotpressContext,
@@ -67,7 +68,30 @@ impl Relay {
         {
             return Ok(conversation_id.clone());
         }
-        let thread_id = match &session.thread_id {
+        let mut thread_id = session.thread_id.clone();
+        match self
+            .open_both_sides(bot, &input, &customer, &session, &mut thread_id)
+            .await
+        {
+            Err(error) if !error.retryable() => {
+                self.abandon_opening(&session, thread_id.as_deref()).await;
+                Err(error)
+            }
+            outcome => outcome,
+        }
+    }
+
+    /// The opening's steps after the session exists: the thread (unless an earlier attempt
+    /// opened it; `thread_id` says which), the transcript, the bot conversation.
+    async fn open_both_sides(
+        &self,
+        bot: &BotpressContext,
+        input: &StartHandoffInput,
+        customer: &Customer,
+        session: &HandoffSession,
+        thread_id: &mut Option<String>,
+    ) -> Result<String, RelayError> {
+        let thread_id = match thread_id {
             Some(thread_id) => thread_id.clone(),
             None => {
                 let published = self
@@ -83,6 +107,7 @@ impl Relay {
                         attachments: Vec::new(),
                     })
                     .await?;
+                *thread_id = Some(published.thread_id.clone());
                 self.store
                     .set_thread(&session.id, &published.thread_id)
                     .await?;
@@ -91,7 +116,7 @@ impl Relay {
         };
         // On every attempt until the handoff is open: a retry publishes only the parts the
         // failed attempt did not (HubSpot keeps the first message per idempotency id).
-        self.publish_transcript(&session, &customer, &input.message_history)
+        self.publish_transcript(session, customer, &input.message_history)
             .await?;
         let tags = BTreeMap::from([(THREAD_TAG.to_string(), thread_id.clone())]);
         let conversation_id = self.botpress.get_or_create_conversation(bot, tags).await?;
@@ -103,6 +128,30 @@ impl Relay {
             "handoff started"
         );
         Ok(conversation_id)
+    }
+
+    /// A `startHitl` that failed for good (HubSpot or Botpress refused a step; a retry of
+    /// the same step would be refused again) leaves nothing half-open: its session is closed,
+    /// so the bot's next `startHitl` starts over with a new one (the inbox and transcript it
+    /// names then) instead of resuming this one into the same refusal forever, and its thread,
+    /// if one was opened, is closed so no agent picks up a customer who is not connected.
+    /// Best effort: the error the bot gets is the refusal itself.
+    async fn abandon_opening(&self, session: &HandoffSession, thread_id: Option<&str>) {
+        tracing::warn!(
+            session = session.id,
+            "startHitl failed for good; its session is closed so a new startHitl starts over"
+        );
+        if let Err(error) = self.store.close(&session.id).await {
+            tracing::warn!(%error, session = session.id, "could not close the abandoned session");
+        }
+        if let Some(thread_id) = thread_id
+            && let Err(error) = self
+                .hubspot
+                .set_thread_status(thread_id, ThreadStatus::Closed)
+                .await
+        {
+            tracing::warn!(%error, thread_id, "could not close the abandoned session's thread");
+        }
     }
 
     /// The bot ended the handoff: close the HubSpot thread.
