@@ -76,10 +76,11 @@ pub fn read_call(headers: &HeaderMap, body: &[u8]) -> Result<BotpressCall, Strin
 fn read_action(bot: BotpressContext, body: &[u8]) -> Result<BotpressCall, String> {
     let call: ActionCall = parse(body, "action_triggered")?;
     match call.action.as_str() {
-        "createUser" => Ok(BotpressCall::CreateUser(
-            bot,
-            parse_input(call.input, "createUser")?,
-        )),
+        "createUser" => {
+            let input: CreateUserInput = parse_input(call.input, "createUser")?;
+            input.check()?;
+            Ok(BotpressCall::CreateUser(bot, input))
+        }
         "startHitl" => Ok(BotpressCall::StartHitl(
             bot,
             parse_input(call.input, "startHitl")?,

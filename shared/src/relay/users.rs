@@ -18,6 +18,34 @@ pub struct CreateUserInput {
     pub email: Option<String>,
 }
 
+/// Botpress's limits on a user (`getOrCreateUser`: `name` 200 characters, `pictureUrl`
+/// 40,000).
+const MAX_NAME_CHARS: usize = 200;
+const MAX_PICTURE_URL_CHARS: usize = 40_000;
+
+impl CreateUserInput {
+    /// What Botpress would refuse, said before anything is created: a refusal after the
+    /// HubSpot contact was made would leave it behind and reach the bot as a 502.
+    pub fn check(&self) -> Result<(), String> {
+        let too_long = |field: &str, value: &str, limit: usize| {
+            let length = value.chars().count();
+            (length > limit).then(|| {
+                format!(
+                    "createUser: `{field}` is {length} characters; Botpress takes at most {limit}"
+                )
+            })
+        };
+        match too_long("name", &self.name, MAX_NAME_CHARS).or_else(|| {
+            self.picture_url
+                .as_deref()
+                .and_then(|url| too_long("pictureUrl", url, MAX_PICTURE_URL_CHARS))
+        }) {
+            Some(problem) => Err(problem),
+            None => Ok(()),
+        }
+    }
+}
+
 /// The Botpress user tag that ties a customer's Botpress user to their HubSpot contact.
 pub(crate) const CONTACT_TAG: &str = "hubspotContactId";
 
@@ -71,4 +99,36 @@ fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
         "createUser: HubSpot has no contact with the {what} {value}; create a contact with {property} = {value} in HubSpot CRM (Contacts), then hand off again",
         value = identifier.value()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input(name: &str, picture_url: Option<String>) -> CreateUserInput {
+        CreateUserInput {
+            name: name.to_string(),
+            picture_url,
+            email: Some("jane@example.com".to_string()),
+        }
+    }
+
+    #[test]
+    fn what_botpress_would_refuse_is_said_first_counting_characters() {
+        assert!(
+            input(&"é".repeat(200), Some("x".repeat(40_000)))
+                .check()
+                .is_ok()
+        );
+        assert_eq!(
+            input(&"é".repeat(201), None).check().unwrap_err(),
+            "createUser: `name` is 201 characters; Botpress takes at most 200"
+        );
+        assert!(
+            input("Jane", Some("x".repeat(40_001)))
+                .check()
+                .unwrap_err()
+                .contains("`pictureUrl` is 40001 characters")
+        );
+    }
 }
