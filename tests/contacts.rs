@@ -153,9 +153,23 @@ async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
     assert_eq!(stack.hubspot.contacts_reached_at(email), vec![existing]);
 }
 
+/// An address with a `/` in its local part (valid, if rare) is one path segment of the
+/// contact read, not two: the contact HubSpot has is found, none is created beside it.
+async fn an_email_with_a_slash_is_read_as_one_contact(path: Path) {
+    let stack = creating_stack(path).await;
+    let email = "jo/ann@example.com";
+    let existing = stack.hubspot.add_contact(Some(email), None, "Jo");
+    let created = stack.caller.create_user("Jo", Some(email)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    assert_eq!(the_stored_contact_of(&stack, &user_id).await, existing);
+    assert_eq!(creates(&stack), 0);
+}
+
 on_both_paths!(
     with_the_setting_off_an_unknown_customer_is_refused_as_before,
     with_the_setting_on_the_contact_is_created_once,
     racing_creates_of_one_phone_number_make_one_contact,
     an_email_hubspot_already_has_is_used_from_its_conflict,
+    an_email_with_a_slash_is_read_as_one_contact,
 );

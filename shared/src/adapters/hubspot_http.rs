@@ -180,25 +180,12 @@ impl HubSpotClient {
         })
     }
 
-    /// `base` + path segments, each percent-encoded as a segment.
-    fn url(&self, segments: &[&str]) -> Url {
-        let mut url = self.base.clone();
-        url.path_segments_mut()
-            .expect("an http(s) base URL has path segments")
-            .pop_if_empty()
-            .extend(
-                segments
-                    .iter()
-                    .flat_map(|s| s.split('/'))
-                    .filter(|s| !s.is_empty()),
-            );
-        url
+    fn url(&self, path: &str, ids: &[&str]) -> Url {
+        api_url(&self.base, path, ids)
     }
 
     fn custom_channels_url(&self, rest: &[&str]) -> Url {
-        let mut segments = vec![CUSTOM_CHANNELS];
-        segments.extend_from_slice(rest);
-        self.url(&segments)
+        self.url(CUSTOM_CHANNELS, rest)
     }
 
     /// Channel-level operations authenticate with the developer API key and app id.
@@ -385,7 +372,7 @@ impl HubSpotGateway for HubSpotClient {
         match identifier {
             DeliveryIdentifier::Email(email) => {
                 const OP: &str = "read contact by email";
-                let url = self.url(&["/crm/v3/objects/contacts", email]);
+                let url = self.url("/crm/v3/objects/contacts", &[email]);
                 let response = self
                     .send_authorized(OP, |token| {
                         self.authorized(Method::GET, url.clone(), token)
@@ -400,7 +387,7 @@ impl HubSpotGateway for HubSpotClient {
             }
             DeliveryIdentifier::Phone(phone) => {
                 const OP: &str = "search contacts by phone";
-                let url = self.url(&["/crm/v3/objects/contacts/search"]);
+                let url = self.url("/crm/v3/objects/contacts/search", &[]);
                 let filter = |property: &str| json!({ "filters": [{ "propertyName": property, "operator": "EQ", "value": phone }] });
                 let body = json!({
                     "filterGroups": [filter("phone"), filter("mobilephone")],
@@ -423,7 +410,7 @@ impl HubSpotGateway for HubSpotClient {
 
     async fn create_contact(&self, contact: &NewContact) -> Result<CreatedContact, UpstreamError> {
         const OP: &str = "create contact";
-        let url = self.url(&["/crm/v3/objects/contacts"]);
+        let url = self.url("/crm/v3/objects/contacts", &[]);
         let body = json!({
             "properties": contact_properties(contact),
             "associations": [],
@@ -446,7 +433,7 @@ impl HubSpotGateway for HubSpotClient {
 
     async fn list_inboxes(&self) -> Result<Vec<InboxSummary>, UpstreamError> {
         const OP: &str = "list inboxes";
-        let url = self.url(&["/conversations/v3/conversations/inboxes"]);
+        let url = self.url("/conversations/v3/conversations/inboxes", &[]);
         let mut inboxes = Vec::new();
         let mut after: Option<String> = None;
         for _ in 0..MAX_PAGES {
@@ -526,7 +513,7 @@ impl HubSpotGateway for HubSpotClient {
         status: ThreadStatus,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "update thread status";
-        let url = self.url(&["/conversations/v3/conversations/threads", thread_id]);
+        let url = self.url("/conversations/v3/conversations/threads", &[thread_id]);
         let status = match status {
             ThreadStatus::Open => "OPEN",
             ThreadStatus::Closed => "CLOSED",
@@ -543,7 +530,7 @@ impl HubSpotGateway for HubSpotClient {
 
     async fn upload_file(&self, file: &FetchedFile) -> Result<String, UpstreamError> {
         const OP: &str = "upload file";
-        let url = self.url(&[FILE_MANAGER_UPLOAD]);
+        let url = self.url(FILE_MANAGER_UPLOAD, &[]);
         let response = self
             .send_authorized(OP, |token| {
                 let part = reqwest::multipart::Part::bytes(file.bytes.clone())
@@ -574,7 +561,7 @@ impl HubSpotGateway for HubSpotClient {
 
     async fn agent_profile(&self, actor_id: &str) -> Result<Option<AgentProfile>, UpstreamError> {
         const OP: &str = "read actor";
-        let url = self.url(&["/conversations/v3/conversations/actors", actor_id]);
+        let url = self.url("/conversations/v3/conversations/actors", &[actor_id]);
         let response = self
             .send_authorized(OP, |token| self.authorized(Method::GET, url.clone(), token))
             .await?;
@@ -594,7 +581,7 @@ impl HubSpotGateway for HubSpotClient {
         actor_ids: &[String],
     ) -> Result<Vec<AgentProfile>, UpstreamError> {
         const OP: &str = "read actors";
-        let url = self.url(&["/conversations/v3/conversations/actors/batch/read"]);
+        let url = self.url("/conversations/v3/conversations/actors/batch/read", &[]);
         let body = json!({ "inputs": actor_ids });
         let response = self
             .send_authorized(OP, |token| {
@@ -628,11 +615,10 @@ impl HubSpotGateway for HubSpotClient {
         // messages on every reply; a longer gap reads on in full pages.
         const FIRST_PAGE_SIZE: &str = "10";
         const PAGE_SIZE: &str = "50";
-        let url = self.url(&[
+        let url = self.url(
             "/conversations/v3/conversations/threads",
-            thread_id,
-            "messages",
-        ]);
+            &[thread_id, "messages"],
+        );
         let mut found = Vec::new();
         let mut after: Option<String> = None;
         // Newest first, so the read stops as soon as it reaches what was already relayed.
@@ -743,9 +729,40 @@ fn with_files_scope_hint(mut error: UpstreamError) -> UpstreamError {
     error
 }
 
+/// `base` + the API's `path`, then `ids`, each one whole path segment, percent-encoded (an
+/// email address may hold a `/`, which must not become a separator).
+fn api_url(base: &Url, path: &str, ids: &[&str]) -> Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("an http(s) base URL has path segments")
+        .pop_if_empty()
+        .extend(path.split('/').filter(|s| !s.is_empty()))
+        .extend(ids);
+    url
+}
+
 #[cfg(test)]
 mod contact_creation_tests {
     use super::*;
+
+    #[test]
+    fn an_id_is_one_path_segment_whatever_it_holds() {
+        let base = Url::parse("https://api.hubapi.com/").unwrap();
+        assert_eq!(
+            api_url(&base, "/crm/v3/objects/contacts", &["jo/ann+x@example.com"]).as_str(),
+            "https://api.hubapi.com/crm/v3/objects/contacts/jo%2Fann+x@example.com"
+        );
+        let prefixed = Url::parse("http://127.0.0.1:9/hubspot").unwrap();
+        assert_eq!(
+            api_url(
+                &prefixed,
+                "/conversations/v3/conversations/threads",
+                &["42", "messages"]
+            )
+            .as_str(),
+            "http://127.0.0.1:9/hubspot/conversations/v3/conversations/threads/42/messages"
+        );
+    }
 
     #[test]
     fn the_existing_id_is_read_from_a_conflict() {
