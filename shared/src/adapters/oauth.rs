@@ -375,10 +375,12 @@ impl AccessTokens for OAuthTokens {
             }
         }
         // A grant stored before the portal was kept (or a new install): HubSpot names the
-        // portal in its token answer, so refresh once to learn it.
-        self.portal_asked.store(true, Ordering::Relaxed);
+        // portal in its token answer, so refresh once to learn it. Marked asked only once it
+        // was: a failed refresh is tried again by the next delivery, so the filter of other
+        // accounts' events is not left off for the life of the process.
         self.with_grant(|this, grant| grant.portal_id.and_then(|_| this.usable(grant)))
             .await?;
+        self.portal_asked.store(true, Ordering::Relaxed);
         Ok(self
             .grant
             .lock()
