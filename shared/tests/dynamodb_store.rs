@@ -534,6 +534,89 @@ async fn the_ledger_goes_in_progress_then_completed_and_leases_expire() {
     assert!(f.item("IDEMPOTENCY#never-claimed").await.is_none());
 }
 
+/// The SDK's HTTP client, losing the answer to the first ledger claim (`PutItem` of an
+/// `IDEMPOTENCY#` item) after moto has applied it: a timeout, which the SDK retries.
+#[derive(Debug)]
+struct LosesFirstClaimAnswer {
+    inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    lost: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstClaimAnswer {
+    fn http_connector(
+        &self,
+        settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
+        components: &aws_smithy_runtime_api::client::runtime_components::RuntimeComponents,
+    ) -> aws_smithy_runtime_api::client::http::SharedHttpConnector {
+        use aws_smithy_runtime_api::client::http::{
+            HttpConnector, HttpConnectorFuture, SharedHttpConnector,
+        };
+        use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+        use aws_smithy_runtime_api::client::result::ConnectorError;
+
+        #[derive(Debug)]
+        struct Connector {
+            inner: SharedHttpConnector,
+            lost: Arc<std::sync::atomic::AtomicBool>,
+        }
+        impl HttpConnector for Connector {
+            fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+                let is_claim = request
+                    .headers()
+                    .get("x-amz-target")
+                    .is_some_and(|target| target.ends_with(".PutItem"))
+                    && request
+                        .body()
+                        .bytes()
+                        .is_some_and(|body| String::from_utf8_lossy(body).contains("IDEMPOTENCY#"));
+                let answer = self.inner.call(request);
+                let lost = Arc::clone(&self.lost);
+                HttpConnectorFuture::new(async move {
+                    let answer = answer.await?;
+                    if is_claim && !lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                        return Err(ConnectorError::timeout(
+                            "the answer was lost on its way back (injected)".into(),
+                        ));
+                    }
+                    Ok(answer)
+                })
+            }
+        }
+        SharedHttpConnector::new(Connector {
+            inner: self.inner.http_connector(settings, components),
+            lost: Arc::clone(&self.lost),
+        })
+    }
+}
+
+/// The claim's put reached DynamoDB, its answer did not, and the SDK sent it again: the
+/// second put meets the record the first wrote, and the claim is still this caller's
+/// (acquired), not another attempt's work in flight (a 503 and a key held for a lease).
+#[tokio::test]
+async fn a_claim_whose_answer_was_lost_and_resent_is_still_acquired() {
+    let f = fixture().await;
+    let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").unwrap();
+    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let losing =
+        aws_smithy_runtime_api::client::http::SharedHttpClient::new(LosesFirstClaimAnswer {
+            inner: hitl_bridge::adapters::aws_http::sdk_http_client(),
+            lost: Arc::clone(&lost),
+        });
+    let client = Client::new(&hitl_sandbox::moto::sdk_config(&endpoint, losing).await);
+    let store = DynamoStore::new(client, f.table.clone(), f.clock.clone());
+    let lease = Duration::from_secs(30);
+    assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    assert!(
+        lost.load(std::sync::atomic::Ordering::SeqCst),
+        "an answer was lost and resent"
+    );
+    assert_eq!(
+        f.store.claim("k", lease).await.unwrap(),
+        Claim::InProgress,
+        "another caller is still refused"
+    );
+}
+
 #[tokio::test]
 async fn released_keys_can_be_claimed_again() {
     let f = fixture().await;

@@ -1,6 +1,11 @@
 //! The idempotency ledger, after AWS Powertools' design: one item per key going
 //! IN_PROGRESS → COMPLETED, claimed with one conditional put that succeeds only when there is
 //! no record or its lease (or retention) has ended.
+//!
+//! Each claim carries an id of its own. The SDK resends a put whose answer was lost (a
+//! timeout, a dropped connection), and the resent put then meets the record the first one
+//! wrote: that record's id says it is this very claim, which is acquired, not refused as
+//! another attempt's work in flight (which would answer 503 and hold the key for a lease).
 
 use std::time::Duration;
 
@@ -22,6 +27,8 @@ const STATE: &str = "state";
 const IN_PROGRESS: &str = "IN_PROGRESS";
 const COMPLETED: &str = "COMPLETED";
 const OUTCOME: &str = "outcome";
+/// Which claim wrote an IN_PROGRESS record.
+const CLAIM_ID: &str = "claim_id";
 /// When the lease (IN_PROGRESS) or the retention (COMPLETED) ends, in epoch milliseconds:
 /// the record counts only before then, whatever DynamoDB's TTL has done yet.
 const EXPIRES_AT_MS: &str = "expires_at_ms";
@@ -35,11 +42,13 @@ impl IdempotencyLedger for DynamoStore {
     async fn claim(&self, key: &str, lease: Duration) -> Result<Claim, StoreError> {
         const OPERATION: &str = "claim idempotency key";
         const CONDITION: &str = "attribute_not_exists(pk) OR expires_at_ms <= :now";
+        let claim_id = uuid::Uuid::new_v4().simple().to_string();
         for _ in 0..ATTEMPTS {
             let now = self.now_ms();
             let lease_ends = now.saturating_add(millis(lease));
             let mut item = items::key(keys::idempotency(key));
             item.insert(STATE.into(), s(IN_PROGRESS));
+            item.insert(CLAIM_ID.into(), s(&claim_id));
             item.insert(EXPIRES_AT_MS.into(), n(lease_ends));
             item.insert(TTL.into(), n(Self::ttl_at_ms(lease_ends)));
             let refused = match self
@@ -72,7 +81,7 @@ impl IdempotencyLedger for DynamoStore {
                 None => self.get(OPERATION, keys::idempotency(key)).await?,
             };
             match record {
-                Some(record) => return claim_from_record(&record),
+                Some(record) => return claim_from_record(&record, &claim_id),
                 // Released between the put and the read: claim again.
                 None => continue,
             }
@@ -194,9 +203,13 @@ impl DynamoStore {
     }
 }
 
-/// What a live record that refused a claim says.
-fn claim_from_record(record: &Item) -> Result<Claim, StoreError> {
+/// What a live record that refused the claim `claim_id` says.
+fn claim_from_record(record: &Item, claim_id: &str) -> Result<Claim, StoreError> {
     match items::string(record, STATE)?.as_str() {
+        // The SDK resent this claim's own put after losing its answer.
+        IN_PROGRESS if items::optional_string(record, CLAIM_ID)?.as_deref() == Some(claim_id) => {
+            Ok(Claim::Acquired)
+        }
         IN_PROGRESS => Ok(Claim::InProgress),
         COMPLETED => Ok(Claim::Completed(items::optional_string(record, OUTCOME)?)),
         other => Err(StoreError::new(
