@@ -21,11 +21,15 @@ use async_trait::async_trait;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::{StatusCode, Url, header};
 
+use super::budget;
 use crate::model::channel_limits::{self, MAX_FILE_BYTES};
 use crate::ports::{FetchError, FetchedFile, FileSource};
 
 /// Redirect hops followed, each re-checked.
 const MAX_REDIRECTS: usize = 3;
+/// A whole fetch (every hop and the body), and never past the request's time budget: each
+/// hop has its own 8 s timeout, and four of them would outlast the function.
+const WHOLE_FETCH_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// What the fetcher may reach.
 #[derive(Clone, Debug)]
@@ -169,6 +173,22 @@ impl SafeFileFetcher {
 #[async_trait]
 impl FileSource for SafeFileFetcher {
     async fn fetch(&self, url: &str) -> Result<FetchedFile, FetchError> {
+        let limit =
+            budget::remaining().map_or(WHOLE_FETCH_TIMEOUT, |left| left.min(WHOLE_FETCH_TIMEOUT));
+        // Cut off in flight if need be: a GET has no effect to leave half-done.
+        tokio::time::timeout(limit, self.fetch_following_redirects(url))
+            .await
+            .unwrap_or_else(|_| {
+                Err(unavailable(format!(
+                    "the file could not be fetched within {} s; try again later",
+                    limit.as_secs_f32().ceil()
+                )))
+            })
+    }
+}
+
+impl SafeFileFetcher {
+    async fn fetch_following_redirects(&self, url: &str) -> Result<FetchedFile, FetchError> {
         let mut url = Url::parse(url)
             .map_err(|error| refused(format!("the file URL is not a valid URL: {error}")))?;
         for _ in 0..=MAX_REDIRECTS {
@@ -469,6 +489,13 @@ mod tests {
             .route(
                 "/moved",
                 get(|| async { axum::response::Redirect::temporary("/small.png") }),
+            )
+            .route(
+                "/slow.png",
+                get(|| async {
+                    tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                    ([(header::CONTENT_TYPE, "image/png")], vec![2u8; 10])
+                }),
             );
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
@@ -504,6 +531,25 @@ mod tests {
             Err(FetchError::Refused(message)) => assert!(message.contains("404"), "{message}"),
             other => panic!("expected a refusal, got {other:?}"),
         }
+    }
+
+    #[tokio::test]
+    async fn a_fetch_ends_with_the_request_budget() {
+        let (origin, fetcher) = file_server().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let started = std::time::Instant::now();
+        let fetched =
+            budget::with_deadline(deadline, fetcher.fetch(&format!("{origin}/slow.png"))).await;
+        match fetched {
+            Err(FetchError::Unavailable(message)) => {
+                assert!(message.contains("within 1 s"), "{message}")
+            }
+            other => panic!("expected a retryable failure, got {other:?}"),
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "cut at the budget"
+        );
     }
 
     #[test]

@@ -8,6 +8,11 @@ pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
 /// Files per published message: each Botpress message carries one.
 pub const MAX_FILES_PER_MESSAGE: usize = 1;
 
+/// Files in one Botpress `bloc`: every file of a message is fetched (and held) before any part
+/// is published, so this bounds the memory (at most this many times [`MAX_FILE_BYTES`]) and
+/// the time one message takes within Botpress's budget.
+pub const MAX_FILES_PER_BLOC: usize = 5;
+
 /// The longest text the bridge puts in one published message. HubSpot documents no limit for
 /// a custom-channel message's `text` but marks long ones `truncationStatus`; long transcripts
 /// are split into parts of at most this many characters so none is cut.

@@ -195,6 +195,17 @@ fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
             "message_created: the message has nothing to relay (an empty bloc)".to_string(),
         ));
     }
+    let files = parts
+        .iter()
+        .filter(|part| matches!(part, UserContent::File { .. }))
+        .count();
+    if files > channel_limits::MAX_FILES_PER_BLOC {
+        return Err(RelayError::InvalidInput(format!(
+            "message_created: the bloc carries {files} files; at most {} are relayed in one \
+             message: send the others in a message of their own",
+            channel_limits::MAX_FILES_PER_BLOC
+        )));
+    }
     for (index, part) in parts.iter().enumerate() {
         if let UserContent::Text(text) = part
             && text.trim().is_empty()
@@ -233,5 +244,23 @@ mod tests {
         .unwrap_err();
         assert!(error.to_string().contains("part 2"), "{error}");
         assert!(check_parts(&[UserContent::Text("hi".into())]).is_ok());
+    }
+
+    #[test]
+    fn a_bloc_with_more_files_than_are_fetched_at_once_is_refused_before_any() {
+        let file = |n: usize| UserContent::File {
+            kind: UserFileKind::Image,
+            url: format!("https://files.example.com/{n}.png"),
+            title: None,
+        };
+        let mut parts: Vec<_> = (0..channel_limits::MAX_FILES_PER_BLOC).map(file).collect();
+        parts.push(UserContent::Text("and a caption".into()));
+        assert!(check_parts(&parts).is_ok());
+        parts.push(file(99));
+        let error = check_parts(&parts).unwrap_err();
+        assert!(
+            error.to_string().contains("carries 6 files; at most 5"),
+            "{error}"
+        );
     }
 }
