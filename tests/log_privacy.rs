@@ -58,6 +58,19 @@ async fn no_email_address_or_phone_number_is_logged_by_the_lambda_functions() {
         .logs()
         .join("\n");
     assert_nothing_personal_in(&logs);
+    // JSON lines with a `level`, as template.yaml's metric filter `{ $.level = "ERROR" }`
+    // (the alarm on what no retry will mend) reads them.
+    for line in logs.lines().filter(|line| !line.trim().is_empty()) {
+        let json: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|error| panic!("not a JSON log line ({error}): {line}"));
+        assert!(
+            matches!(
+                json["level"].as_str(),
+                Some("ERROR" | "WARN" | "INFO" | "DEBUG" | "TRACE")
+            ),
+            "no level: {line}"
+        );
+    }
     assert!(
         !logs.contains('\u{1b}'),
         "CloudWatch would store terminal escape codes: {}",

@@ -211,6 +211,8 @@ fn spawn_process(
         )
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "sandbox")
         .env("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand")
+        // template.yaml's `LoggingConfig: LogFormat: JSON`, which Lambda passes on this way.
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
         .env("AWS_REGION", "us-east-1")
         .env("AWS_DEFAULT_REGION", "us-east-1")
         .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))

@@ -41,13 +41,18 @@ pub(super) fn error_response(status: StatusCode, message: impl Into<String>) -> 
     response
 }
 
-/// Logs a relay error at the level it deserves and turns it into a response.
+/// Logs a relay error at the level it deserves and turns it into a response. ERROR is kept
+/// for what a person must look at (template.yaml alarms on any ERROR line): an upstream
+/// refusal no retry will change. A 503 is left for the sender's retry, which usually
+/// succeeds; a run of them raises the 5xx alarm instead.
 pub(super) fn relay_error_response(error: RelayError) -> Response {
     let status = status_of(&error);
     let message = error.to_string();
     // The caller may need the address to fix its data; the logs never get it.
     let logged = crate::redact::redact_text(&message);
-    if status.is_server_error() {
+    if status == StatusCode::SERVICE_UNAVAILABLE {
+        tracing::warn!(error = %logged, status = status.as_u16(), "request left for a retry");
+    } else if status.is_server_error() {
         tracing::error!(error = %logged, status = status.as_u16(), "request failed");
     } else {
         tracing::warn!(error = %logged, status = status.as_u16(), "request refused");
