@@ -395,10 +395,56 @@ async fn what_a_slow_batch_cannot_finish_its_retry_completes_once(path: Path) {
     assert_each_thread_saw_ten_alternating_assignments(&stack, &handoffs);
 }
 
+/// Botpress refuses the text of an agent's message for good but takes its image: the image
+/// still reaches the customer, and the agent reads FAILED naming only the text, so nothing
+/// the customer already has is sent again.
+async fn a_part_botpress_refuses_does_not_hold_back_the_others(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next(MESSAGES, 400, 1);
+    let content = hitl_sandbox::hubspot::AgentContent {
+        text: "Here is the label".to_string(),
+        rich_text: None,
+        attachments: serde_json::json!([
+            { "type": "FILE", "fileId": "901", "fileUsageType": "IMAGE", "name": "label.png",
+              "url": "https://files.example.com/label.png" },
+        ]),
+    };
+    let delivery = stack
+        .hubspot
+        .agent_reply_with(&handoff.thread_id, DEMO_AGENTS[0].0, content)
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let relayed = stack.botpress.messages_in(&handoff.conversation_id);
+    assert_eq!(relayed.len(), 1, "{relayed:?}");
+    assert_eq!(relayed[0]["type"], "image");
+    let patch = stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", "/conversations/v3/custom-channels/")
+        .pop()
+        .unwrap();
+    assert_eq!(patch.json()["statusType"], "FAILED");
+    let reason = patch.json()["errorMessage"].as_str().unwrap().to_string();
+    assert!(
+        reason.starts_with("The bot did not accept the text:")
+            && reason.ends_with("The other part reached the customer."),
+        "{reason}"
+    );
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(retry.status, 200);
+    assert_eq!(
+        stack.botpress.messages_in(&handoff.conversation_id).len(),
+        1
+    );
+}
+
 on_both_paths!(
     an_agent_reply_is_marked_sent_in_the_help_desk,
     botpress_errors_are_retried_and_the_reply_arrives_once,
     a_reply_botpress_refuses_is_marked_failed_for_the_agent,
+    a_part_botpress_refuses_does_not_hold_back_the_others,
     hubspot_rate_limits_are_waited_out_using_retry_after,
     what_cannot_finish_in_time_is_left_for_hubspots_retry,
     a_shuffled_batch_keeps_each_threads_order,

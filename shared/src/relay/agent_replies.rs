@@ -77,20 +77,34 @@ impl Relay {
             )
             .await?;
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
-        for part in botpress_parts(&conversation_id, &agent_user_id, message) {
-            if let Err(error) = self
+        let parts = botpress_parts(&conversation_id, &agent_user_id, message);
+        let count = parts.len();
+        let mut refused = Vec::new();
+        for (index, part) in parts.iter().enumerate() {
+            match self
                 .botpress
-                .get_or_create_message(&session.bot, &part)
+                .get_or_create_message(&session.bot, part)
                 .await
             {
-                if !error.retryable {
-                    // No retry will deliver it: tell the agent, in the help desk, that it failed.
-                    let reason = format!("The bot did not accept this message: {}", error.message);
-                    self.mark_reply(message, DeliveryStatus::Failed(reason))
-                        .await;
-                }
-                return Err(error.into());
+                Ok(_) => {}
+                // HubSpot's retry resumes here: the parts already made are got, not made again.
+                Err(error) if error.retryable => return Err(error.into()),
+                // No retry will deliver this part; the others still go, so the agent is never
+                // led to send again what the customer already has.
+                Err(error) => refused.push((part_name(part, index, count), error)),
             }
+        }
+        if !refused.is_empty() {
+            let reason = refusal_reason(&refused, count);
+            tracing::error!(
+                session = session.id,
+                message_id = message.message_id,
+                reason = %crate::redact::redact_text(&reason),
+                "Botpress refused an agent reply, or part of it, for good; marked FAILED for the agent"
+            );
+            self.mark_reply(message, DeliveryStatus::Failed(reason))
+                .await;
+            return Ok((Outcome::Done, self.replies_mark(session, message)));
         }
         self.mark_reply(message, DeliveryStatus::Sent).await;
         tracing::info!(
@@ -98,11 +112,19 @@ impl Relay {
             message_id = message.message_id,
             "agent reply relayed"
         );
-        let mark = (message.created_at_ms > 0).then(|| FinishingWrite::RepliesRelayedUntil {
+        Ok((Outcome::Done, self.replies_mark(session, message)))
+    }
+
+    /// The move of the session's reply-order mark to `message`, made with its completion.
+    fn replies_mark(
+        &self,
+        session: &HandoffSession,
+        message: &AgentMessage,
+    ) -> Option<FinishingWrite> {
+        (message.created_at_ms > 0).then(|| FinishingWrite::RepliesRelayedUntil {
             session_id: session.id.clone(),
             created_at_ms: message.created_at_ms,
-        });
-        Ok((Outcome::Done, mark))
+        })
     }
 
     /// Shows the agent what became of their message. A failure here is logged, not raised:
@@ -116,6 +138,30 @@ impl Relay {
             tracing::warn!(%error, message_id = reply.message_id, "could not update the agent message's status");
         }
     }
+}
+
+/// How the agent's help desk names a part: "the message" when it is the only one.
+fn part_name(part: &BotpressMessage, index: usize, count: usize) -> String {
+    match (count, part.kind.as_str()) {
+        (1, _) => "the message".to_string(),
+        (_, "text") if index == 0 => "the text".to_string(),
+        (_, kind) => format!("part {} ({kind})", index + 1),
+    }
+}
+
+/// What the agent reads on a message Botpress refused, whole or in part.
+fn refusal_reason(refused: &[(String, crate::ports::UpstreamError)], count: usize) -> String {
+    let each: Vec<String> = refused
+        .iter()
+        .map(|(part, error)| format!("{part}: {}", error.message))
+        .collect();
+    let delivered = count - refused.len();
+    let rest = match delivered {
+        0 => String::new(),
+        1 => " The other part reached the customer.".to_string(),
+        _ => format!(" The other {delivered} parts reached the customer."),
+    };
+    format!("The bot did not accept {}.{rest}", each.join("; "))
 }
 
 /// The Botpress messages an agent's message becomes, in order: the text, then each attachment.
