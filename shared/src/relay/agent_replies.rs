@@ -219,6 +219,33 @@ fn file_part(kind: FileKind, url: &str, name: Option<&str>) -> (&'static str, Va
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ports::{Service, UpstreamError};
+
+    #[test]
+    fn the_refusal_names_the_refused_parts_and_what_got_through() {
+        let refusal = |message: &str| UpstreamError {
+            service: Service::Botpress,
+            operation: "create message",
+            status: Some(400),
+            retryable: false,
+            message: message.to_string(),
+        };
+        assert_eq!(
+            refusal_reason(&[("the message".into(), refusal("bad payload"))], 1),
+            "The bot did not accept the message: bad payload."
+        );
+        assert_eq!(
+            refusal_reason(
+                &[
+                    ("the text".into(), refusal("too long")),
+                    ("part 3 (file)".into(), refusal("bad URL"))
+                ],
+                4
+            ),
+            "The bot did not accept the text: too long; part 3 (file): bad URL. \
+             The other 2 parts reached the customer."
+        );
+    }
 
     #[test]
     fn text_then_each_attachment_under_its_own_tag() {
