@@ -241,6 +241,44 @@ async fn a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_star
     assert!(thread.messages.iter().any(|m| m.text == "still there?"));
 }
 
+/// A customer message longer than the help desk shows whole arrives as several messages, in
+/// order, that together hold every character; Botpress's retry adds none.
+async fn a_long_customer_message_arrives_whole_in_parts(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let long: String = (0..1_800).map(|n| format!("w{n:04} ")).collect();
+    let (message_id, sent) = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, &long)
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let retried = stack
+        .caller
+        .user_message_with_id(
+            &message_id,
+            &handoff.conversation_id,
+            &handoff.user_id,
+            &long,
+        )
+        .await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let parts: Vec<&str> = thread
+        .messages
+        .iter()
+        .filter(|m| m.text.starts_with('w'))
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        parts.len(),
+        3,
+        "{} characters in parts of at most 4,000",
+        long.len()
+    );
+    assert!(parts.iter().all(|part| part.chars().count() <= 4_000));
+    assert_eq!(parts.concat(), long);
+}
+
 async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -484,6 +522,7 @@ on_both_paths!(
     start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways,
     a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well,
     a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_starts_over,
+    a_long_customer_message_arrives_whole_in_parts,
     a_user_message_reaches_the_thread_once_even_when_botpress_retries,
     an_assignment_tells_the_bot_which_agent_took_the_thread,
     an_agent_reply_reaches_the_bot_once_as_the_agent,

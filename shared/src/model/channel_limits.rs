@@ -103,6 +103,34 @@ pub fn capabilities_match(found: &serde_json::Value, wanted: &serde_json::Value)
         })
 }
 
+/// `text` in pieces of at most `limit` characters, in order and whole: cut after the last
+/// whitespace that leaves a piece at least half full, else at the limit (never inside a
+/// character). Joined back, the pieces are the text.
+pub fn split_text(text: &str, limit: usize) -> Vec<String> {
+    let limit = limit.max(1);
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while rest.chars().count() > limit {
+        let hard_end = rest
+            .char_indices()
+            .nth(limit)
+            .map_or(rest.len(), |(at, _)| at);
+        let window = &rest[..hard_end];
+        let end = window
+            .char_indices()
+            .filter(|(_, c)| c.is_whitespace())
+            .map(|(at, c)| at + c.len_utf8())
+            .rfind(|&at| window[..at].chars().count() >= limit / 2)
+            .unwrap_or(hard_end);
+        pieces.push(rest[..end].to_string());
+        rest = &rest[end..];
+    }
+    if !rest.is_empty() || pieces.is_empty() {
+        pieces.push(rest.to_string());
+    }
+    pieces
+}
+
 /// The custom channel's `capabilities` for what customers send, from the limits above.
 pub fn attachment_capabilities() -> serde_json::Value {
     serde_json::json!({
@@ -116,6 +144,18 @@ pub fn attachment_capabilities() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_text_is_split_whole_at_whitespace_where_it_can() {
+        assert_eq!(split_text("short", 10), ["short"]);
+        assert_eq!(split_text("", 10), [""]);
+        assert_eq!(split_text("aaaa bbbb cccc", 10), ["aaaa bbbb ", "cccc"]);
+        assert_eq!(split_text("abcdefghijkl", 5), ["abcde", "fghij", "kl"]);
+        let text = "é".repeat(7) + " " + &"ü".repeat(9);
+        let pieces = split_text(&text, 6);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 6), "{pieces:?}");
+        assert_eq!(pieces.concat(), text);
+    }
 
     #[test]
     fn types_are_compared_by_essence() {

@@ -6,6 +6,8 @@
 //! part (bad URL, too large, forbidden type) publishes nothing and the bot is told why. Each
 //! part carries its own idempotency id, so a retry after a failure half-way republishes nothing.
 
+use std::borrow::Cow;
+
 use async_trait::async_trait;
 
 use super::{Outcome, Relay, RelayError};
@@ -78,6 +80,7 @@ impl Relay {
         parts: &[UserContent],
     ) -> Result<Outcome, RelayError> {
         check_parts(parts)?;
+        let parts = &*split_long_texts(parts);
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
         let session = self.session_of_conversation(bot, conversation_id);
         self.once_after_read(&key, session, |session| async move {
@@ -180,6 +183,29 @@ impl Relay {
     }
 }
 
+/// A text longer than HubSpot shows whole ([`channel_limits::MAX_TEXT_CHARS`]) as several
+/// parts, in order, so nothing the customer wrote is cut off in the help desk.
+fn split_long_texts(parts: &[UserContent]) -> Cow<'_, [UserContent]> {
+    let too_long = |part: &UserContent| matches!(part, UserContent::Text(text) if text.chars().count() > channel_limits::MAX_TEXT_CHARS);
+    if !parts.iter().any(too_long) {
+        return Cow::Borrowed(parts);
+    }
+    Cow::Owned(
+        parts
+            .iter()
+            .flat_map(|part| match part {
+                UserContent::Text(text) => {
+                    channel_limits::split_text(text, channel_limits::MAX_TEXT_CHARS)
+                        .into_iter()
+                        .map(UserContent::Text)
+                        .collect()
+                }
+                file => vec![file.clone()],
+            })
+            .collect(),
+    )
+}
+
 /// A single message keeps the Botpress message id; a bloc's parts get one id each.
 fn part_idempotency_id(message_id: &str, index: usize, count: usize) -> String {
     if count == 1 {
@@ -244,6 +270,26 @@ mod tests {
         .unwrap_err();
         assert!(error.to_string().contains("part 2"), "{error}");
         assert!(check_parts(&[UserContent::Text("hi".into())]).is_ok());
+    }
+
+    #[test]
+    fn a_text_longer_than_the_help_desk_shows_becomes_parts_in_order() {
+        let short = [UserContent::Text("hi".into())];
+        assert!(matches!(split_long_texts(&short), Cow::Borrowed(_)));
+        let long = "word ".repeat(1_500);
+        let parts = split_long_texts(&[UserContent::Text(long.clone())]).into_owned();
+        assert_eq!(parts.len(), 2);
+        let joined: String = parts
+            .iter()
+            .map(|part| match part {
+                UserContent::Text(text) => {
+                    assert!(text.chars().count() <= channel_limits::MAX_TEXT_CHARS);
+                    text.as_str()
+                }
+                UserContent::File { .. } => unreachable!(),
+            })
+            .collect();
+        assert_eq!(joined, long);
     }
 
     #[test]

@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::{Relay, RelayError};
-use crate::model::channel_limits::MAX_TEXT_CHARS;
+use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{Customer, HandoffSession};
 use crate::ports::IncomingMessage;
 
@@ -84,7 +84,7 @@ fn pack(lines: &[String], limit: usize) -> Vec<String> {
     let mut current = String::new();
     let mut current_chars = 0;
     for line in lines {
-        for piece in split_chars(line, limit) {
+        for piece in split_text(line, limit) {
             let piece_chars = piece.chars().count();
             let needed = if current.is_empty() {
                 piece_chars
@@ -107,18 +107,6 @@ fn pack(lines: &[String], limit: usize) -> Vec<String> {
         bodies.push(current);
     }
     bodies
-}
-
-/// `text` cut into pieces of at most `limit` characters (never inside a character).
-fn split_chars(text: &str, limit: usize) -> Vec<String> {
-    let chars: Vec<char> = text.chars().collect();
-    if chars.len() <= limit {
-        return vec![text.to_string()];
-    }
-    chars
-        .chunks(limit)
-        .map(|chunk| chunk.iter().collect())
-        .collect()
 }
 
 /// One history entry as `Who: what`.
