@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use flow_support::{
-    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
+    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as, text,
 };
 use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxStack};
 use hitl_sandbox::faults::Failure;
@@ -581,10 +581,7 @@ async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it
         .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = created.body["output"]["userId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let user_id = text(&created.body, "/output/userId");
     // The bot conversation cannot be made yet (Botpress unavailable through every retry):
     // the thread is opened, the handoff is not.
     stack
@@ -616,10 +613,7 @@ async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it
         .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
         .await;
     assert_eq!(started.status, 200, "{}", started.text);
-    let conversation_id = started.body["output"]["conversationId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let conversation_id = text(&started.body, "/output/conversationId");
     for delivery in [&assigned, &closed, &assigned, &closed] {
         let retry = stack.hubspot.redeliver(delivery).await.unwrap();
         assert_eq!(retry.status, 200, "{}", retry.response_body);
