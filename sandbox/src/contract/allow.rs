@@ -228,7 +228,19 @@ pub const ALLOWED: &[Allowed] = &[
         path: "*",
         location: "response.body",
         message: "Response body must NOT have additional properties; found '{key}'",
-        keys: &["id", "code", "type"],
+        // `message` too, on operations whose success body has no `message` of its own.
+        keys: &["id", "code", "type", "message"],
+        status: Status::Error,
+        evidence: BOTPRESS_ERROR_EVIDENCE,
+    },
+    // An error body lacks what the success body requires (the answer's resource).
+    Allowed {
+        api: "botpress",
+        method: "POST",
+        path: "*",
+        location: "response.body",
+        message: "Response body must have required property '{key}'",
+        keys: &["conversation", "user", "message", "event"],
         status: Status::Error,
         evidence: BOTPRESS_ERROR_EVIDENCE,
     },
@@ -368,6 +380,30 @@ mod tests {
             "POST /crm/v3/objects/contacts",
             "response.body.properties.email",
             "Response body property properties.email must be string",
+        )));
+    }
+
+    #[test]
+    fn a_botpress_error_body_is_allowed_its_shape_only_on_errors() {
+        let answer = |status: u16, message: &str| Violation {
+            api: "botpress",
+            call: "POST /v1/chat/conversations/get-or-create".to_string(),
+            status,
+            location: "response.body".to_string(),
+            severity: "Error".to_string(),
+            message: message.to_string(),
+        };
+        let missing = "Response body must have required property 'conversation'";
+        let extra = "Response body must NOT have additional properties; found 'message'";
+        assert!(allows(&answer(503, missing)) && allows(&answer(400, extra)));
+        assert!(
+            !allows(&answer(200, missing)),
+            "a success must carry its resource"
+        );
+        assert!(!allows(&answer(200, extra)));
+        assert!(!allows(&answer(
+            400,
+            "Response body must have required property 'bot'"
         )));
     }
 
