@@ -62,6 +62,18 @@ async fn botpress_errors_are_retried_and_the_reply_arrives_once(path: Path) {
     );
 }
 
+/// The bridge's latest message-status update (the SENT or FAILED the agent sees).
+fn last_status_update(
+    stack: &hitl_cli::sandbox_stack::SandboxStack,
+) -> hitl_sandbox::recorder::RecordedCall {
+    stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", "/conversations/v3/custom-channels/")
+        .pop()
+        .expect("a message status was updated")
+}
+
 async fn a_reply_botpress_refuses_is_marked_failed_for_the_agent(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -86,12 +98,7 @@ async fn a_reply_botpress_refuses_is_marked_failed_for_the_agent(path: Path) {
         message_status(&stack, &handoff.thread_id, "Doomed"),
         "FAILED"
     );
-    let patch = stack
-        .hubspot
-        .recorder()
-        .matching("PATCH", "/conversations/v3/custom-channels/")
-        .pop()
-        .unwrap();
+    let patch = last_status_update(&stack);
     assert_eq!(patch.json()["statusType"], "FAILED");
     assert!(
         patch.json()["errorMessage"]
@@ -419,12 +426,7 @@ async fn a_part_botpress_refuses_does_not_hold_back_the_others(path: Path) {
     let relayed = stack.botpress.messages_in(&handoff.conversation_id);
     assert_eq!(relayed.len(), 1, "{relayed:?}");
     assert_eq!(relayed[0]["type"], "image");
-    let patch = stack
-        .hubspot
-        .recorder()
-        .matching("PATCH", "/conversations/v3/custom-channels/")
-        .pop()
-        .unwrap();
+    let patch = last_status_update(&stack);
     assert_eq!(patch.json()["statusType"], "FAILED");
     let reason = patch.json()["errorMessage"].as_str().unwrap().to_string();
     assert!(
