@@ -113,4 +113,54 @@ async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
     assert!(joined.contains("Customer: [image https://files.example/parcel.png]"));
 }
 
-on_both_paths!(a_300_message_transcript_arrives_whole_in_order_and_once);
+async fn a_long_description_arrives_whole_before_the_transcript_and_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let created = stack
+        .caller
+        .create_user(
+            "Jane Doe",
+            Some(hitl_cli::sandbox_stack::DEMO_CUSTOMER_EMAIL),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let description: String = (0..1_500).map(|n| format!("d{n:04} ")).collect();
+
+    for _ in 0..2 {
+        let started = stack
+            .caller
+            .start_hitl(
+                &user_id,
+                Some("Lost parcel"),
+                Some(&description),
+                history(2),
+            )
+            .await;
+        assert_eq!(started.status, 200, "{}", started.text);
+    }
+
+    let threads = stack.hubspot.threads();
+    assert_eq!(threads.len(), 1, "one thread");
+    let texts: Vec<&str> = threads[0]
+        .messages
+        .iter()
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        texts.len(),
+        4,
+        "three opening parts and the transcript: {texts:?}"
+    );
+    assert!(texts.iter().all(|t| t.chars().count() <= MAX_TEXT_CHARS));
+    assert_eq!(
+        texts[..3].concat(),
+        format!("Lost parcel\n\n{}", description.trim_end()),
+        "the description reaches the agent whole and in order"
+    );
+    assert!(texts[3].starts_with("Conversation before the handoff (2 messages):"));
+}
+
+on_both_paths!(
+    a_300_message_transcript_arrives_whole_in_order_and_once,
+    a_long_description_arrives_whole_before_the_transcript_and_once,
+);

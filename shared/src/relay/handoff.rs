@@ -4,6 +4,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{Relay, RelayError};
+use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
 use crate::ports::{IncomingMessage, ThreadStatus};
 
@@ -91,6 +92,8 @@ impl Relay {
         session: &HandoffSession,
         thread_id: &mut Option<String>,
     ) -> Result<String, RelayError> {
+        let mut opening_rest = opening_parts(input.title.as_deref(), input.description.as_deref());
+        let opening = opening_rest.remove(0);
         let thread_id = match thread_id {
             Some(thread_id) => thread_id.clone(),
             None => {
@@ -101,7 +104,7 @@ impl Relay {
                         channel_account_id: session.channel_account_id.clone(),
                         integration_thread_id: session.integration_thread_id.clone(),
                         idempotency_id: session.opening_message_idempotency_id(),
-                        text: opening_text(input.title.as_deref(), input.description.as_deref()),
+                        text: opening,
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
                         attachments: Vec::new(),
@@ -116,6 +119,8 @@ impl Relay {
         };
         // On every attempt until the handoff is open: a retry publishes only the parts the
         // failed attempt did not (HubSpot keeps the first message per idempotency id).
+        self.publish_numbered(session, customer, "opening", 2, opening_rest)
+            .await?;
         self.publish_transcript(session, customer, &input.message_history)
             .await?;
         let tags = BTreeMap::from([(THREAD_TAG.to_string(), thread_id.clone())]);
@@ -191,6 +196,13 @@ impl Relay {
     }
 }
 
+/// The opening message's parts: its text cut where HubSpot would cut it
+/// ([`MAX_TEXT_CHARS`]), so a long description reaches the agent whole. The first part opens
+/// the thread; the rest follow it, before the transcript.
+fn opening_parts(title: Option<&str>, description: Option<&str>) -> Vec<String> {
+    split_text(&opening_text(title, description), MAX_TEXT_CHARS)
+}
+
 /// The opening message: the title (never "undefined") and the description when there is one.
 fn opening_text(title: Option<&str>, description: Option<&str>) -> String {
     let title = title
@@ -205,7 +217,7 @@ fn opening_text(title: Option<&str>, description: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::opening_text;
+    use super::{MAX_TEXT_CHARS, opening_parts, opening_text};
 
     #[test]
     fn a_missing_title_gets_a_sensible_default() {
@@ -217,5 +229,18 @@ mod tests {
             "Refund\n\nOrder 42"
         );
         assert!(!opening_text(None, Some("Order 42")).contains("undefined"));
+    }
+
+    #[test]
+    fn a_long_description_is_cut_into_parts_that_rejoin_into_the_opening_text() {
+        let description: String = (0..2_000).map(|n| format!("d{n:04} ")).collect();
+        let parts = opening_parts(Some("Refund"), Some(&description));
+        assert_eq!(parts.len(), 4, "12,008 characters");
+        assert!(parts.iter().all(|p| p.chars().count() <= MAX_TEXT_CHARS));
+        assert_eq!(
+            parts.concat(),
+            opening_text(Some("Refund"), Some(&description))
+        );
+        assert_eq!(opening_parts(Some("Refund"), None), ["Refund"]);
     }
 }

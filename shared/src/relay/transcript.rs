@@ -27,17 +27,30 @@ impl Relay {
         history: &[Value],
     ) -> Result<(), RelayError> {
         let parts = transcript_parts(history);
-        for (index, text) in parts.into_iter().enumerate() {
+        self.publish_numbered(session, customer, "transcript", 1, parts)
+            .await
+    }
+
+    /// Publishes `texts` into the session's thread in order, the one numbered `n` (counting
+    /// from `first`) under the id `{opening message id}:{kind}:{n}`: ids that depend only on
+    /// the session and the part, so a retried `startHitl` republishes nothing and every part
+    /// keeps its place.
+    pub(super) async fn publish_numbered(
+        &self,
+        session: &HandoffSession,
+        customer: &Customer,
+        kind: &str,
+        first: usize,
+        texts: Vec<String>,
+    ) -> Result<(), RelayError> {
+        let opening_id = session.opening_message_idempotency_id();
+        for (number, text) in (first..).zip(texts) {
             self.hubspot
                 .publish_incoming(&IncomingMessage {
                     channel_id: session.channel_id.clone(),
                     channel_account_id: session.channel_account_id.clone(),
                     integration_thread_id: session.integration_thread_id.clone(),
-                    idempotency_id: format!(
-                        "{}:transcript:{}",
-                        session.opening_message_idempotency_id(),
-                        index + 1
-                    ),
+                    idempotency_id: format!("{opening_id}:{kind}:{number}"),
                     text,
                     sender_name: customer.name.clone(),
                     sender: customer.identifier.clone(),
