@@ -57,4 +57,21 @@ mod tests {
         assert_ne!(customer("a%23b", "c"), customer("a#b", "c"));
         assert_eq!(active("bot", "user"), "ACTIVE#bot#user");
     }
+
+    /// The token-refresher's IAM policy reaches the lock item by its key and nothing else:
+    /// a lock under another key would be refused on AWS, which no local test would see.
+    #[test]
+    fn the_token_refreshers_policy_names_the_lock_item() {
+        let template = include_str!("../../../../template.yaml");
+        let policy = template
+            .split_once("Sid: RefreshLock")
+            .expect("template.yaml has the RefreshLock statement")
+            .1;
+        let statement = policy.split("- Sid:").next().unwrap_or(policy);
+        assert!(
+            statement.contains("dynamodb:LeadingKeys:")
+                && statement.contains(&format!("- \"{REFRESH_LOCK}\"")),
+            "RefreshLock limits dynamodb:LeadingKeys to {REFRESH_LOCK}"
+        );
+    }
 }
