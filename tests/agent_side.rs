@@ -665,6 +665,40 @@ async fn one_broken_event_does_not_hold_back_the_rest_of_its_batch(path: Path) {
     assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
 }
 
+/// HubSpot refuses for good to list the thread's history (a scope the install lacks, say): the
+/// reply still reaches the customer, marked SENT, instead of being acknowledged and dropped.
+async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let history = format!(
+        "/conversations/v3/conversations/threads/{}/messages",
+        handoff.thread_id
+    );
+    stack.hubspot.faults().fail_ratio(
+        &history,
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1.0,
+    );
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "On it")
+        .await
+        .unwrap();
+    assert!(
+        stack.hubspot.faults().injected() > 0,
+        "the history read was refused"
+    );
+    stack.hubspot.faults().clear();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["On it"]);
+    let sent = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let message = sent.messages.iter().find(|m| m.text == "On it").unwrap();
+    assert_eq!(message.status, "SENT");
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -677,4 +711,5 @@ on_both_paths!(
     a_reply_waits_for_an_earlier_one_still_being_relayed,
     an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open,
     one_broken_event_does_not_hold_back_the_rest_of_its_batch,
+    a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
 );

@@ -17,8 +17,9 @@
 //! lists in the thread's history when the later one is relayed. Limits, all of which relay the
 //! message late rather than lose it: a reply HubSpot does not list yet (its own eventual
 //! consistency); a reply whose creation time equals the mark to the millisecond; a reply
-//! without a creation time; and a reply the bot refused for good (marked FAILED for the agent,
-//! then skipped so it does not hold the thread back).
+//! without a creation time; a reply the bot refused for good (marked FAILED for the agent,
+//! then skipped so it does not hold the thread back); and every reply while HubSpot refuses
+//! for good to list the thread (each is relayed as it is delivered rather than not at all).
 
 use super::help_desk_events::agent_message_key;
 use super::{Outcome, Relay, RelayError};
@@ -47,10 +48,27 @@ impl Relay {
             return Ok(());
         }
         // Only what lies between the mark and this reply, oldest first (the port's contract).
-        let earlier = self
+        let earlier = match self
             .hubspot
             .agent_messages_before(&reply.thread_id, &session.channel_id, mark, reply)
-            .await?;
+            .await
+        {
+            Ok(earlier) => earlier,
+            // HubSpot's retry reads it again.
+            Err(error) if error.retryable => return Err(error.into()),
+            // No retry would read it (a scope or a thread HubSpot refuses to list): the order is
+            // a courtesy, the reply itself is not, so it goes now; any earlier one still comes
+            // with its own delivery.
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    session = session.id,
+                    message_id = reply.message_id,
+                    "the thread's history could not be read; relaying the reply without checking for earlier ones"
+                );
+                return Ok(());
+            }
+        };
         for message in earlier {
             let key = agent_message_key(&message.message_id);
             match self
