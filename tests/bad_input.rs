@@ -207,14 +207,6 @@ fn botpress_cases(conversation_id: &str) -> Vec<BotpressCase> {
             "deleteEverything",
         ),
         case(
-            "createUser without name",
-            "action_triggered",
-            Standard,
-            action("createUser", json!({ "email": "jane.doe@example.com" })),
-            400,
-            "name",
-        ),
-        case(
             "createUser name a number",
             "action_triggered",
             Standard,

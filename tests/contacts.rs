@@ -166,10 +166,38 @@ async fn an_email_with_a_slash_is_read_as_one_contact(path: Path) {
     assert_eq!(creates(&stack), 0);
 }
 
+/// The `hitl` interface's `createUser` names no one for an anonymous visitor: they hand off
+/// too, the contact made without a name and the agent seeing their address as the sender.
+async fn a_customer_without_a_name_hands_off_under_their_address(path: Path) {
+    let stack = creating_stack(path).await;
+    let email = "anon.visitor@example.com";
+    let created = stack
+        .caller
+        .action("createUser", serde_json::json!({ "email": email }))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let body = &stack.hubspot.recorder().matching("POST", CONTACTS)[0].body;
+    assert!(!body.contains("firstname"), "{body}");
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Refund"), None, serde_json::json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let thread = &stack.hubspot.threads()[0];
+    assert_eq!(
+        thread.messages[0].senders[0]["name"], email,
+        "{}",
+        thread.messages[0].senders
+    );
+}
+
 on_both_paths!(
     with_the_setting_off_an_unknown_customer_is_refused_as_before,
     with_the_setting_on_the_contact_is_created_once,
     racing_creates_of_one_phone_number_make_one_contact,
     an_email_hubspot_already_has_is_used_from_its_conflict,
     an_email_with_a_slash_is_read_as_one_contact,
+    a_customer_without_a_name_hands_off_under_their_address,
 );

@@ -10,7 +10,10 @@ use crate::redact::redacted;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserInput {
-    pub name: String,
+    /// Optional in the `hitl` interface: an anonymous visitor hands off too, and the agent
+    /// then sees their email address or phone number as the sender's name.
+    #[serde(default)]
+    pub name: Option<String>,
     #[serde(default)]
     pub picture_url: Option<String>,
     /// An email address or a phone number.
@@ -35,11 +38,15 @@ impl CreateUserInput {
                 )
             })
         };
-        match too_long("name", &self.name, MAX_NAME_CHARS).or_else(|| {
-            self.picture_url
-                .as_deref()
-                .and_then(|url| too_long("pictureUrl", url, MAX_PICTURE_URL_CHARS))
-        }) {
+        match self
+            .name
+            .as_deref()
+            .and_then(|name| too_long("name", name, MAX_NAME_CHARS))
+            .or_else(|| {
+                self.picture_url
+                    .as_deref()
+                    .and_then(|url| too_long("pictureUrl", url, MAX_PICTURE_URL_CHARS))
+            }) {
             Some(problem) => Err(problem),
             None => Ok(()),
         }
@@ -59,13 +66,18 @@ impl Relay {
         input: CreateUserInput,
     ) -> Result<String, RelayError> {
         let raw = input.email.as_deref().unwrap_or_default();
+        let name = input
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty());
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
         let contact_id = match self.hubspot.find_contact(&identifier).await? {
             Some(contact_id) => contact_id,
             None if self.settings.create_missing_contacts => {
-                self.create_missing_contact(&identifier, &input.name)
+                self.create_missing_contact(&identifier, name.unwrap_or_default())
                     .await?
             }
             None => return Err(missing_contact(&identifier)),
@@ -73,13 +85,13 @@ impl Relay {
         let tags = BTreeMap::from([(CONTACT_TAG.to_string(), contact_id.clone())]);
         let user_id = self
             .botpress
-            .get_or_create_user(bot, tags, Some(&input.name), input.picture_url.as_deref())
+            .get_or_create_user(bot, tags, name, input.picture_url.as_deref())
             .await?;
         self.store
             .save_customer(&Customer {
                 bot_id: bot.bot_id.clone(),
                 botpress_user_id: user_id.clone(),
-                name: input.name,
+                name: name.unwrap_or(identifier.value()).to_string(),
                 identifier: identifier.clone(),
                 hubspot_contact_id: contact_id,
             })
@@ -107,7 +119,7 @@ mod tests {
 
     fn input(name: &str, picture_url: Option<String>) -> CreateUserInput {
         CreateUserInput {
-            name: name.to_string(),
+            name: Some(name.to_string()),
             picture_url,
             email: Some("jane@example.com".to_string()),
         }
