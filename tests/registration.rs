@@ -73,7 +73,13 @@ async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
     let stack = registered_stack(Path::InProcess).await;
     // A second deployment (an empty store) against the same HubSpot account finds the
     // channel by its webhook URL instead of creating a duplicate.
-    let fresh = hitl_bridge::app::build_local(&stack.settings, &stack.secrets, None).unwrap();
+    let fresh = hitl_bridge::app::build_local(
+        &stack.settings,
+        &stack.secrets,
+        None,
+        hitl_bridge::app::LocalGrant::Configured,
+    )
+    .unwrap();
     assert!(fresh.relay.store().channel_setup().await.unwrap().is_none());
     let setup = fresh.relay.register().await.unwrap();
     assert_eq!(stack.hubspot.channels().len(), 1);

@@ -18,17 +18,33 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
     let db = db
         .or_else(|| std::env::var_os("HITL_DB").map(PathBuf::from))
         .unwrap_or_else(|| PathBuf::from("hitl.db"));
-    // After `hitl oauth exchange` the grant is in the store: HUBSPOT_REFRESH_TOKEN is then
-    // only needed to replace it.
-    let stored_refresh_token = stored_refresh_token(&db).await?;
-    let (settings, secrets) = config::from_lookup(&|name| {
-        std::env::var(name).ok().or_else(|| {
-            (name == "HUBSPOT_REFRESH_TOKEN")
-                .then(|| stored_refresh_token.clone())
-                .flatten()
-        })
+    // A configured HUBSPOT_REFRESH_TOKEN seeds the store (and replaces its grant after a
+    // reinstall); without one, the grant `hitl oauth exchange` stored is the authority, read
+    // afresh at each refresh so a rotated token or a new exchange is never undone.
+    let configured = std::env::var("HUBSPOT_REFRESH_TOKEN")
+        .ok()
+        .filter(|token| !token.trim().is_empty());
+    let grant = if configured.is_some() {
+        app::LocalGrant::Configured
+    } else {
+        app::LocalGrant::Stored
+    };
+    let stored_refresh_token = match grant {
+        app::LocalGrant::Configured => None,
+        app::LocalGrant::Stored => Some(stored_refresh_token(&db).await?.with_context(|| {
+            format!(
+                "no HubSpot grant in {}: run `hitl oauth exchange --code …` (or `hitl oauth listen`) \
+                 with HITL_DB pointing there first, or set HUBSPOT_REFRESH_TOKEN",
+                db.display()
+            )
+        })?),
+    };
+    let (settings, secrets) = config::from_lookup(&|name| match name {
+        // Settings insist on one; with the grant stored it only stands in (never used).
+        "HUBSPOT_REFRESH_TOKEN" => configured.clone().or_else(|| stored_refresh_token.clone()),
+        _ => std::env::var(name).ok(),
     })?;
-    let bridge = Arc::new(app::build_local(&settings, &secrets, Some(&db))?);
+    let bridge = Arc::new(app::build_local(&settings, &secrets, Some(&db), grant)?);
     let listener = bind(listen).await?;
     println!("hitl bridge listening on http://{listen}");
     println!("  HubSpot webhooks: {}", settings.hubspot_webhook_url());

@@ -130,11 +130,23 @@ pub fn build(
     })
 }
 
+/// Where the local server's HubSpot grant comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocalGrant {
+    /// `HUBSPOT_REFRESH_TOKEN` (in the secrets) seeds the store, and replaces what the store
+    /// holds when the operator configures a new one (a reinstall).
+    Configured,
+    /// The store holds it (`hitl oauth exchange` put it there) and is the authority: each
+    /// refresh's rotated token is read back from it, never replaced by a start-up copy.
+    Stored,
+}
+
 /// The bridge over one SQLite file (or memory when `db` is `None`): the local server.
 pub fn build_local(
     settings: &Settings,
     secrets: &Secrets,
     db: Option<&Path>,
+    grant: LocalGrant,
 ) -> Result<Bridge, BuildError> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(match db {
@@ -145,7 +157,7 @@ pub fn build_local(
         store: store.clone(),
         vault: store.clone(),
         refresh_lock: store,
-        vault_holds_the_grant: false,
+        vault_holds_the_grant: grant == LocalGrant::Stored,
     };
     build(settings, secrets, persistence, clock)
 }

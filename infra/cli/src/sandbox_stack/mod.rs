@@ -176,6 +176,7 @@ impl SandboxStack {
                     &settings,
                     &secrets,
                     options.db.as_deref(),
+                    app::LocalGrant::Configured,
                 )?);
                 let router = hitl_bridge::http::router(Arc::clone(&bridge));
                 tokio::spawn(async move {
