@@ -105,6 +105,27 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "customer_identifier_value", "TEXT"),
 ];
 
+/// Creates `path` empty with mode 0600 unless it exists (an existing file keeps its mode).
+fn create_owner_only(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(error) => Err(error),
+    }
+}
+
+/// A transaction that reads before it writes, started as the writer (`BEGIN IMMEDIATE`): a
+/// deferred one would fail at once with "database is locked" when it tried to upgrade to
+/// writing while another process (`hitl doctor`, `hitl setup`, a second server) wrote the
+/// same file, where waiting for the lock (`busy_timeout`) is what is wanted.
+fn write_transaction(connection: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
 /// Every store port over one SQLite database.
 #[derive(Clone)]
 pub struct SqliteStore {
@@ -114,7 +135,11 @@ pub struct SqliteStore {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database file at `path`.
+    ///
+    /// A new file is made readable by its owner only (0600): it holds the HubSpot grant, which
+    /// on AWS lives in Secrets Manager. SQLite gives its `-wal` and `-shm` files the same mode.
     pub fn open(path: &Path, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        create_owner_only(path).map_err(|e| StoreError::new("open", e))?;
         let connection = Connection::open(path).map_err(|e| StoreError::new("open", e))?;
         connection
             .pragma_update(None, "journal_mode", "WAL")
@@ -263,7 +288,7 @@ impl SessionStore for SqliteStore {
         session: HandoffSession,
     ) -> Result<HandoffSession, StoreError> {
         self.run("insert session", move |connection| {
-            let transaction = connection.transaction()?;
+            let transaction = write_transaction(connection)?;
             let existing = transaction
                 .query_row(
                     &format!(
@@ -451,7 +476,7 @@ impl ChannelStore for SqliteStore {
     async fn save_channel_setup(&self, setup: &ChannelSetup) -> Result<(), StoreError> {
         let setup = setup.clone();
         self.run("save channel setup", move |connection| {
-            let transaction = connection.transaction()?;
+            let transaction = write_transaction(connection)?;
             transaction.execute(
                 "INSERT INTO channel_setup (singleton, channel_id, channel_account_id, inbox_id, webhook_url) \
                  VALUES (1, ?1, ?2, ?3, ?4) \
@@ -576,7 +601,7 @@ impl IdempotencyLedger for SqliteStore {
         let now = self.now_ms();
         let lease_ends = now + i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2);
         self.run("claim idempotency key", move |connection| {
-            let transaction = connection.transaction()?;
+            let transaction = write_transaction(connection)?;
             let existing: Option<(String, Option<String>, i64)> = transaction
                 .query_row(
                     "SELECT state, outcome, expires_at_ms FROM idempotency WHERE key = ?1",
@@ -641,7 +666,7 @@ impl IdempotencyLedger for SqliteStore {
             created_at_ms,
         } = finishing.clone();
         self.run("complete idempotency key", move |connection| {
-            let transaction = connection.transaction()?;
+            let transaction = write_transaction(connection)?;
             transaction.execute(
                 "UPDATE idempotency SET state = 'completed', outcome = NULL, expires_at_ms = ?2 \
                  WHERE key = ?1",
@@ -798,6 +823,71 @@ mod tests {
 
     fn store() -> SqliteStore {
         SqliteStore::in_memory(Arc::new(SystemClock)).unwrap()
+    }
+
+    /// The database holds the HubSpot grant: only its owner may read it, WAL files included.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_new_database_file_is_readable_by_its_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("hitl-mode-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hitl.db");
+        let store = SqliteStore::open(&path, Arc::new(SystemClock)).unwrap();
+        store.claim("k", Duration::from_secs(60)).await.unwrap();
+        let modes: Vec<(String, u32)> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| {
+                let entry = entry.unwrap();
+                let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+                (entry.file_name().to_string_lossy().into_owned(), mode)
+            })
+            .collect();
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(modes.len() >= 2, "the database and its WAL: {modes:?}");
+        assert!(modes.iter().all(|(_, mode)| *mode == 0o600), "{modes:?}");
+    }
+
+    /// Two processes on one file (`hitl serve` and `hitl doctor`, say) claiming at once: each
+    /// claim waits for the other's write instead of failing with "database is locked".
+    #[test]
+    fn claims_from_two_processes_on_one_file_wait_for_each_other() {
+        let dir = std::env::temp_dir().join(format!("hitl-busy-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hitl.db");
+        let workers: Vec<_> = (0..2)
+            .map(|worker| {
+                let store = SqliteStore::open(&path, Arc::new(SystemClock)).unwrap();
+                std::thread::spawn(move || {
+                    let runtime = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    runtime.block_on(async {
+                        let mut failures = Vec::new();
+                        for n in 0..300 {
+                            let key = format!("w{worker}-{n}");
+                            if let Err(error) = store.claim(&key, Duration::from_secs(60)).await {
+                                failures.push(error.to_string());
+                            }
+                        }
+                        failures
+                    })
+                })
+            })
+            .collect();
+        let failures: Vec<String> = workers
+            .into_iter()
+            .flat_map(|worker| worker.join().unwrap())
+            .collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            failures.is_empty(),
+            "{} claims failed, e.g. {:?}",
+            failures.len(),
+            failures.first()
+        );
     }
 
     #[tokio::test]
