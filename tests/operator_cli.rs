@@ -640,7 +640,22 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
         "the stored grant reached HubSpot: {}",
         registered.text
     );
-    let _ = serve.kill().await;
+
+    // A process manager stops it with SIGTERM: it finishes what is in flight and exits 0.
+    let pid = serve.id().expect("hitl serve is running").to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(10), serve.wait())
+        .await
+        .expect("hitl serve stops on SIGTERM")
+        .unwrap();
+    assert!(
+        exited.success(),
+        "hitl serve exits cleanly on SIGTERM: {exited}"
+    );
 }
 
 #[tokio::test]

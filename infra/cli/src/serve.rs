@@ -54,8 +54,10 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
         config::BOTPRESS_PATH
     );
     println!("  store:            {}", db.display());
-    spawn_token_refresh(Arc::clone(&bridge));
-    run(listener, bridge).await
+    let refresh = spawn_token_refresh(Arc::clone(&bridge));
+    let served = run(listener, bridge).await;
+    refresh.stop().await;
+    served
 }
 
 /// The refresh token of the grant stored in the local database, if there is one.
@@ -87,7 +89,7 @@ pub async fn serve_sandbox(
     stack.print_summary();
     let pages = hitl_cli::web::serve(&stack, hitl_cli::web::address_beside(listen)).await?;
     hitl_cli::web::print_links(pages);
-    spawn_token_refresh(Arc::clone(&stack.bridge));
+    let refresh = spawn_token_refresh(Arc::clone(&stack.bridge));
     let setup = stack.register().await?;
     println!(
         "\nRegistered: HubSpot custom channel {} connected to Help Desk inbox {} (channel account {}).",
@@ -98,9 +100,8 @@ pub async fn serve_sandbox(
     }
     crate::commands::sandbox_env::print(&stack);
     println!("\nThe sandbox keeps running; press Ctrl-C to stop.");
-    tokio::signal::ctrl_c()
-        .await
-        .context("waiting for Ctrl-C")?;
+    shutdown_requested().await;
+    refresh.stop().await;
     Ok(())
 }
 
@@ -112,23 +113,64 @@ async fn bind(listen: SocketAddr) -> anyhow::Result<tokio::net::TcpListener> {
 
 async fn run(listener: tokio::net::TcpListener, bridge: Arc<Bridge>) -> anyhow::Result<()> {
     axum::serve(listener, hitl_bridge::http::router(bridge))
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        .with_graceful_shutdown(shutdown_requested())
         .await
         .context("the server stopped")
 }
 
+/// Ctrl-C, or SIGTERM (`systemctl stop`, `docker stop`, a process manager): either lets the
+/// requests in flight finish, so none stops between its effect and its record.
+async fn shutdown_requested() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping: finishing the requests in flight");
+}
+
 /// The local stand-in for the `token-refresher` schedule.
-fn spawn_token_refresh(bridge: Arc<Bridge>) {
-    tokio::spawn(async move {
+struct TokenRefresh {
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TokenRefresh {
+    /// Stops the schedule, letting a refresh in flight finish: HubSpot may have rotated the
+    /// refresh token, and the only copy of the new one must reach the store.
+    async fn stop(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+fn spawn_token_refresh(bridge: Arc<Bridge>) -> TokenRefresh {
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(REFRESH_EVERY);
         ticks.tick().await;
         loop {
-            ticks.tick().await;
+            tokio::select! {
+                _ = ticks.tick() => {}
+                _ = stopped.changed() => return,
+            }
             if let Err(error) = bridge.tokens.refresh_now().await {
                 tracing::error!(%error, retryable = error.retryable(), "scheduled token refresh failed");
             }
         }
     });
+    TokenRefresh { stop, task }
 }
