@@ -23,6 +23,7 @@ pub(crate) use botpress_route::BOTPRESS_BUDGET;
 pub(crate) use hubspot_route::WEBHOOK_BUDGET;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::{Router, extract::DefaultBodyLimit, routing::get, routing::post};
 
@@ -56,18 +57,84 @@ pub fn botpress_router(bridge: Arc<Bridge>) -> Router {
         .with_state(bridge)
 }
 
-/// Every route: the local server.
+/// Every route: the local server. Each request ends at its function's Lambda timeout
+/// (`template.yaml`), as on Lambda, where the process is stopped then: the idempotency lease
+/// ([`crate::relay`]'s `claim_lease`) is sized on that end, and a request that ran on past it
+/// could work beside the sender's retry, which has taken the key over.
 pub fn router(bridge: Arc<Bridge>) -> Router {
-    hubspot_router(Arc::clone(&bridge)).merge(
+    with_deadline(hubspot_router(Arc::clone(&bridge)), WEBHOOK_DEADLINE).merge(with_deadline(
         Router::new()
             .route(
                 BOTPRESS_PATH,
                 post(botpress_route::receive).layer(DefaultBodyLimit::max(BOTPRESS_BODY_LIMIT)),
             )
             .with_state(bridge),
-    )
+        BOTPRESS_DEADLINE,
+    ))
+}
+
+/// The Lambda timeouts of `hubspot-webhook` and `botpress-outbound` in `template.yaml`.
+pub(crate) const WEBHOOK_DEADLINE: Duration = Duration::from_secs(6);
+pub(crate) const BOTPRESS_DEADLINE: Duration = Duration::from_secs(25);
+
+/// Stops a request at `deadline` with a 503 (the sender retries), dropping its work where it
+/// stands, as Lambda's timeout does.
+fn with_deadline(router: Router, deadline: Duration) -> Router {
+    router.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| async move {
+            match tokio::time::timeout(deadline, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!(
+                        deadline_s = deadline.as_secs(),
+                        "request stopped at its deadline; left for the sender's retry"
+                    );
+                    error_response::error_response(
+                        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                        format!(
+                            "the request ran past its {} s deadline; retry it",
+                            deadline.as_secs()
+                        ),
+                    )
+                }
+            }
+        },
+    ))
 }
 
 async fn healthz() -> &'static str {
     "ok"
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use tower::ServiceExt;
+
+    use super::*;
+
+    /// A request that outruns its deadline is answered 503 and its work goes no further, as
+    /// when Lambda stops a function at its timeout.
+    #[tokio::test]
+    async fn a_request_past_its_deadline_is_stopped_and_left_for_a_retry() {
+        static FINISHED: AtomicBool = AtomicBool::new(false);
+        let slow = Router::new().route(
+            "/slow",
+            get(|| async {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                FINISHED.store(true, Ordering::SeqCst);
+                "done"
+            }),
+        );
+        let response = with_deadline(slow, Duration::from_millis(50))
+            .oneshot(Request::get("/slow").body(Body::empty()).unwrap())
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(!FINISHED.load(Ordering::SeqCst), "the work was dropped");
+    }
 }

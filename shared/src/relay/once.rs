@@ -145,6 +145,14 @@ mod tests {
         Duration::from_secs(seconds)
     }
 
+    /// The local server stops requests where Lambda would (`http::router`).
+    #[test]
+    fn the_local_servers_deadlines_are_the_lambda_timeouts() {
+        use crate::http::{BOTPRESS_DEADLINE, WEBHOOK_DEADLINE};
+        assert_eq!(lambda_timeout("hubspot-webhook"), WEBHOOK_DEADLINE);
+        assert_eq!(lambda_timeout("botpress-outbound"), BOTPRESS_DEADLINE);
+    }
+
     #[test]
     fn a_lease_outlasts_the_function_that_holds_it() {
         use crate::http::{BOTPRESS_BUDGET, WEBHOOK_BUDGET};
