@@ -28,6 +28,11 @@ use crate::app::Bridge;
 /// HubSpot waits 5 s for the answer; the rest covers the answer and a cold start's share.
 pub(crate) const WEBHOOK_BUDGET: Duration = Duration::from_millis(4_000);
 
+/// The log lines of a webhook refused as forged or unreadable: template.yaml counts them
+/// (`HubSpotWebhookRefusedMetric`), as a run of them means HubSpot's own deliveries fail.
+const BAD_SIGNATURE: &str = "refused a HubSpot webhook with a bad signature";
+const MALFORMED: &str = "refused a malformed HubSpot webhook";
+
 pub(super) async fn receive(
     State(bridge): State<Arc<Bridge>>,
     method: Method,
@@ -49,7 +54,7 @@ pub(super) async fn receive(
         bridge.clock.now().timestamp_millis(),
     );
     if let Err(error) = verified {
-        tracing::warn!(%error, "refused a HubSpot webhook with a bad signature");
+        tracing::warn!(%error, "{BAD_SIGNATURE}");
         return error_response(
             StatusCode::UNAUTHORIZED,
             format!("signature check failed: {error}"),
@@ -60,7 +65,7 @@ pub(super) async fn receive(
         Err(message) => {
             // serde's messages may quote a value of the body.
             let logged = crate::redact::redact_text(&message);
-            tracing::warn!(message = logged, "refused a malformed HubSpot webhook");
+            tracing::warn!(problem = logged, "{MALFORMED}");
             return error_response(StatusCode::BAD_REQUEST, message);
         }
     };
@@ -127,4 +132,21 @@ pub(super) async fn receive(
         return response;
     }
     Json(summary).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{BAD_SIGNATURE, MALFORMED};
+
+    /// A reworded log line would silently stop the alarm counting.
+    #[test]
+    fn the_refused_webhook_alarm_counts_these_lines() {
+        let template = include_str!("../../../template.yaml");
+        for line in [BAD_SIGNATURE, MALFORMED] {
+            assert!(
+                template.contains(&format!("$.fields.message = \"{line}\"")),
+                "template.yaml's HubSpotWebhookRefusedMetric counts `{line}`"
+            );
+        }
+    }
 }
