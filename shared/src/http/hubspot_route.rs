@@ -43,7 +43,7 @@ pub(super) async fn receive(
     // From arrival: HubSpot's 5 s count from its request, not from our first call.
     let deadline = Instant::now() + WEBHOOK_BUDGET;
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let signed_uri = format!("{}{path_and_query}", bridge.public_base_url);
+    let signed_uri = signed_uri(&bridge.public_base_url, path_and_query);
     let verified = verify_v3(
         bridge.webhook_signing_key(),
         method.as_str(),
@@ -134,6 +134,21 @@ pub(super) async fn receive(
     Json(summary).into_response()
 }
 
+/// The URL HubSpot signed: where it posted, `PUBLIC_BASE_URL` and the webhook path. The
+/// request's own path starts with the base URL's path when the base path reached the
+/// function (a custom domain's API mapping key stays in the path API Gateway hands Lambda),
+/// and lacks it when a proxy in front removed it: either way it is counted once.
+fn signed_uri(public_base_url: &str, path_and_query: &str) -> String {
+    let base_path = super::base_path(public_base_url);
+    match base_path {
+        Some(base_path) if path_and_query.starts_with(&format!("{base_path}/")) => {
+            let origin = &public_base_url[..public_base_url.len() - base_path.len()];
+            format!("{origin}{path_and_query}")
+        }
+        _ => format!("{public_base_url}{path_and_query}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{BAD_SIGNATURE, MALFORMED};
@@ -146,6 +161,24 @@ mod tests {
             assert!(
                 template.contains(&format!("$.fields.message = \"{line}\"")),
                 "template.yaml's HubSpotWebhookRefusedMetric counts `{line}`"
+            );
+        }
+    }
+
+    #[test]
+    fn the_signed_url_counts_the_base_path_once() {
+        use super::signed_uri;
+        let root = "https://hooks.example.com";
+        assert_eq!(
+            signed_uri(root, "/hubspot/webhook?x=1"),
+            "https://hooks.example.com/hubspot/webhook?x=1"
+        );
+        let mapped = "https://api.example.com/hitl";
+        for path in ["/hubspot/webhook", "/hitl/hubspot/webhook"] {
+            assert_eq!(
+                signed_uri(mapped, path),
+                "https://api.example.com/hitl/hubspot/webhook",
+                "{path}"
             );
         }
     }

@@ -37,24 +37,52 @@ const BOTPRESS_BODY_LIMIT: usize = 5 * 1024 * 1024;
 
 /// `POST /hubspot/webhook` and `GET /healthz`: the `hubspot-webhook` function.
 pub fn hubspot_router(bridge: Arc<Bridge>) -> Router {
-    Router::new()
-        .route(
-            HUBSPOT_WEBHOOK_PATH,
-            post(hubspot_route::receive).layer(DefaultBodyLimit::max(HUBSPOT_BODY_LIMIT)),
-        )
-        .route("/healthz", get(healthz))
-        .with_state(bridge)
+    let base_url = bridge.public_base_url.clone();
+    also_under_base_path(
+        Router::new()
+            .route(
+                HUBSPOT_WEBHOOK_PATH,
+                post(hubspot_route::receive).layer(DefaultBodyLimit::max(HUBSPOT_BODY_LIMIT)),
+            )
+            .route("/healthz", get(healthz))
+            .with_state(bridge),
+        &base_url,
+    )
 }
 
 /// `POST /botpress` and `GET /healthz`: the `botpress-outbound` function.
 pub fn botpress_router(bridge: Arc<Bridge>) -> Router {
-    Router::new()
-        .route(
-            BOTPRESS_PATH,
-            post(botpress_route::receive).layer(DefaultBodyLimit::max(BOTPRESS_BODY_LIMIT)),
-        )
-        .route("/healthz", get(healthz))
-        .with_state(bridge)
+    let base_url = bridge.public_base_url.clone();
+    also_under_base_path(
+        Router::new()
+            .route(
+                BOTPRESS_PATH,
+                post(botpress_route::receive).layer(DefaultBodyLimit::max(BOTPRESS_BODY_LIMIT)),
+            )
+            .route("/healthz", get(healthz))
+            .with_state(bridge),
+        &base_url,
+    )
+}
+
+/// The path of `PUBLIC_BASE_URL` (`/hitl` in `https://api.example.com/hitl`), if it has one.
+pub(crate) fn base_path(public_base_url: &str) -> Option<&str> {
+    let after_scheme = public_base_url
+        .split_once("://")
+        .map_or(public_base_url, |(_, rest)| rest);
+    let path = &after_scheme[after_scheme.find('/')?..];
+    let path = path.trim_end_matches('/');
+    (!path.is_empty()).then_some(path)
+}
+
+/// `routes` at the root and, when `PUBLIC_BASE_URL` has a path, under it as well: behind a
+/// custom domain whose API mapping has a key, API Gateway's HTTP API hands Lambda the path
+/// with the key still in it, while a proxy that strips it hands over the bare route.
+fn also_under_base_path(routes: Router, public_base_url: &str) -> Router {
+    match base_path(public_base_url) {
+        Some(base_path) => Router::new().nest(base_path, routes.clone()).merge(routes),
+        None => routes,
+    }
 }
 
 /// Every route: the local server. Each request ends at its function's Lambda timeout
@@ -62,13 +90,15 @@ pub fn botpress_router(bridge: Arc<Bridge>) -> Router {
 /// ([`crate::relay`]'s `claim_lease`) is sized on that end, and a request that ran on past it
 /// could work beside the sender's retry, which has taken the key over.
 pub fn router(bridge: Arc<Bridge>) -> Router {
-    with_deadline(hubspot_router(Arc::clone(&bridge)), WEBHOOK_DEADLINE).merge(with_deadline(
-        Router::new()
-            .route(
-                BOTPRESS_PATH,
-                post(botpress_route::receive).layer(DefaultBodyLimit::max(BOTPRESS_BODY_LIMIT)),
-            )
-            .with_state(bridge),
+    let base_url = bridge.public_base_url.clone();
+    let botpress = Router::new()
+        .route(
+            BOTPRESS_PATH,
+            post(botpress_route::receive).layer(DefaultBodyLimit::max(BOTPRESS_BODY_LIMIT)),
+        )
+        .with_state(bridge.clone());
+    with_deadline(hubspot_router(bridge), WEBHOOK_DEADLINE).merge(with_deadline(
+        also_under_base_path(botpress, &base_url),
         BOTPRESS_DEADLINE,
     ))
 }
@@ -136,5 +166,28 @@ mod tests {
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert!(!FINISHED.load(Ordering::SeqCst), "the work was dropped");
+    }
+
+    #[test]
+    fn the_base_path_is_what_follows_the_host() {
+        assert_eq!(base_path("https://api.example.com/hitl"), Some("/hitl"));
+        assert_eq!(base_path("https://api.example.com/a/b/"), Some("/a/b"));
+        assert_eq!(base_path("https://api.example.com"), None);
+        assert_eq!(base_path("http://127.0.0.1:8080/"), None);
+    }
+
+    /// Behind an API mapping key the route arrives with the key in front; without one, bare.
+    #[tokio::test]
+    async fn routes_answer_at_the_root_and_under_the_base_path() {
+        let routes = Router::new().route("/healthz", get(healthz));
+        let router = also_under_base_path(routes, "https://api.example.com/hitl");
+        for path in ["/healthz", "/hitl/healthz"] {
+            let response = router
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::OK, "{path}");
+        }
     }
 }
