@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
-use super::help_desk_events::is_live;
+use super::help_desk_events::{is_live, is_opening};
 use super::{Outcome, Relay, RelayError};
 use crate::model::{AgentMessage, Attachment, FileKind, HandoffSession, SessionStatus};
 use crate::ports::{BotpressMessage, DeliveryStatus, FinishingWrite};
@@ -20,6 +20,10 @@ const MESSAGE_TAG: &str = "hubspotMessageId";
 /// the bot ended the handoff while the agent was typing).
 const HANDOFF_ENDED: &str =
     "Not delivered: this conversation's handoff has ended and the customer is back with the bot.";
+
+/// What the agent reads on a message to a customer whose handoff never finished opening (the
+/// bot's `startHitl` failed and was not retried).
+const NEVER_OPENED: &str = "Not delivered: the customer's handoff did not finish opening, so they are not connected. They reach you again by asking for a person.";
 
 impl Relay {
     /// Relays `reply` into the conversation of `session`, the thread's session as read while
@@ -54,8 +58,18 @@ impl Relay {
                     .await;
                 return Ok((Outcome::Ignored, None));
             }
-            // Still opening: the bot conversation is about to exist. HubSpot's retry delivers it.
-            return Err(RelayError::InProgress);
+            if is_opening(&session, self.clock.now()) {
+                // The bot conversation is about to exist. HubSpot's retry delivers it.
+                return Err(RelayError::InProgress);
+            }
+            tracing::warn!(
+                session = session.id,
+                message_id = reply.message_id,
+                "agent reply on a handoff that never finished opening; marked failed for the agent"
+            );
+            self.mark_reply(&reply, DeliveryStatus::Failed(NEVER_OPENED.to_string()))
+                .await;
+            return Ok((Outcome::Ignored, None));
         }
         self.relay_earlier_replies(&session, &reply).await?;
         self.deliver_agent_message(&session, &reply).await

@@ -134,7 +134,7 @@ impl Relay {
         let session = match self.store.find_by_thread(&thread_id).await? {
             Some(session) if is_live(&session) => session,
             Some(session)
-                if session.status == SessionStatus::Opening && change.has_to_be_relayed() =>
+                if is_opening(&session, self.clock.now()) && change.has_to_be_relayed() =>
             {
                 // The thread exists before its bot conversation does (`start_handoff`), and
                 // inbox routing often assigns it at once: acknowledged now, the change would be
@@ -144,6 +144,15 @@ impl Relay {
                     "a thread change while its handoff is still opening; left for HubSpot's retry"
                 );
                 return Err(RelayError::InProgress);
+            }
+            Some(session)
+                if session.status == SessionStatus::Opening && change.has_to_be_relayed() =>
+            {
+                tracing::warn!(
+                    session = session.id,
+                    "a thread change on a handoff that never finished opening; acknowledged"
+                );
+                return Ok(Outcome::Ignored);
             }
             _ => {
                 if matches!(&change, ThreadChange::Status(status) if status == "OPEN") {
@@ -271,4 +280,44 @@ impl Relay {
 /// Open, with its Botpress conversation: the bot is listening.
 pub(super) fn is_live(session: &HandoffSession) -> bool {
     session.status == SessionStatus::Open && session.conversation_id.is_some()
+}
+
+/// How long the help desk's events wait for a handoff that is still opening. Past it, the
+/// `startHitl` that began it failed and was not retried (Botpress retries within seconds, a
+/// customer asking again within minutes resumes it): its thread's events are acknowledged
+/// instead of refused through HubSpot's 24 hours of retries, and an agent's reply is marked
+/// FAILED so the agent knows nobody reads it.
+const OPENING_WAITED_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// Still opening, recently enough that its bot conversation is about to exist.
+pub(super) fn is_opening(session: &HandoffSession, now: chrono::DateTime<chrono::Utc>) -> bool {
+    session.status == SessionStatus::Opening && now - session.created_at < OPENING_WAITED_FOR
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::BotpressContext;
+
+    #[test]
+    fn a_handoff_that_stays_opening_is_waited_for_ten_minutes() {
+        let started = chrono::Utc::now();
+        let bot = BotpressContext {
+            bot_id: "bot".into(),
+            integration_id: "int".into(),
+            integration_alias: "hubspot-hitl".into(),
+        };
+        let session = HandoffSession::new(bot, "user".into(), "c".into(), "a".into(), started);
+        assert!(is_opening(
+            &session,
+            started + chrono::TimeDelta::minutes(9)
+        ));
+        assert!(!is_opening(
+            &session,
+            started + chrono::TimeDelta::minutes(10)
+        ));
+        let mut open = session.clone();
+        open.status = SessionStatus::Open;
+        assert!(!is_opening(&open, started));
+    }
 }
