@@ -142,9 +142,28 @@ async fn a_channel_with_older_capabilities_is_updated_once(path: Path) {
     assert_eq!(patches(&stack).len(), 1, "up to date: no further PATCH");
 }
 
-async fn unregister_and_ping_answer_200(path: Path) {
+async fn unregister_ping_and_the_operations_with_nothing_to_do_answer_200(path: Path) {
     let stack = registered_stack(path).await;
     assert_eq!(stack.caller.ping().await.status, 200);
+    // The protocol's other operations, which the bridge has nothing to do for: 200 and no call.
+    let before = stack.hubspot.recorder().len() + stack.botpress.recorder().len();
+    for (operation, body) in [
+        ("create_user", json!({ "tags": {} })),
+        (
+            "create_conversation",
+            json!({ "channel": "hitl", "tags": {} }),
+        ),
+        ("message_updated", json!({})),
+        ("conversation_updated", json!({})),
+        ("webhook_received", json!({})),
+    ] {
+        let answer = stack.caller.send(operation, body).await;
+        assert_eq!(answer.status, 200, "{operation}: {}", answer.text);
+    }
+    assert_eq!(
+        stack.hubspot.recorder().len() + stack.botpress.recorder().len(),
+        before
+    );
     assert_eq!(
         stack
             .caller
@@ -261,7 +280,7 @@ async fn actions_before_register_say_what_to_do(path: Path) {
 on_both_paths!(
     registering_twice_creates_one_channel_and_one_channel_account,
     a_channel_with_older_capabilities_is_updated_once,
-    unregister_and_ping_answer_200,
+    unregister_ping_and_the_operations_with_nothing_to_do_answer_200,
     a_wrong_shared_secret_is_refused_and_nothing_happens,
     unknown_operations_actions_and_malformed_bodies_get_a_clear_400,
     actions_before_register_say_what_to_do,

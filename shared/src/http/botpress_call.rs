@@ -65,10 +65,20 @@ pub fn read_call(headers: &HeaderMap, body: &[u8]) -> Result<BotpressCall, Strin
     match operation {
         "register" => Ok(BotpressCall::Register),
         "unregister" | "ping" => Ok(BotpressCall::Acknowledge),
+        // Operations the protocol lists that this integration has nothing to do for: the bot
+        // making a user or a conversation on the `hitl` channel itself, an edit of a message
+        // or conversation already relayed, a call to the integration's Botpress webhook.
+        // Answered 200, as the SDK answers an integration that does not implement them; a 4xx
+        // would reach the bot as a failure of its own call.
+        "create_user"
+        | "create_conversation"
+        | "message_updated"
+        | "conversation_updated"
+        | "webhook_received" => Ok(BotpressCall::Acknowledge),
         "action_triggered" => read_action(bot_context(headers)?, body),
         "message_created" => read_message(bot_context(headers)?, body),
         other => Err(format!(
-            "unsupported operation `{other}`: this integration handles register, unregister, ping, action_triggered and message_created"
+            "unsupported operation `{other}`: this integration handles register, unregister, ping, action_triggered, message_created, and acknowledges create_user, create_conversation, message_updated, conversation_updated and webhook_received"
         )),
     }
 }
