@@ -699,6 +699,43 @@ async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(
     assert_eq!(message.status, "SENT");
 }
 
+/// An agent moves the thread to the trash (`conversation.deletion`, for an app subscribed to
+/// it): the bot hears `hitlStopped` once, as for a close, and HubSpot's retry changes nothing.
+async fn a_thread_moved_to_the_trash_ends_the_handoff_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let deletion = |event_id: u64| {
+        json!([{
+            "eventId": event_id, "subscriptionId": 2, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": chrono::Utc::now().timestamp_millis(),
+            "subscriptionType": "conversation.deletion", "attemptNumber": 0,
+            "objectId": handoff.thread_id.parse::<u64>().unwrap(), "changeSource": "AGENT"
+        }])
+        .to_string()
+    };
+    let url = stack.settings.hubspot_webhook_url();
+    for event_id in [81_000, 81_000, 81_001] {
+        let delivery = stack
+            .hubspot
+            .deliver_raw(&url, deletion(event_id))
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    let stopped = stack.botpress.events_of_type("hitlStopped");
+    assert_eq!(stopped.len(), 1, "{stopped:?}");
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Still there?")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    assert!(
+        texts(&stack, &handoff.conversation_id).is_empty(),
+        "the handoff is over"
+    );
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -712,4 +749,5 @@ on_both_paths!(
     an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open,
     one_broken_event_does_not_hold_back_the_rest_of_its_batch,
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
+    a_thread_moved_to_the_trash_ends_the_handoff_once,
 );

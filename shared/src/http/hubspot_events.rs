@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use crate::adapters::hubspot_message::{id_text, read_agent_message};
-use crate::relay::{HelpDeskEvent, ThreadChange};
+use crate::relay::{HelpDeskEvent, THREAD_DELETED, ThreadChange};
 
 /// A delivery, read.
 #[derive(Debug, Default)]
@@ -129,13 +129,18 @@ fn read_app_event(
         .map_err(|error| format!("event {index} is not an app-webhook event: {error}"))?;
     let event_id =
         id_text(&event.event_id).ok_or_else(|| format!("event {index} has no eventId"))?;
-    if event.subscription_type != "conversation.propertyChange" {
-        return Ok(None);
-    }
+    let deleted = match event.subscription_type.as_str() {
+        "conversation.propertyChange" => false,
+        // The thread was moved to the trash (when the app subscribes to it): the conversation
+        // is over as surely as when it is closed.
+        "conversation.deletion" => true,
+        _ => return Ok(None),
+    };
     let thread_id = id_text(&event.object_id)
         .ok_or_else(|| format!("event {index} ({event_id}) has no objectId (the thread id)"))?;
     let value = event.property_value.as_ref().and_then(id_text);
     let change = match event.property_name.as_deref() {
+        _ if deleted => ThreadChange::Status(THREAD_DELETED.to_string()),
         Some("assignedTo") => ThreadChange::Assigned(value),
         Some("status") => ThreadChange::Status(value.unwrap_or_default().to_ascii_uppercase()),
         _ => return Ok(None),

@@ -9,7 +9,8 @@ use crate::model::{AgentMessage, HandoffSession, SessionStatus};
 pub enum ThreadChange {
     /// `assignedTo`: the agent now handling the thread, or `None` when unassigned.
     Assigned(Option<String>),
-    /// `status`: `CLOSED` (or `ARCHIVED`) ends the handoff; `OPEN` is acknowledged only.
+    /// `status`: `CLOSED` (or `ARCHIVED`, or [`THREAD_DELETED`]) ends the handoff; `OPEN` is
+    /// acknowledged only.
     Status(String),
 }
 
@@ -23,9 +24,12 @@ impl ThreadChange {
     }
 }
 
+/// The status a `conversation.deletion` event stands for: the thread went to the trash.
+pub const THREAD_DELETED: &str = "DELETED";
+
 /// The statuses that end the handoff.
 fn is_closing_status(status: &str) -> bool {
-    status == "CLOSED" || status == "ARCHIVED"
+    matches!(status, "CLOSED" | "ARCHIVED" | THREAD_DELETED)
 }
 
 /// Something that happened in the Help Desk, keyed for idempotency.

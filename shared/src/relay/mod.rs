@@ -22,7 +22,7 @@ pub use attachments::{UserContent, UserFileKind};
 pub use batch::BatchOutcome;
 pub use error::RelayError;
 pub use handoff::StartHandoffInput;
-pub use help_desk_events::{HelpDeskEvent, ThreadChange};
+pub use help_desk_events::{HelpDeskEvent, THREAD_DELETED, ThreadChange};
 pub use once::Outcome;
 pub use registration::Connection;
 pub use users::CreateUserInput;
