@@ -64,6 +64,7 @@ async fn attachments_follow_the_text_each_once_as_image_file_and_readable_lines(
               "url": "https://files.example.com/invoice.pdf" },
             { "type": "LOCATION", "latitude": 48.8566, "longitude": 2.3522, "name": "Pickup point" },
         ]),
+        shown_chars: None,
     };
     let delivery = stack
         .hubspot
@@ -125,6 +126,7 @@ async fn rich_text_reaches_the_bot_readable_with_its_links(path: Path) {
                 .to_string(),
         ),
         attachments: json!([]),
+        shown_chars: None,
     };
     let delivery = stack
         .hubspot
@@ -736,6 +738,36 @@ async fn a_thread_moved_to_the_trash_ends_the_handoff_once(path: Path) {
     );
 }
 
+/// HubSpot sends only the start of a long reply (`truncationStatus: TRUNCATED`): the customer
+/// gets every word, read from the message's original content, once.
+async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let long: String = (0..400).map(|n| format!("word{n} ")).collect();
+    let long = long.trim_end().to_string();
+    let held = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text(&long).truncated_to(500),
+        )
+        .unwrap();
+    assert!(
+        held.body.contains("\"TRUNCATED\""),
+        "the event carries the start only"
+    );
+    for _ in 0..2 {
+        let delivery = stack.hubspot.deliver_held(&held).await.unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    assert_eq!(texts(&stack, &handoff.conversation_id), [long]);
+    assert_eq!(
+        status_of(&stack, &handoff.thread_id, &held.message_id),
+        "SENT"
+    );
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -750,4 +782,5 @@ on_both_paths!(
     one_broken_event_does_not_hold_back_the_rest_of_its_batch,
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
     a_thread_moved_to_the_trash_ends_the_handoff_once,
+    a_reply_hubspot_truncated_reaches_the_customer_whole,
 );

@@ -416,6 +416,7 @@ async fn a_part_botpress_refuses_does_not_hold_back_the_others(path: Path) {
             { "type": "FILE", "fileId": "901", "fileUsageType": "IMAGE", "name": "label.png",
               "url": "https://files.example.com/label.png" },
         ]),
+        shown_chars: None,
     };
     let delivery = stack
         .hubspot

@@ -15,6 +15,9 @@ pub struct AgentContent {
     pub text: String,
     pub rich_text: Option<String>,
     pub attachments: serde_json::Value,
+    /// HubSpot shows only this many characters of the text in the message itself
+    /// (`truncationStatus: TRUNCATED`); the whole is read from `.../original-content`.
+    pub shown_chars: Option<usize>,
 }
 
 impl AgentContent {
@@ -23,7 +26,15 @@ impl AgentContent {
             text: text.to_string(),
             rich_text: None,
             attachments: json!([]),
+            shown_chars: None,
         }
+    }
+
+    /// The message as HubSpot truncates it: its first `chars` characters in the event and the
+    /// history, the whole only from the original-content endpoint.
+    pub fn truncated_to(mut self, chars: usize) -> Self {
+        self.shown_chars = Some(chars);
+        self
     }
 }
 
@@ -115,6 +126,7 @@ impl HubSpotSim {
             error_message: None,
             created_at: now,
             updated_at: now,
+            shown_chars: content.shown_chars,
         };
         if let Some(thread) = store.thread_mut(thread_id) {
             thread.latest_sent_at = Some(now);
@@ -210,7 +222,7 @@ impl HubSpotSim {
 }
 
 /// Agents type plain text; HubSpot's `richText` is its HTML rendering.
-fn escape_html(text: &str) -> String {
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -48,6 +48,15 @@ pub(crate) fn render(message: &Message) -> Value {
     if let Some(rich_text) = &message.rich_text {
         body["richText"] = json!(rich_text);
     }
+    if let Some(shown) = message
+        .shown_chars
+        .filter(|&n| message.text.chars().count() > n)
+    {
+        let text: String = message.text.chars().take(shown).collect();
+        body["richText"] = json!(format!("<p>{}</p>", super::agent::escape_html(&text)));
+        body["text"] = json!(text);
+        body["truncationStatus"] = json!("TRUNCATED");
+    }
     if let Some(in_reply_to) = &message.in_reply_to_id {
         body["inReplyToId"] = json!(in_reply_to);
     }
@@ -120,4 +129,26 @@ pub(crate) async fn update_status(
     message.status_type = status_type;
     message.updated_at = Utc::now();
     Ok(Json(render(message)))
+}
+
+/// `GET /conversations/v3/conversations/threads/{threadId}/messages/{messageId}/original-content`:
+/// the whole text and rich text of a message (`PublicMessageContent`), which differ from the
+/// message's own when its `truncationStatus` is not `NOT_TRUNCATED`.
+pub(crate) async fn original_content(
+    State(shared): State<AppState>,
+    headers: HeaderMap,
+    Path((thread_id, message_id)): Path<(String, String)>,
+) -> Result<impl IntoResponse, ApiError> {
+    require_bearer(&shared, &headers)?;
+    let store = shared.store();
+    let message = store
+        .messages
+        .iter()
+        .find(|message| message.id == message_id && message.thread_id == thread_id)
+        .ok_or_else(|| message_not_found(&message_id))?;
+    let mut content = json!({ "text": message.text });
+    if let Some(rich_text) = &message.rich_text {
+        content["richText"] = json!(rich_text);
+    }
+    Ok(Json(content))
 }

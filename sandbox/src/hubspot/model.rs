@@ -97,6 +97,9 @@ pub(crate) struct Message {
     pub(crate) error_message: Option<String>,
     pub(crate) created_at: DateTime<Utc>,
     pub(crate) updated_at: DateTime<Utc>,
+    /// How much of the text HubSpot shows in the message itself (`truncationStatus`); `None`:
+    /// all of it.
+    pub(crate) shown_chars: Option<usize>,
 }
 
 pub(crate) struct Contact {

@@ -467,6 +467,7 @@ fn build_message(
         error_message: None,
         created_at: request.created_at,
         updated_at: request.created_at,
+        shown_chars: None,
     }
 }
 

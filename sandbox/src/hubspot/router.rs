@@ -79,6 +79,10 @@ pub(crate) fn build(shared: AppState) -> Router {
             get(thread_messages::list),
         )
         .route(
+            "/conversations/v3/conversations/threads/{thread_id}/messages/{message_id}/original-content",
+            get(messages::original_content),
+        )
+        .route(
             "/conversations/v3/conversations/actors/batch/read",
             post(actors::batch_read),
         )

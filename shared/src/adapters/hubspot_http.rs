@@ -692,6 +692,34 @@ impl HubSpotGateway for HubSpotClient {
         Ok(found)
     }
 
+    async fn original_text(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+    ) -> Result<String, UpstreamError> {
+        const OP: &str = "read a message's original content";
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Content {
+            #[serde(default)]
+            text: Option<String>,
+            #[serde(default)]
+            rich_text: Option<String>,
+        }
+        let url = self.url(
+            "/conversations/v3/conversations/threads",
+            &[thread_id, "messages", message_id, "original-content"],
+        );
+        let response = self
+            .send_authorized(OP, |token| self.authorized(Method::GET, url.clone(), token))
+            .await?;
+        let content: Content = read_json(Service::HubSpot, OP, response).await?;
+        Ok(super::hubspot_message::message_text(
+            content.rich_text.as_deref(),
+            content.text.as_deref(),
+        ))
+    }
+
     async fn set_message_status(
         &self,
         channel_id: &str,

@@ -29,6 +29,8 @@ struct WireMessage {
     rich_text: Option<String>,
     #[serde(default)]
     attachments: Vec<Value>,
+    #[serde(default)]
+    truncation_status: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -74,6 +76,9 @@ pub fn read_agent_message(
             .or(fallback_time)
             .and_then(epoch_ms)
             .unwrap_or_default(),
+        truncated: wire
+            .truncation_status
+            .is_some_and(|status| status != "NOT_TRUNCATED"),
     };
     if message.is_empty() {
         return Err(
@@ -85,7 +90,7 @@ pub fn read_agent_message(
 
 /// The rich text made readable when there is any; otherwise the plain text. The plain text
 /// wins too when the rich text reads as less (a converter problem must never cost words).
-fn message_text(rich_text: Option<&str>, text: Option<&str>) -> String {
+pub(crate) fn message_text(rich_text: Option<&str>, text: Option<&str>) -> String {
     let plain = text.unwrap_or_default().trim();
     match rich_text.and_then(readable_text) {
         Some(rich) if word_count(&rich) >= word_count(plain) => rich,

@@ -165,6 +165,13 @@ pub trait HubSpotGateway: Send + Sync {
         after_ms: i64,
         reply: &AgentMessage,
     ) -> Result<Vec<AgentMessage>, UpstreamError>;
+    /// The whole text of a message HubSpot truncated (`.../original-content`), made readable
+    /// as a message's own text is.
+    async fn original_text(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+    ) -> Result<String, UpstreamError>;
     /// Marks an outgoing (agent) message SENT or FAILED on our channel.
     async fn set_message_status(
         &self,

@@ -90,6 +90,8 @@ impl Relay {
                 message.agent_name.as_deref(),
             )
             .await?;
+        let whole = self.whole_message(message).await?;
+        let message = whole.as_ref();
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
         let parts = botpress_parts(&conversation_id, &agent_user_id, message);
         let count = parts.len();
@@ -127,6 +129,39 @@ impl Relay {
             "agent reply relayed"
         );
         Ok((Outcome::Done, self.replies_mark(session, message)))
+    }
+
+    /// `message` with its whole text: HubSpot sends only the start of a long one, marked
+    /// truncated, and the rest is read from its original content. A read HubSpot refuses for
+    /// good leaves the start, which is better than nothing; a retryable failure is retried.
+    async fn whole_message<'m>(
+        &self,
+        message: &'m AgentMessage,
+    ) -> Result<std::borrow::Cow<'m, AgentMessage>, RelayError> {
+        if !message.truncated {
+            return Ok(std::borrow::Cow::Borrowed(message));
+        }
+        match self
+            .hubspot
+            .original_text(&message.thread_id, &message.message_id)
+            .await
+        {
+            Ok(text) if !text.trim().is_empty() => Ok(std::borrow::Cow::Owned(AgentMessage {
+                text,
+                truncated: false,
+                ..message.clone()
+            })),
+            Ok(_) => Ok(std::borrow::Cow::Borrowed(message)),
+            Err(error) if error.retryable => Err(error.into()),
+            Err(error) => {
+                tracing::warn!(
+                    %error,
+                    message_id = message.message_id,
+                    "could not read a truncated agent message whole; relaying the part HubSpot sent"
+                );
+                Ok(std::borrow::Cow::Borrowed(message))
+            }
+        }
     }
 
     /// The move of the session's reply-order mark to `message`, made with its completion.
@@ -284,6 +319,7 @@ mod tests {
                 Attachment::Readable("Location: Depot".into()),
             ],
             created_at_ms: 1,
+            truncated: false,
         };
         let parts = botpress_parts("conv", "user", &message);
         let summary: Vec<(String, String, Value)> = parts
