@@ -592,6 +592,31 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     assert!(run.stderr.contains("cli/missing"), "{}", run.stderr);
 }
 
+/// HubSpot takes an authorization code once: a store `hitl oauth exchange` cannot open is
+/// found before the code is spent, so the same code works once the path is mended.
+#[tokio::test]
+async fn an_unusable_store_is_found_before_the_code_is_spent() {
+    let operator = Operator::start().await;
+    operator.stack.hubspot.add_authorization_code("code-once");
+    let nowhere = std::env::temp_dir()
+        .join(format!(
+            "hitl-no-such-dir-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .join("hitl.db");
+    let refused = run_with(
+        &operator.with("HITL_DB", &nowhere.display().to_string()),
+        &["oauth", "exchange", "--code", "code-once"],
+    )
+    .await
+    .expect(3);
+    assert!(refused.stderr.contains("opening"), "{}", refused.stderr);
+    operator
+        .run(&["oauth", "exchange", "--code", "code-once"])
+        .await
+        .expect(0);
+}
+
 /// After `hitl oauth exchange`, `hitl serve` runs on the stored grant: HUBSPOT_REFRESH_TOKEN
 /// is not needed (the environment here never sets it).
 #[tokio::test]

@@ -149,7 +149,27 @@ async fn vault(secret_id: &str) -> SecretsManagerVault {
     SecretsManagerVault::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id)
 }
 
+/// Checks the grant's destination can be read before an authorization code is spent: HubSpot
+/// takes each code once, and a grant it answers that cannot be stored means installing again.
+async fn check_destination(store: &StoreArgs) -> Outcome {
+    let deployment = &store.deployment;
+    match &deployment.secret_id {
+        Some(secret_id) => vault(secret_id)
+            .await
+            .load()
+            .await
+            .map(|_| ())
+            .with_context(|| format!("reading the Secrets Manager secret {secret_id}"))
+            .map_err(Failure::config),
+        None => SqliteStore::open(&deployment.db, Arc::new(SystemClock))
+            .map(|_| ())
+            .with_context(|| format!("opening {}", deployment.db.display()))
+            .map_err(Failure::config),
+    }
+}
+
 async fn exchange(code: &str, redirect_uri: &str, store: &StoreArgs) -> Outcome {
+    check_destination(store).await?;
     let settings = context::settings(NOT_FOR_OAUTH)?;
     let secret = client_secret(&store.deployment).await?;
     let oauth = context::oauth_client(&settings, secret);
@@ -194,13 +214,45 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
             missing.join(" ")
         );
     }
+    if let Err(failure) = store_grant(grant, &refresh_token, expires_at, store).await {
+        // The only copy of a grant HubSpot has just issued: shown so it is not lost.
+        eprintln!(
+            "HubSpot's new refresh token could not be stored, and it is the only copy. Keep it \
+             (e.g. export HUBSPOT_REFRESH_TOKEN='{}') or install again.",
+            refresh_token.expose_secret()
+        );
+        return Err(failure);
+    }
+    if store.show_refresh_token {
+        println!(
+            "export HUBSPOT_REFRESH_TOKEN='{}'",
+            refresh_token.expose_secret()
+        );
+    }
+    println!("Next: `hitl inboxes` to find the Help Desk inbox.");
+    if !missing.is_empty() {
+        return Err(Failure::failed(anyhow!(
+            "the grant lacks scopes the bridge needs: {}",
+            missing.join(" ")
+        )));
+    }
+    Ok(())
+}
+
+/// Writes the grant where the deployment keeps it.
+async fn store_grant(
+    grant: &TokenGrant,
+    refresh_token: &SecretString,
+    expires_at: chrono::DateTime<Utc>,
+    store: &StoreArgs,
+) -> Outcome {
     let deployment = &store.deployment;
     match &deployment.secret_id {
         Some(secret_id) => {
             vault(secret_id)
                 .await
                 .store_new_grant(
-                    &refresh_token,
+                    refresh_token,
                     Some((&grant.access_token, expires_at)),
                     grant.hub_id,
                 )
@@ -220,7 +272,7 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
                     refresh_token: refresh_token.clone(),
                     access_token: Some(grant.access_token.clone()),
                     access_token_expires_at: Some(expires_at),
-                    seed_fingerprint: fingerprint(&refresh_token),
+                    seed_fingerprint: fingerprint(refresh_token),
                     portal_id: grant.hub_id,
                 })
                 .await
@@ -236,19 +288,6 @@ async fn save(grant: &TokenGrant, store: &StoreArgs) -> Outcome {
                 );
             }
         }
-    }
-    if store.show_refresh_token {
-        println!(
-            "export HUBSPOT_REFRESH_TOKEN='{}'",
-            refresh_token.expose_secret()
-        );
-    }
-    println!("Next: `hitl inboxes` to find the Help Desk inbox.");
-    if !missing.is_empty() {
-        return Err(Failure::failed(anyhow!(
-            "the grant lacks scopes the bridge needs: {}",
-            missing.join(" ")
-        )));
     }
     Ok(())
 }
@@ -275,6 +314,7 @@ async fn listen(args: ListenArgs) -> Outcome {
              URL (use `hitl oauth url` and `hitl oauth exchange` for another redirect URL)"
         )));
     }
+    check_destination(&args.store).await?;
     let port = parsed.port_or_known_default().unwrap_or(80);
     let address = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(address)
