@@ -617,6 +617,25 @@ async fn an_unusable_store_is_found_before_the_code_is_spent() {
         .expect(0);
 }
 
+/// `hitl serve` with no grant stored and none configured: exit 3 (configuration), naming the
+/// database it looked in and how to fill it.
+#[tokio::test]
+async fn serve_without_a_grant_names_the_database_and_exits_3() {
+    let operator = Operator::start().await;
+    let port = hitl_sandbox::ports::port_for_a_child().unwrap();
+    let run = run_with(
+        &operator.with("HUBSPOT_REFRESH_TOKEN", ""),
+        &["serve", "--listen", &format!("127.0.0.1:{port}")],
+    )
+    .await
+    .expect(3);
+    assert!(
+        run.stderr.contains("hitl.db") && run.stderr.contains("hitl oauth exchange"),
+        "{}",
+        run.stderr
+    );
+}
+
 /// After `hitl oauth exchange`, `hitl serve` runs on the stored grant: HUBSPOT_REFRESH_TOKEN
 /// is not needed (the environment here never sets it).
 #[tokio::test]

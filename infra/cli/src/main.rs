@@ -104,7 +104,16 @@ async fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("hitl: {error:#}");
-            ExitCode::FAILURE
+            // `hitl --help`'s codes: a missing or malformed setting is 3, as for the
+            // operator's commands.
+            if error
+                .downcast_ref::<hitl_bridge::config::ConfigError>()
+                .is_some()
+            {
+                ExitCode::from(commands::exit::CONFIG)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

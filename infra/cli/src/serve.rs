@@ -31,12 +31,14 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
     };
     let stored_refresh_token = match grant {
         app::LocalGrant::Configured => None,
-        app::LocalGrant::Stored => Some(stored_refresh_token(&db).await?.with_context(|| {
-            format!(
-                "no HubSpot grant in {}: run `hitl oauth exchange --code …` (or `hitl oauth listen`) \
-                 with HITL_DB pointing there first, or set HUBSPOT_REFRESH_TOKEN",
-                db.display()
-            )
+        app::LocalGrant::Stored => Some(stored_refresh_token(&db).await?.ok_or_else(|| {
+            config::ConfigError {
+                problems: vec![format!(
+                    "no HubSpot grant in {}: run `hitl oauth exchange --code …` (or `hitl oauth \
+                     listen`) with HITL_DB pointing there first, or set HUBSPOT_REFRESH_TOKEN",
+                    db.display()
+                )],
+            }
         })?),
     };
     let (settings, secrets) = config::from_lookup(&|name| match name {

@@ -75,6 +75,23 @@ impl From<UpstreamError> for Failure {
     }
 }
 
+impl From<hitl_bridge::relay::RelayError> for Failure {
+    fn from(error: hitl_bridge::relay::RelayError) -> Self {
+        use hitl_bridge::relay::RelayError;
+        match error {
+            RelayError::Upstream(upstream) => upstream.into(),
+            // The store (DynamoDB, the local file) or work in flight: trying again may pass.
+            RelayError::Store(_) | RelayError::InProgress => Self {
+                code: exit::UNREACHABLE,
+                error: anyhow::Error::new(error),
+            },
+            RelayError::InvalidInput(_)
+            | RelayError::UnknownConversation(_)
+            | RelayError::NotRegistered => Self::failed(error),
+        }
+    }
+}
+
 impl From<anyhow::Error> for Failure {
     fn from(error: anyhow::Error) -> Self {
         Self::failed(error)

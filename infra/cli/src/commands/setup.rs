@@ -23,8 +23,7 @@ pub async fn run(args: SetupArgs) -> Outcome {
         .bridge
         .relay
         .connect_inboxes(&args.inboxes)
-        .await
-        .map_err(|error| super::Failure::failed(anyhow::Error::new(error)))?;
+        .await?;
     let setup = &connection.setup;
     println!(
         "Custom channel {} (webhookUrl {}): {}",
