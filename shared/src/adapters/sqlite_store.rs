@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     replies_relayed_until_ms INTEGER,
     customer_name         TEXT,
     customer_identifier_type  TEXT,
-    customer_identifier_value TEXT
+    customer_identifier_value TEXT,
+    closed_at_ms          INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -103,7 +104,12 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "customer_name", "TEXT"),
     ("sessions", "customer_identifier_type", "TEXT"),
     ("sessions", "customer_identifier_value", "TEXT"),
+    ("sessions", "closed_at_ms", "INTEGER"),
 ];
+
+/// How long a closed session is kept: what the DynamoDB store's TTL keeps it
+/// (`dynamodb_store::CLOSED_RETENTION`), so a late webhook about its thread is still recognised.
+const CLOSED_RETENTION_MS: i64 = 30 * 24 * 60 * 60 * 1000;
 
 /// Creates `path` empty with mode 0600 unless it exists (an existing file keeps its mode).
 fn create_owner_only(path: &Path) -> std::io::Result<()> {
@@ -189,6 +195,36 @@ impl SqliteStore {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+
+    /// Deletes what the DynamoDB store's TTL deletes there: idempotency records and locks
+    /// past their expiry, and sessions closed more than 30 days ago (with the customer's
+    /// address they carry). `hitl serve` runs it on its refresh schedule, so the file does not
+    /// keep every key and every customer forever. Returns how many rows went.
+    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        self.run("purge expired records", move |connection| {
+            let transaction = write_transaction(connection)?;
+            let mut purged = transaction.execute(
+                "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
+                params![now],
+            )?;
+            purged +=
+                transaction.execute("DELETE FROM locks WHERE expires_at_ms <= ?1", params![now])?;
+            // Closed before closing was timed (an older version): their 30 days start now.
+            transaction.execute(
+                "UPDATE sessions SET closed_at_ms = ?1 \
+                 WHERE status = 'closed' AND closed_at_ms IS NULL",
+                params![now],
+            )?;
+            purged += transaction.execute(
+                "DELETE FROM sessions WHERE status = 'closed' AND closed_at_ms <= ?1",
+                params![now - CLOSED_RETENTION_MS],
+            )?;
+            transaction.commit()?;
+            Ok(purged)
+        })
+        .await
     }
 }
 
@@ -369,10 +405,12 @@ impl SessionStore for SqliteStore {
 
     async fn close(&self, session_id: &str) -> Result<bool, StoreError> {
         let session_id = session_id.to_string();
+        let now = self.now_ms();
         self.run("close session", move |connection| {
             let changed = connection.execute(
-                "UPDATE sessions SET status = 'closed' WHERE id = ?1 AND status <> 'closed'",
-                params![session_id],
+                "UPDATE sessions SET status = 'closed', closed_at_ms = ?2 \
+                 WHERE id = ?1 AND status <> 'closed'",
+                params![session_id, now],
             )?;
             Ok(changed == 1)
         })
@@ -888,6 +926,51 @@ mod tests {
             failures.len(),
             failures.first()
         );
+    }
+
+    /// What DynamoDB's TTL removes there goes here too; what is still in use stays.
+    #[tokio::test]
+    async fn expired_records_and_long_closed_sessions_are_purged() {
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let store = SqliteStore::in_memory(clock.clone()).unwrap();
+        let advance = |by: ChronoDuration| {
+            let mut now = clock.0.lock().unwrap();
+            *now += by;
+        };
+        store.claim("done", Duration::from_secs(60)).await.unwrap();
+        store
+            .complete("done", None, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        store.claim("kept", Duration::from_secs(60)).await.unwrap();
+        store
+            .complete("kept", None, Duration::from_secs(90 * 24 * 3600))
+            .await
+            .unwrap();
+        let closed = HandoffSession::new(bot(), "u1".into(), "c".into(), "a".into(), Utc::now());
+        let open = HandoffSession::new(bot(), "u2".into(), "c".into(), "a".into(), Utc::now());
+        let (closed_id, open_id) = (closed.id.clone(), open.id.clone());
+        store.insert_or_get_active(closed).await.unwrap();
+        store.insert_or_get_active(open).await.unwrap();
+        store.set_thread(&closed_id, "1").await.unwrap();
+        store.set_thread(&open_id, "2").await.unwrap();
+        store.close(&closed_id).await.unwrap();
+
+        advance(ChronoDuration::days(29));
+        assert_eq!(store.purge_expired().await.unwrap(), 1, "the hour-long key");
+        assert!(store.find_by_thread("1").await.unwrap().is_some());
+        advance(ChronoDuration::days(2));
+        assert_eq!(
+            store.purge_expired().await.unwrap(),
+            1,
+            "the session closed 31 days ago"
+        );
+        assert!(store.find_by_thread("1").await.unwrap().is_none());
+        assert!(store.find_by_thread("2").await.unwrap().is_some());
+        assert!(matches!(
+            store.claim("kept", Duration::from_secs(60)).await.unwrap(),
+            Claim::Completed(_)
+        ));
     }
 
     #[tokio::test]
