@@ -761,11 +761,51 @@ async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
         let delivery = stack.hubspot.deliver_held(&held).await.unwrap();
         assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     }
-    assert_eq!(texts(&stack, &handoff.conversation_id), [long]);
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        std::slice::from_ref(&long)
+    );
     assert_eq!(
         status_of(&stack, &handoff.thread_id, &held.message_id),
         "SENT"
     );
+
+    // HubSpot refuses the whole for good: the start goes, and the agent is told only it did.
+    stack.hubspot.faults().fail_ratio(
+        "/conversations/v3/conversations/threads/",
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1.0,
+    );
+    let held = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text(&format!("again {long}")).truncated_to(500),
+        )
+        .unwrap();
+    let delivery = stack.hubspot.deliver_held(&held).await.unwrap();
+    stack.hubspot.faults().clear();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let relayed = texts(&stack, &handoff.conversation_id);
+    assert_eq!(relayed.len(), 2);
+    let whole = format!("again {long}");
+    assert!(
+        whole.starts_with(&relayed[1]) && relayed[1].len() < whole.len(),
+        "the start HubSpot sent: {} of {} characters",
+        relayed[1].len(),
+        whole.len()
+    );
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let message = thread
+        .messages
+        .iter()
+        .find(|m| m.id == held.message_id)
+        .unwrap();
+    assert_eq!(message.status, "FAILED");
 }
 
 on_both_paths!(

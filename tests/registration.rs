@@ -78,6 +78,7 @@ async fn a_channel_created_earlier_is_reused_by_a_fresh_bridge() {
         &stack.secrets,
         None,
         hitl_bridge::app::LocalGrant::Configured,
+        std::sync::Arc::new(hitl_bridge::ports::SystemClock),
     )
     .unwrap();
     assert!(fresh.relay.store().channel_setup().await.unwrap().is_none());

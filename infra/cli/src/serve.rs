@@ -46,7 +46,13 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
         "HUBSPOT_REFRESH_TOKEN" => configured.clone().or_else(|| stored_refresh_token.clone()),
         _ => std::env::var(name).ok(),
     })?;
-    let bridge = Arc::new(app::build_local(&settings, &secrets, Some(&db), grant)?);
+    let bridge = Arc::new(app::build_local(
+        &settings,
+        &secrets,
+        Some(&db),
+        grant,
+        Arc::new(hitl_bridge::ports::SystemClock),
+    )?);
     let listener = bind(listen).await?;
     println!("hitl bridge listening on http://{listen}");
     println!("  HubSpot webhooks: {}", settings.hubspot_webhook_url());
@@ -84,14 +90,14 @@ pub async fn serve_sandbox(
 ) -> anyhow::Result<()> {
     let stack = SandboxStack::start(SandboxOptions {
         listen,
-        db,
+        db: db.clone(),
         ..SandboxOptions::default()
     })
     .await?;
     stack.print_summary();
     let pages = hitl_cli::web::serve(&stack, hitl_cli::web::address_beside(listen)).await?;
     hitl_cli::web::print_links(pages);
-    let refresh = spawn_token_refresh(Arc::clone(&stack.bridge), None);
+    let refresh = spawn_token_refresh(Arc::clone(&stack.bridge), db);
     let setup = stack.register().await?;
     println!(
         "\nRegistered: HubSpot custom channel {} connected to Help Desk inbox {} (channel account {}).",

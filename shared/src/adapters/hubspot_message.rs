@@ -76,9 +76,9 @@ pub fn read_agent_message(
             .or(fallback_time)
             .and_then(epoch_ms)
             .unwrap_or_default(),
-        truncated: wire
-            .truncation_status
-            .is_some_and(|status| status != "NOT_TRUNCATED"),
+        // Not `TRUNCATED_TO_MOST_RECENT_REPLY`: there HubSpot left out the quoted history of
+        // an email reply on purpose, which the customer has already.
+        truncated: wire.truncation_status.as_deref() == Some("TRUNCATED"),
     };
     if message.is_empty() {
         return Err(
@@ -259,6 +259,25 @@ mod tests {
             .unwrap()
             .extend(extra.as_object().unwrap().clone());
         base
+    }
+
+    /// Only a text cut by length is read whole; an email reply cut to its latest part left
+    /// out the history the customer has already.
+    #[test]
+    fn only_a_truncated_text_is_to_be_read_whole() {
+        for (status, truncated) in [
+            (json!("TRUNCATED"), true),
+            (json!("TRUNCATED_TO_MOST_RECENT_REPLY"), false),
+            (json!("NOT_TRUNCATED"), false),
+            (Value::Null, false),
+        ] {
+            let read = read_agent_message(
+                message(json!({ "text": "Hi", "truncationStatus": status })),
+                None,
+            )
+            .unwrap();
+            assert_eq!(read.truncated, truncated, "{status}");
+        }
     }
 
     #[test]

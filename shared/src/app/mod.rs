@@ -14,9 +14,7 @@ use crate::adapters::hubspot_http::HubSpotClient;
 use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::config::{Secrets, Settings};
-use crate::ports::{
-    AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, SystemClock, TokenVault,
-};
+use crate::ports::{AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, TokenVault};
 use crate::relay::{Relay, RelaySettings};
 
 pub mod aws;
@@ -147,8 +145,8 @@ pub fn build_local(
     secrets: &Secrets,
     db: Option<&Path>,
     grant: LocalGrant,
+    clock: Arc<dyn Clock>,
 ) -> Result<Bridge, BuildError> {
-    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let store = Arc::new(match db {
         Some(path) => SqliteStore::open(path, Arc::clone(&clock))?,
         None => SqliteStore::in_memory(Arc::clone(&clock))?,

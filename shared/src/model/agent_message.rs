@@ -16,8 +16,8 @@ pub struct AgentMessage {
     pub attachments: Vec<Attachment>,
     /// When the agent wrote it (ms since the epoch; 0 when HubSpot did not say).
     pub created_at_ms: i64,
-    /// HubSpot sent only the start of the text (`truncationStatus` other than
-    /// `NOT_TRUNCATED`): the whole is read before relaying, so the customer gets every word.
+    /// HubSpot sent only the start of the text (`truncationStatus: TRUNCATED`): the whole is
+    /// read before relaying, so the customer gets every word.
     #[serde(default)]
     pub truncated: bool,
 }

@@ -21,6 +21,10 @@ const MESSAGE_TAG: &str = "hubspotMessageId";
 const HANDOFF_ENDED: &str =
     "Not delivered: this conversation's handoff has ended and the customer is back with the bot.";
 
+/// What the agent reads on a long message of which the customer got only what HubSpot sent
+/// in its event (the whole could not be read).
+const CUT_SHORT: &str = "Only the start of this message reached the customer: HubSpot would not give the bridge the whole of it. Send the rest again.";
+
 /// What the agent reads on a message to a customer whose handoff never finished opening (the
 /// bot's `startHitl` failed and was not retried).
 const NEVER_OPENED: &str = "Not delivered: the customer's handoff did not finish opening, so they are not connected. They reach you again by asking for a person.";
@@ -62,13 +66,13 @@ impl Relay {
                 // The bot conversation is about to exist. HubSpot's retry delivers it.
                 return Err(RelayError::InProgress);
             }
-            tracing::warn!(
-                session = session.id,
-                message_id = reply.message_id,
-                "agent reply on a handoff that never finished opening; marked failed for the agent"
-            );
             self.mark_reply(&reply, DeliveryStatus::Failed(NEVER_OPENED.to_string()))
                 .await;
+            self.abandon_opening(
+                &session,
+                "agent reply on a handoff that never finished opening; marked failed for the agent, the handoff given up and its thread closed",
+            )
+            .await;
             return Ok((Outcome::Ignored, None));
         }
         self.relay_earlier_replies(&session, &reply).await?;
@@ -90,7 +94,7 @@ impl Relay {
                 message.agent_name.as_deref(),
             )
             .await?;
-        let whole = self.whole_message(message).await?;
+        let (whole, cut_short) = self.whole_message(message).await?;
         let message = whole.as_ref();
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
         let parts = botpress_parts(&conversation_id, &agent_user_id, message);
@@ -122,6 +126,12 @@ impl Relay {
                 .await;
             return Ok((Outcome::Done, self.replies_mark(session, message)));
         }
+        if cut_short {
+            // Delivered, but not whole: the agent decides whether to send the rest again.
+            self.mark_reply(message, DeliveryStatus::Failed(CUT_SHORT.to_string()))
+                .await;
+            return Ok((Outcome::Done, self.replies_mark(session, message)));
+        }
         self.mark_reply(message, DeliveryStatus::Sent).await;
         tracing::info!(
             session = session.id,
@@ -131,27 +141,31 @@ impl Relay {
         Ok((Outcome::Done, self.replies_mark(session, message)))
     }
 
-    /// `message` with its whole text: HubSpot sends only the start of a long one, marked
-    /// truncated, and the rest is read from its original content. A read HubSpot refuses for
-    /// good leaves the start, which is better than nothing; a retryable failure is retried.
+    /// `message` with its whole text, and whether it is still cut short: HubSpot sends only
+    /// the start of a long one, marked truncated, and the rest is read from its original
+    /// content. A read HubSpot refuses for good leaves the start, which is better than nothing
+    /// (the agent is told); a retryable failure is left for HubSpot's retry.
     async fn whole_message<'m>(
         &self,
         message: &'m AgentMessage,
-    ) -> Result<std::borrow::Cow<'m, AgentMessage>, RelayError> {
+    ) -> Result<(std::borrow::Cow<'m, AgentMessage>, bool), RelayError> {
         if !message.truncated {
-            return Ok(std::borrow::Cow::Borrowed(message));
+            return Ok((std::borrow::Cow::Borrowed(message), false));
         }
         match self
             .hubspot
             .original_text(&message.thread_id, &message.message_id)
             .await
         {
-            Ok(text) if !text.trim().is_empty() => Ok(std::borrow::Cow::Owned(AgentMessage {
-                text,
-                truncated: false,
-                ..message.clone()
-            })),
-            Ok(_) => Ok(std::borrow::Cow::Borrowed(message)),
+            Ok(text) if !text.trim().is_empty() => Ok((
+                std::borrow::Cow::Owned(AgentMessage {
+                    text,
+                    truncated: false,
+                    ..message.clone()
+                }),
+                false,
+            )),
+            Ok(_) => Ok((std::borrow::Cow::Borrowed(message), true)),
             Err(error) if error.retryable => Err(error.into()),
             Err(error) => {
                 tracing::warn!(
@@ -159,7 +173,7 @@ impl Relay {
                     message_id = message.message_id,
                     "could not read a truncated agent message whole; relaying the part HubSpot sent"
                 );
-                Ok(std::borrow::Cow::Borrowed(message))
+                Ok((std::borrow::Cow::Borrowed(message), true))
             }
         }
     }

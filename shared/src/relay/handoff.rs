@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::help_desk_events::is_opening;
 use super::{Relay, RelayError};
 use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
@@ -63,7 +64,18 @@ impl Relay {
             self.clock.now(),
         )
         .for_customer(&customer);
-        let session = self.store.insert_or_get_active(candidate).await?;
+        let mut session = self.store.insert_or_get_active(candidate.clone()).await?;
+        if session.status == SessionStatus::Opening && !is_opening(&session, self.clock.now()) {
+            // An opening no retry finished in time: the help desk's side stopped waiting for it
+            // (`help_desk_events::is_opening`), so it starts over rather than resume into a
+            // thread whose events were given up.
+            self.abandon_opening(
+                &session,
+                "a handoff left opening past the wait is abandoned; startHitl starts over",
+            )
+            .await;
+            session = self.store.insert_or_get_active(candidate).await?;
+        }
         if let (SessionStatus::Open, Some(conversation_id)) =
             (session.status, &session.conversation_id)
         {
@@ -75,7 +87,15 @@ impl Relay {
             .await
         {
             Err(error) if !error.retryable() => {
-                self.abandon_opening(&session, thread_id.as_deref()).await;
+                let session = HandoffSession {
+                    thread_id,
+                    ..session
+                };
+                self.abandon_opening(
+                    &session,
+                    "startHitl failed for good; its session is closed so a new startHitl starts over",
+                )
+                .await;
                 Err(error)
             }
             outcome => outcome,
@@ -135,21 +155,19 @@ impl Relay {
         Ok(conversation_id)
     }
 
-    /// A `startHitl` that failed for good (HubSpot or Botpress refused a step; a retry of
-    /// the same step would be refused again) leaves nothing half-open: its session is closed,
-    /// so the bot's next `startHitl` starts over with a new one (the inbox and transcript it
-    /// names then) instead of resuming this one into the same refusal forever, and its thread,
-    /// if one was opened, is closed so no agent picks up a customer who is not connected.
-    /// Best effort: the error the bot gets is the refusal itself.
-    async fn abandon_opening(&self, session: &HandoffSession, thread_id: Option<&str>) {
-        tracing::warn!(
-            session = session.id,
-            "startHitl failed for good; its session is closed so a new startHitl starts over"
-        );
+    /// Leaves nothing half-open of a handoff that will not open: its session is closed, so
+    /// the bot's next `startHitl` starts over with a new one (the inbox and transcript it
+    /// names then) instead of resuming this one into the same refusal or into a thread whose
+    /// events were given up, and its thread, if one was opened, is closed so no agent keeps
+    /// talking to a customer who is not connected. For a `startHitl` that failed for good
+    /// (HubSpot or Botpress refused a step) and for an opening left too long
+    /// ([`is_opening`]). Best effort: `why` is logged.
+    pub(super) async fn abandon_opening(&self, session: &HandoffSession, why: &str) {
+        tracing::warn!(session = session.id, "{why}");
         if let Err(error) = self.store.close(&session.id).await {
             tracing::warn!(%error, session = session.id, "could not close the abandoned session");
         }
-        if let Some(thread_id) = thread_id
+        if let Some(thread_id) = &session.thread_id
             && let Err(error) = self
                 .hubspot
                 .set_thread_status(thread_id, ThreadStatus::Closed)

@@ -152,10 +152,11 @@ impl Relay {
             Some(session)
                 if session.status == SessionStatus::Opening && change.has_to_be_relayed() =>
             {
-                tracing::warn!(
-                    session = session.id,
-                    "a thread change on a handoff that never finished opening; acknowledged"
-                );
+                self.abandon_opening(
+                    &session,
+                    "a thread change on a handoff that never finished opening; it is given up and its thread closed",
+                )
+                .await;
                 return Ok(Outcome::Ignored);
             }
             _ => {
@@ -288,9 +289,10 @@ pub(super) fn is_live(session: &HandoffSession) -> bool {
 
 /// How long the help desk's events wait for a handoff that is still opening. Past it, the
 /// `startHitl` that began it failed and was not retried (Botpress retries within seconds, a
-/// customer asking again within minutes resumes it): its thread's events are acknowledged
-/// instead of refused through HubSpot's 24 hours of retries, and an agent's reply is marked
-/// FAILED so the agent knows nobody reads it.
+/// customer asking again within minutes resumes it): the opening is abandoned (its session
+/// and thread closed, so the next `startHitl` starts over), its thread's events are
+/// acknowledged instead of refused through HubSpot's 24 hours of retries, and an agent's
+/// reply is marked FAILED so the agent knows nobody reads it.
 const OPENING_WAITED_FOR: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
 
 /// Still opening, recently enough that its bot conversation is about to exist.

@@ -53,6 +53,9 @@ pub struct SandboxOptions {
     pub contracts: Option<ContractCheck>,
     /// `HUBSPOT_CREATE_MISSING_CONTACTS`: `createUser` creates contacts HubSpot lacks.
     pub create_missing_contacts: bool,
+    /// The in-process bridge's clock (tests move it to reach expiries); the system clock when
+    /// `None`. The Lambda path always runs on the system clock.
+    pub clock: Option<Arc<dyn hitl_bridge::ports::Clock>>,
 }
 
 impl Default for SandboxOptions {
@@ -66,6 +69,7 @@ impl Default for SandboxOptions {
             seed_demo_data: true,
             contracts: None,
             create_missing_contacts: false,
+            clock: None,
         }
     }
 }
@@ -177,6 +181,10 @@ impl SandboxStack {
                     &secrets,
                     options.db.as_deref(),
                     app::LocalGrant::Configured,
+                    options
+                        .clock
+                        .clone()
+                        .unwrap_or_else(|| Arc::new(hitl_bridge::ports::SystemClock)),
                 )?);
                 let router = hitl_bridge::http::router(Arc::clone(&bridge));
                 tokio::spawn(async move {

@@ -1,0 +1,136 @@
+//! A handoff whose `startHitl` failed and was not retried (its thread opened, its bot
+//! conversation never made) is waited for ten minutes. After that it is given up: its session
+//! and thread are closed, an agent's reply there is marked FAILED, and the customer's next
+//! `startHitl` opens a new thread rather than resuming into the old one. In process only: the
+//! bridge's clock is moved past the wait, which the Lambda path's system clock cannot be.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+
+use chrono::{DateTime, TimeDelta, Utc};
+use flow_support::{DEMO_AGENTS, Path, options, registered_stack_with, text};
+use hitl_bridge::ports::Clock;
+use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
+use serde_json::json;
+
+/// The system clock, set back by some time until it catches up. (Setting it back, rather
+/// than forward later, keeps the HubSpot simulator's signed timestamps within the bridge's
+/// five-minute window once it has caught up.)
+struct MovableClock {
+    ahead_ms: AtomicI64,
+}
+
+impl MovableClock {
+    fn behind_by(by: TimeDelta) -> Self {
+        Self {
+            ahead_ms: AtomicI64::new(-by.num_milliseconds()),
+        }
+    }
+
+    fn catch_up(&self) {
+        self.ahead_ms.store(0, Ordering::SeqCst);
+    }
+}
+
+impl Clock for MovableClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now() + TimeDelta::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
+    }
+}
+
+/// A stack whose customer's `startHitl` opened a thread but not the handoff, eleven minutes
+/// ago by the bridge's clock: `(stack, user id, thread id)`.
+async fn a_handoff_left_opening() -> (SandboxStack, String, String) {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::minutes(11)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    stack
+        .botpress
+        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    let thread_id = stack
+        .hubspot
+        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
+        .expect("the thread was opened")
+        .id;
+    clock.catch_up();
+    (stack, user_id, thread_id)
+}
+
+fn thread_status(stack: &SandboxStack, thread_id: &str) -> String {
+    stack.hubspot.thread(thread_id).unwrap().status
+}
+
+#[tokio::test]
+async fn an_agent_reply_to_a_handoff_left_opening_is_marked_failed_and_the_thread_closed() {
+    let (stack, user_id, thread_id) = a_handoff_left_opening().await;
+    let reply = stack
+        .hubspot
+        .agent_reply(&thread_id, DEMO_AGENTS[0].0, "Hello?")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let thread = stack.hubspot.thread(&thread_id).unwrap();
+    let message = thread.messages.iter().find(|m| m.text == "Hello?").unwrap();
+    assert_eq!(message.status, "FAILED");
+    assert_eq!(thread.status, "CLOSED", "no agent keeps talking to nobody");
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let open: Vec<_> = stack
+        .hubspot
+        .threads()
+        .into_iter()
+        .filter(|thread| thread.status == "OPEN")
+        .collect();
+    assert_eq!(open.len(), 1);
+    assert_ne!(open[0].id, thread_id, "a new thread, not the given-up one");
+}
+
+#[tokio::test]
+async fn a_start_hitl_after_the_wait_starts_over_instead_of_resuming() {
+    let (stack, user_id, thread_id) = a_handoff_left_opening().await;
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(thread_status(&stack, &thread_id), "CLOSED");
+    assert_eq!(stack.hubspot.threads().len(), 2, "a new thread opened");
+}
+
+#[tokio::test]
+async fn an_assignment_after_the_wait_gives_the_opening_up_and_tells_the_bot_nothing() {
+    let (stack, user_id, thread_id) = a_handoff_left_opening().await;
+    let assigned = stack
+        .hubspot
+        .assign(&thread_id, DEMO_AGENTS[0].0)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assert!(stack.botpress.events_of_type("hitlAssigned").is_empty());
+    assert_eq!(thread_status(&stack, &thread_id), "CLOSED");
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(stack.hubspot.threads().len(), 2, "a new thread opened");
+}
