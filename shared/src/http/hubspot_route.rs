@@ -43,16 +43,26 @@ pub(super) async fn receive(
     // From arrival: HubSpot's 5 s count from its request, not from our first call.
     let deadline = Instant::now() + WEBHOOK_BUDGET;
     let path_and_query = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let signed_uri = signed_uri(&bridge.public_base_url, path_and_query);
-    let verified = verify_v3(
-        bridge.webhook_signing_key(),
-        method.as_str(),
-        &signed_uri,
-        &body,
-        header(&headers, "x-hubspot-request-timestamp"),
-        header(&headers, "x-hubspot-signature-v3"),
-        bridge.clock.now().timestamp_millis(),
-    );
+    let now_ms = bridge.clock.now().timestamp_millis();
+    let verify = |signed_uri: &str| {
+        verify_v3(
+            bridge.webhook_signing_key(),
+            method.as_str(),
+            signed_uri,
+            &body,
+            header(&headers, "x-hubspot-request-timestamp"),
+            header(&headers, "x-hubspot-signature-v3"),
+            now_ms,
+        )
+    };
+    let mut candidates = signed_uris(&bridge.public_base_url, path_and_query).into_iter();
+    let mut verified = verify(&candidates.next().unwrap_or_default());
+    for candidate in candidates {
+        if verified.is_ok() {
+            break;
+        }
+        verified = verify(&candidate).or(verified);
+    }
     if let Err(error) = verified {
         tracing::warn!(%error, "{BAD_SIGNATURE}");
         return error_response(
@@ -134,18 +144,19 @@ pub(super) async fn receive(
     Json(summary).into_response()
 }
 
-/// The URL HubSpot signed: where it posted, `PUBLIC_BASE_URL` and the webhook path. The
-/// request's own path starts with the base URL's path when the base path reached the
-/// function (a custom domain's API mapping key stays in the path API Gateway hands Lambda),
-/// and lacks it when a proxy in front removed it: either way it is counted once.
-fn signed_uri(public_base_url: &str, path_and_query: &str) -> String {
-    let base_path = super::base_path(public_base_url);
-    match base_path {
+/// The URLs HubSpot may have signed, likeliest first: `PUBLIC_BASE_URL` and the webhook
+/// path, where it posted. When the base URL has a path, the request's own path may carry it
+/// (a custom domain's API mapping key stays in the path API Gateway hands Lambda) or not (a
+/// proxy in front removed it), and a route that begins like the base path cannot tell the
+/// two apart, so both readings are tried: the signature says which one HubSpot used.
+fn signed_uris(public_base_url: &str, path_and_query: &str) -> Vec<String> {
+    let appended = format!("{public_base_url}{path_and_query}");
+    match super::base_path(public_base_url) {
         Some(base_path) if path_and_query.starts_with(&format!("{base_path}/")) => {
             let origin = &public_base_url[..public_base_url.len() - base_path.len()];
-            format!("{origin}{path_and_query}")
+            vec![format!("{origin}{path_and_query}"), appended]
         }
-        _ => format!("{public_base_url}{path_and_query}"),
+        _ => vec![appended],
     }
 }
 
@@ -166,20 +177,29 @@ mod tests {
     }
 
     #[test]
-    fn the_signed_url_counts_the_base_path_once() {
-        use super::signed_uri;
+    fn the_signed_url_counts_the_base_path_once_or_tries_both_readings() {
+        use super::signed_uris;
         let root = "https://hooks.example.com";
         assert_eq!(
-            signed_uri(root, "/hubspot/webhook?x=1"),
-            "https://hooks.example.com/hubspot/webhook?x=1"
+            signed_uris(root, "/hubspot/webhook?x=1"),
+            ["https://hooks.example.com/hubspot/webhook?x=1"]
         );
         let mapped = "https://api.example.com/hitl";
-        for path in ["/hubspot/webhook", "/hitl/hubspot/webhook"] {
-            assert_eq!(
-                signed_uri(mapped, path),
-                "https://api.example.com/hitl/hubspot/webhook",
-                "{path}"
-            );
-        }
+        assert_eq!(
+            signed_uris(mapped, "/hubspot/webhook"),
+            ["https://api.example.com/hitl/hubspot/webhook"]
+        );
+        assert_eq!(
+            signed_uris(mapped, "/hitl/hubspot/webhook")[0],
+            "https://api.example.com/hitl/hubspot/webhook"
+        );
+        // A base path a route begins with: kept in the path, or stripped by a proxy.
+        assert_eq!(
+            signed_uris("https://x.example.com/hubspot", "/hubspot/webhook"),
+            [
+                "https://x.example.com/hubspot/webhook",
+                "https://x.example.com/hubspot/hubspot/webhook"
+            ]
+        );
     }
 }

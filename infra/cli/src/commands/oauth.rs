@@ -281,7 +281,7 @@ async fn store_grant(
                 "Stored the refresh token in the local store {}.",
                 deployment.db.display()
             );
-            if std::env::var_os("HUBSPOT_REFRESH_TOKEN").is_some() {
+            if std::env::var("HUBSPOT_REFRESH_TOKEN").is_ok_and(|token| !token.trim().is_empty()) {
                 println!(
                     "  note: HUBSPOT_REFRESH_TOKEN is set and takes precedence over the store; \
                      unset it, or set it to the new token (--show-refresh-token)."
