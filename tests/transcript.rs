@@ -126,7 +126,12 @@ async fn a_long_description_arrives_whole_before_the_transcript_and_once(path: P
     let user_id = text(&created.body, "/output/userId");
     let description: String = (0..1_500).map(|n| format!("d{n:04} ")).collect();
 
-    for _ in 0..2 {
+    // The first attempt publishes everything, then cannot make the bot conversation; its
+    // retry publishes the same parts again, which HubSpot keeps once each by their ids.
+    stack
+        .botpress
+        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
+    for expected in [503, 200, 200] {
         let started = stack
             .caller
             .start_hitl(
@@ -136,8 +141,18 @@ async fn a_long_description_arrives_whole_before_the_transcript_and_once(path: P
                 history(2),
             )
             .await;
-        assert_eq!(started.status, 200, "{}", started.text);
+        assert_eq!(started.status, expected, "{}", started.text);
     }
+    let publishes = stack
+        .hubspot
+        .recorder()
+        .matching("POST", "/conversations/v3/custom-channels/")
+        .iter()
+        .filter(|call| call.path.ends_with("/messages"))
+        .count();
+    // Three opening parts and the transcript, then again all but the part that opened the
+    // thread (the retry knows the thread).
+    assert_eq!(publishes, 4 + 3, "the retry published the parts again");
 
     let threads = stack.hubspot.threads();
     assert_eq!(threads.len(), 1, "one thread");
