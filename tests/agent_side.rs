@@ -5,9 +5,10 @@
 use std::time::Duration;
 
 use flow_support::{
-    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as, text,
+    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
+    start_handoff_that_stays_opening, text,
 };
-use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxStack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::AgentContent;
 use serde_json::{Value, json};
@@ -578,27 +579,9 @@ async fn an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it
     path: Path,
 ) {
     let stack = registered_stack(path).await;
-    let created = stack
-        .caller
-        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
     // The bot conversation cannot be made yet (Botpress unavailable through every retry):
     // the thread is opened, the handoff is not.
-    stack
-        .botpress
-        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
-    let refused = stack
-        .caller
-        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
-        .await;
-    assert_ne!(refused.status, 200, "{}", refused.text);
-    let thread_id = stack
-        .hubspot
-        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
-        .expect("the thread was opened")
-        .id;
+    let (user_id, thread_id) = start_handoff_that_stays_opening(&stack).await;
 
     let (ada, ada_name, _) = DEMO_AGENTS[0];
     let assigned = stack.hubspot.assign(&thread_id, ada).await.unwrap();

@@ -8,9 +8,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, TimeDelta, Utc};
-use flow_support::{DEMO_AGENTS, Path, options, registered_stack_with, text};
+use flow_support::{
+    DEMO_AGENTS, Path, options, registered_stack_with, start_handoff_that_stays_opening,
+};
 use hitl_bridge::ports::Clock;
-use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use serde_json::json;
 
 /// The system clock, set back by some time until it catches up. (Setting it back, rather
@@ -47,25 +49,7 @@ async fn a_handoff_left_opening() -> (SandboxStack, String, String) {
         ..options(Path::InProcess)
     })
     .await;
-    let created = stack
-        .caller
-        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
-    stack
-        .botpress
-        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
-    let refused = stack
-        .caller
-        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
-        .await;
-    assert_eq!(refused.status, 503, "{}", refused.text);
-    let thread_id = stack
-        .hubspot
-        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
-        .expect("the thread was opened")
-        .id;
+    let (user_id, thread_id) = start_handoff_that_stays_opening(&stack).await;
     clock.catch_up();
     (stack, user_id, thread_id)
 }

@@ -20,8 +20,8 @@ fn history(count: usize) -> Value {
     Value::Array(entries)
 }
 
-async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
-    let stack = registered_stack(path).await;
+/// The demo customer's Botpress user, made with `createUser`.
+async fn demo_customer(stack: &hitl_cli::sandbox_stack::SandboxStack) -> String {
     let created = stack
         .caller
         .create_user(
@@ -30,7 +30,12 @@ async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
         )
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
+    text(&created.body, "/output/userId")
+}
+
+async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let user_id = demo_customer(&stack).await;
     let mut history = history(300);
     history.as_array_mut().unwrap().push(json!({
         "source": { "type": "user", "userId": user_id },
@@ -115,15 +120,7 @@ async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
 
 async fn a_long_description_arrives_whole_before_the_transcript_and_once(path: Path) {
     let stack = registered_stack(path).await;
-    let created = stack
-        .caller
-        .create_user(
-            "Jane Doe",
-            Some(hitl_cli::sandbox_stack::DEMO_CUSTOMER_EMAIL),
-        )
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
+    let user_id = demo_customer(&stack).await;
     let description: String = (0..1_500).map(|n| format!("d{n:04} ")).collect();
 
     // The first attempt publishes everything, then cannot make the bot conversation; its

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use hitl_cli::sandbox_stack::{BridgePath, DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 pub use hitl_cli::sandbox_stack::{DEMO_AGENTS, DEMO_CUSTOMER_PHONE};
 
@@ -121,6 +121,32 @@ pub async fn start_handoff_as(stack: &SandboxStack, name: &str, email: &str) -> 
     )
     .await
     .unwrap_or_else(|problem| panic!("opening a handoff: {problem}"))
+}
+
+/// Creates the demo customer and starts a handoff that does not open: the thread is opened,
+/// but Botpress is unavailable through every retry of the bot conversation's creation, so
+/// `startHitl` fails retryably and the session stays opening. `(user id, thread id)`.
+pub async fn start_handoff_that_stays_opening(stack: &SandboxStack) -> (String, String) {
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    stack
+        .botpress
+        .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    let thread_id = stack
+        .hubspot
+        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
+        .expect("the thread was opened")
+        .id;
+    (user_id, thread_id)
 }
 
 /// The string at a JSON pointer, or a failing test that shows the whole body.
