@@ -8,7 +8,7 @@ use flow_support::{
     DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
     start_handoff_that_stays_opening, text,
 };
-use hitl_cli::sandbox_stack::SandboxStack;
+use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxStack};
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::AgentContent;
 use serde_json::{Value, json};
@@ -791,6 +791,60 @@ async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
     assert_eq!(message.status, "FAILED");
 }
 
+/// HubSpot opened the thread but its answer never reached the bridge, so the handoff does not
+/// know its thread yet, and an agent replies there before `startHitl`'s retry: the reply waits
+/// (503, found by the `integrationThreadId` its event names) and reaches the customer once the
+/// retry has opened the handoff, instead of being taken for a stranger's thread and dropped.
+async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff(path: Path) {
+    let stack = registered_stack(path).await;
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    stack.hubspot.faults().fail_next_after_applying(
+        "/conversations/v3/custom-channels/",
+        Failure {
+            status: 500,
+            retry_after: None,
+        },
+        4,
+    );
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    let thread_id = stack
+        .hubspot
+        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
+        .expect("HubSpot opened the thread")
+        .id;
+
+    let held = stack
+        .hubspot
+        .agent_writes(
+            &thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text("I am here"),
+        )
+        .unwrap();
+    let early = stack.hubspot.deliver_held(&held).await.unwrap();
+    assert_eq!(early.status, 503, "{}", early.response_body);
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(stack.hubspot.threads().len(), 1, "the same thread");
+    let conversation_id = text(&started.body, "/output/conversationId");
+    let retried = stack.hubspot.deliver_held(&held).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(texts(&stack, &conversation_id), ["I am here"]);
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -806,4 +860,5 @@ on_both_paths!(
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
     a_thread_moved_to_the_trash_ends_the_handoff_once,
     a_reply_hubspot_truncated_reaches_the_customer_whole,
+    a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
 );

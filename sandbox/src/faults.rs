@@ -29,6 +29,9 @@ enum Rule {
         prefix: String,
         failure: Failure,
         remaining: usize,
+        /// The call is carried out first, and only its answer is the failure: what a
+        /// service does when it fails (or its answer is lost) after acting.
+        after_applying: bool,
     },
     Ratio {
         prefix: String,
@@ -72,11 +75,22 @@ impl FaultPlan {
 
     /// The next `count` calls under `prefix` fail.
     pub fn fail_next(&self, prefix: &str, failure: Failure, count: usize) {
+        self.push_next(prefix, failure, count, false);
+    }
+
+    /// The next `count` calls under `prefix` are carried out, then answered with `failure`:
+    /// the service acted, and the caller cannot tell (an answer lost, a 5xx after the write).
+    pub fn fail_next_after_applying(&self, prefix: &str, failure: Failure, count: usize) {
+        self.push_next(prefix, failure, count, true);
+    }
+
+    fn push_next(&self, prefix: &str, failure: Failure, count: usize, after_applying: bool) {
         if count > 0 {
             self.lock().rules.push(Rule::Next {
                 prefix: prefix.to_string(),
                 failure,
                 remaining: count,
+                after_applying,
             });
         }
     }
@@ -111,8 +125,9 @@ impl FaultPlan {
         self.plan.lock().expect("fault plan lock")
     }
 
-    /// The failure for a call to `path`, if one is due, using up a `Next` shot.
-    fn draw(&self, path: &str) -> (Duration, Option<Failure>) {
+    /// The failure for a call to `path`, if one is due, using up a `Next` shot, and whether
+    /// the call is carried out before it is answered with it.
+    fn draw(&self, path: &str) -> (Duration, Option<(Failure, bool)>) {
         let mut plan = self.lock();
         let latency = plan.latency;
         let mut chosen = None;
@@ -122,9 +137,10 @@ impl FaultPlan {
                     prefix,
                     failure,
                     remaining,
+                    after_applying,
                 } if path.starts_with(prefix.as_str()) => {
                     *remaining -= 1;
-                    Some((failure.clone(), *remaining == 0))
+                    Some((failure.clone(), *after_applying, *remaining == 0))
                 }
                 Rule::Ratio {
                     prefix,
@@ -132,15 +148,17 @@ impl FaultPlan {
                     ratio,
                 } if path.starts_with(prefix.as_str()) => {
                     let (failure, ratio) = (failure.clone(), *ratio);
-                    plan.rng.random_bool(ratio).then_some((failure, false))
+                    plan.rng
+                        .random_bool(ratio)
+                        .then_some((failure, false, false))
                 }
                 _ => None,
             };
-            if let Some((failure, used_up)) = failure {
+            if let Some((failure, after_applying, used_up)) = failure {
                 if used_up {
                     plan.rules.remove(index);
                 }
-                chosen = Some(failure);
+                chosen = Some((failure, after_applying));
                 break;
             }
         }
@@ -158,9 +176,12 @@ pub async fn inject(State(plan): State<FaultPlan>, request: Request, next: Next)
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
-    let Some(failure) = failure else {
+    let Some((failure, after_applying)) = failure else {
         return next.run(request).await;
     };
+    if after_applying {
+        let _applied = next.run(request).await;
+    }
     let status = StatusCode::from_u16(failure.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let body = if status == StatusCode::TOO_MANY_REQUESTS {
         json!({

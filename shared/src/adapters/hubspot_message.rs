@@ -79,6 +79,7 @@ pub fn read_agent_message(
         // Not `TRUNCATED_TO_MOST_RECENT_REPLY`: there HubSpot left out the quoted history of
         // an email reply on purpose, which the customer has already.
         truncated: wire.truncation_status.as_deref() == Some("TRUNCATED"),
+        integration_thread_id: None,
     };
     if message.is_empty() {
         return Err(

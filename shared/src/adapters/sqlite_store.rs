@@ -457,6 +457,14 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn find_by_id(&self, session_id: &str) -> Result<Option<HandoffSession>, StoreError> {
+        let session_id = session_id.to_string();
+        self.run("find session by id", move |connection| {
+            find_session(connection, "id", &session_id)
+        })
+        .await
+    }
+
     async fn find_by_conversation(
         &self,
         conversation_id: &str,

@@ -88,6 +88,8 @@ struct ChannelEvent {
     message: Option<Value>,
     #[serde(default)]
     event_timestamp: Option<String>,
+    #[serde(default)]
+    channel_integration_thread_ids: Vec<String>,
 }
 
 /// Reads a delivery's body, or says what is wrong with it.
@@ -172,8 +174,9 @@ fn read_channel_event(json: Value) -> Result<Delivery, String> {
     {
         return Ok(Delivery::ignoring_one());
     }
-    let reply = read_agent_message(message, event.event_timestamp.as_deref())
+    let mut reply = read_agent_message(message, event.event_timestamp.as_deref())
         .map_err(|problem| format!("OUTGOING_CHANNEL_MESSAGE_CREATED: {problem}"))?;
+    reply.integration_thread_id = event.channel_integration_thread_ids.into_iter().next();
     let mut delivery = Delivery::default();
     delivery.push(
         portal_number(&event.portal_id),

@@ -20,6 +20,11 @@ pub struct AgentMessage {
     /// read before relaying, so the customer gets every word.
     #[serde(default)]
     pub truncated: bool,
+    /// Our `integrationThreadId` for the thread, when the event names it
+    /// (`channelIntegrationThreadIds`): it leads to the session even before the session has
+    /// recorded the HubSpot thread id.
+    #[serde(default)]
+    pub integration_thread_id: Option<String>,
 }
 
 /// What kind of Botpress message a file becomes.

@@ -86,7 +86,20 @@ impl From<&Customer> for SessionCustomer {
     }
 }
 
+/// What a session's `integrationThreadId` (the thread id HubSpot knows us by) starts with; the
+/// session's id follows, so an event naming it leads to the session before the session has
+/// recorded its HubSpot thread.
+const INTEGRATION_THREAD_PREFIX: &str = "bp-";
+
 impl HandoffSession {
+    /// The id of the session an `integrationThreadId` of ours names (sessions made before it
+    /// carried the id name none).
+    pub fn id_in_integration_thread_id(integration_thread_id: &str) -> Option<&str> {
+        integration_thread_id
+            .strip_prefix(INTEGRATION_THREAD_PREFIX)
+            .filter(|id| uuid::Uuid::parse_str(id).is_ok())
+    }
+
     pub fn new(
         bot: BotpressContext,
         customer_user_id: String,
@@ -94,13 +107,14 @@ impl HandoffSession {
         channel_account_id: String,
         now: DateTime<Utc>,
     ) -> Self {
+        let id = uuid::Uuid::new_v4().to_string();
         Self {
-            id: uuid::Uuid::new_v4().to_string(),
+            integration_thread_id: format!("{INTEGRATION_THREAD_PREFIX}{id}"),
+            id,
             bot,
             customer_user_id,
             channel_id,
             channel_account_id,
-            integration_thread_id: format!("bp-{}", uuid::Uuid::new_v4()),
             thread_id: None,
             conversation_id: None,
             status: SessionStatus::Opening,
@@ -125,5 +139,29 @@ impl HandoffSession {
 
     pub fn is_active(&self) -> bool {
         self.status != SessionStatus::Closed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sessions_integration_thread_id_names_the_session() {
+        let bot = BotpressContext {
+            bot_id: "bot".into(),
+            integration_id: "int".into(),
+            integration_alias: "hubspot-hitl".into(),
+        };
+        let session = HandoffSession::new(bot, "u".into(), "c".into(), "a".into(), Utc::now());
+        assert_eq!(
+            HandoffSession::id_in_integration_thread_id(&session.integration_thread_id),
+            Some(session.id.as_str())
+        );
+        assert_eq!(
+            HandoffSession::id_in_integration_thread_id("bp-not-a-uuid"),
+            None
+        );
+        assert_eq!(HandoffSession::id_in_integration_thread_id("other"), None);
     }
 }

@@ -56,6 +56,9 @@ pub trait SessionStore: Send + Sync {
         created_at_ms: i64,
     ) -> Result<(), StoreError>;
     async fn find_by_thread(&self, thread_id: &str) -> Result<Option<HandoffSession>, StoreError>;
+    /// The session by its own id (for an event that names our `integrationThreadId`, which
+    /// carries it, before the session knows its thread).
+    async fn find_by_id(&self, session_id: &str) -> Result<Option<HandoffSession>, StoreError>;
     async fn find_by_conversation(
         &self,
         conversation_id: &str,

@@ -37,12 +37,20 @@ impl Relay {
         reply: AgentMessage,
         session: Option<HandoffSession>,
     ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
-        let Some(session) = session else {
-            tracing::info!(
-                thread_id = reply.thread_id,
-                "agent reply on a thread the bridge did not open; ignored"
-            );
-            return Ok((Outcome::Ignored, None));
+        let session = match session {
+            Some(session) => session,
+            None => match self.opening_named_by(&reply).await? {
+                // The thread is ours, its `startHitl` still opening and yet to record it
+                // (HubSpot made the thread, its answer did not reach the bridge).
+                Some(opening) => opening,
+                None => {
+                    tracing::info!(
+                        thread_id = reply.thread_id,
+                        "agent reply on a thread the bridge did not open; ignored"
+                    );
+                    return Ok((Outcome::Ignored, None));
+                }
+            },
         };
         if session.channel_id != reply.channel_id {
             tracing::warn!(
@@ -77,6 +85,32 @@ impl Relay {
         }
         self.relay_earlier_replies(&session, &reply).await?;
         self.deliver_agent_message(&session, &reply).await
+    }
+
+    /// The opening session whose `integrationThreadId` the reply's event names, when that
+    /// session has not recorded a thread yet: the reply is then to the thread it opened.
+    async fn opening_named_by(
+        &self,
+        reply: &AgentMessage,
+    ) -> Result<Option<HandoffSession>, RelayError> {
+        let Some(session_id) = reply
+            .integration_thread_id
+            .as_deref()
+            .and_then(HandoffSession::id_in_integration_thread_id)
+        else {
+            return Ok(None);
+        };
+        let session = self.store.find_by_id(session_id).await?;
+        Ok(session
+            .filter(|session| {
+                session.status == SessionStatus::Opening
+                    && session.thread_id.is_none()
+                    && Some(&session.integration_thread_id) == reply.integration_thread_id.as_ref()
+            })
+            .map(|session| HandoffSession {
+                thread_id: Some(reply.thread_id.clone()),
+                ..session
+            }))
     }
 
     /// Creates every part of `message` in the session's conversation and marks it for the
@@ -334,6 +368,7 @@ mod tests {
             ],
             created_at_ms: 1,
             truncated: false,
+            integration_thread_id: None,
         };
         let parts = botpress_parts("conv", "user", &message);
         let summary: Vec<(String, String, Value)> = parts

@@ -507,6 +507,10 @@ impl SessionStore for DynamoStore {
             .await
     }
 
+    async fn find_by_id(&self, session_id: &str) -> Result<Option<HandoffSession>, StoreError> {
+        self.session("find session by id", session_id).await
+    }
+
     async fn find_by_conversation(
         &self,
         conversation_id: &str,
