@@ -224,10 +224,19 @@ mod tests {
         let plan = FaultPlan::default();
         plan.fail_next("/crm", rate_limited(), 2);
         assert!(plan.draw("/conversations/v3").1.is_none());
-        assert_eq!(plan.draw("/crm/v3/objects").1.unwrap().status, 429);
-        assert_eq!(plan.draw("/crm/v3/objects").1.unwrap().status, 429);
+        assert_eq!(plan.draw("/crm/v3/objects").1.unwrap().0.status, 429);
+        assert_eq!(plan.draw("/crm/v3/objects").1.unwrap().0.status, 429);
         assert!(plan.draw("/crm/v3/objects").1.is_none());
         assert_eq!(plan.injected(), 2);
+    }
+
+    #[test]
+    fn a_fault_after_applying_says_so() {
+        let plan = FaultPlan::default();
+        plan.fail_next_after_applying("/crm", rate_limited(), 1);
+        let (failure, after_applying) = plan.draw("/crm/v3/objects").1.unwrap();
+        assert_eq!((failure.status, after_applying), (429, true));
+        assert!(plan.draw("/crm/v3/objects").1.is_none());
     }
 
     #[test]
