@@ -5,10 +5,10 @@
 use std::time::Duration;
 
 use flow_support::{
-    DEMO_AGENTS, Path, on_both_paths, registered_stack, start_handoff, start_handoff_as,
-    start_handoff_that_stays_opening, text,
+    DEMO_AGENTS, Path, create_demo_customer, demo_customers_thread, on_both_paths,
+    registered_stack, start_handoff, start_handoff_as, start_handoff_that_stays_opening, text,
 };
-use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxStack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::AgentContent;
 use serde_json::{Value, json};
@@ -797,12 +797,7 @@ async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
 /// retry has opened the handoff, instead of being taken for a stranger's thread and dropped.
 async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff(path: Path) {
     let stack = registered_stack(path).await;
-    let created = stack
-        .caller
-        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
+    let user_id = create_demo_customer(&stack).await;
     stack.hubspot.faults().fail_next_after_applying(
         "/conversations/v3/custom-channels/",
         Failure {
@@ -816,11 +811,7 @@ async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff
         .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
         .await;
     assert_eq!(refused.status, 503, "{}", refused.text);
-    let thread_id = stack
-        .hubspot
-        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
-        .expect("HubSpot opened the thread")
-        .id;
+    let thread_id = demo_customers_thread(&stack);
 
     let held = stack
         .hubspot

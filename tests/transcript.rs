@@ -1,7 +1,7 @@
 //! `startHitl`'s `messageHistory` reaches the agent: posted after the opening message, split
 //! into parts HubSpot accepts, whole and in order, and never twice when `startHitl` is retried.
 
-use flow_support::{Path, on_both_paths, registered_stack, text};
+use flow_support::{Path, create_demo_customer, on_both_paths, registered_stack};
 use hitl_bridge::model::channel_limits::MAX_TEXT_CHARS;
 use hitl_sandbox::faults::Failure;
 use serde_json::{Value, json};
@@ -20,22 +20,9 @@ fn history(count: usize) -> Value {
     Value::Array(entries)
 }
 
-/// The demo customer's Botpress user, made with `createUser`.
-async fn demo_customer(stack: &hitl_cli::sandbox_stack::SandboxStack) -> String {
-    let created = stack
-        .caller
-        .create_user(
-            "Jane Doe",
-            Some(hitl_cli::sandbox_stack::DEMO_CUSTOMER_EMAIL),
-        )
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    text(&created.body, "/output/userId")
-}
-
 async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
     let stack = registered_stack(path).await;
-    let user_id = demo_customer(&stack).await;
+    let user_id = create_demo_customer(&stack).await;
     let mut history = history(300);
     history.as_array_mut().unwrap().push(json!({
         "source": { "type": "user", "userId": user_id },
@@ -120,7 +107,7 @@ async fn a_300_message_transcript_arrives_whole_in_order_and_once(path: Path) {
 
 async fn a_long_description_arrives_whole_before_the_transcript_and_once(path: Path) {
     let stack = registered_stack(path).await;
-    let user_id = demo_customer(&stack).await;
+    let user_id = create_demo_customer(&stack).await;
     let description: String = (0..1_500).map(|n| format!("d{n:04} ")).collect();
 
     // The first attempt publishes everything, then cannot make the bot conversation; its

@@ -127,12 +127,7 @@ pub async fn start_handoff_as(stack: &SandboxStack, name: &str, email: &str) -> 
 /// but Botpress is unavailable through every retry of the bot conversation's creation, so
 /// `startHitl` fails retryably and the session stays opening. `(user id, thread id)`.
 pub async fn start_handoff_that_stays_opening(stack: &SandboxStack) -> (String, String) {
-    let created = stack
-        .caller
-        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
-        .await;
-    assert_eq!(created.status, 200, "{}", created.text);
-    let user_id = text(&created.body, "/output/userId");
+    let user_id = create_demo_customer(stack).await;
     stack
         .botpress
         .fail_next("/v1/chat/conversations/get-or-create", 503, 4);
@@ -141,12 +136,26 @@ pub async fn start_handoff_that_stays_opening(stack: &SandboxStack) -> (String, 
         .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
         .await;
     assert_eq!(refused.status, 503, "{}", refused.text);
-    let thread_id = stack
+    (user_id, demo_customers_thread(stack))
+}
+
+/// The demo customer's Botpress user, made with `createUser` (by email).
+pub async fn create_demo_customer(stack: &SandboxStack) -> String {
+    let created = stack
+        .caller
+        .create_user("Jane Doe", Some(DEMO_CUSTOMER_EMAIL))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    text(&created.body, "/output/userId")
+}
+
+/// The id of the thread HubSpot opened for the demo customer.
+pub fn demo_customers_thread(stack: &SandboxStack) -> String {
+    stack
         .hubspot
         .thread_opened_by(DEMO_CUSTOMER_EMAIL)
-        .expect("the thread was opened")
-        .id;
-    (user_id, thread_id)
+        .expect("HubSpot opened the demo customer's thread")
+        .id
 }
 
 /// The string at a JSON pointer, or a failing test that shows the whole body.
