@@ -250,3 +250,99 @@ async fn a_rotated_refresh_token_the_secret_refused_is_kept_and_stored_on_next_u
         "HubSpot never saw a retired refresh token"
     );
 }
+
+/// The secret, taking `delay` to store each write (a slow or throttled Secrets Manager).
+struct SlowVault {
+    inner: SecretsManagerVault,
+    delay: std::time::Duration,
+}
+
+#[async_trait]
+impl TokenVault for SlowVault {
+    async fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
+        self.inner.load().await
+    }
+
+    async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        tokio::time::sleep(self.delay).await;
+        self.inner.save(tokens).await
+    }
+}
+
+/// A request that reaches its deadline while its token refresh is between HubSpot's answer
+/// (which rotated the refresh token and retired the old one) and the secret's write is
+/// dropped there. The refresh must not be dropped with it: the new refresh token would exist
+/// nowhere, and the refresh lock would stay held for its whole lease.
+#[tokio::test]
+async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() {
+    let deployment = Deployment::start().await;
+    let original = deployment.stored_refresh_token().await;
+    let refresher = deployment.refresher_with(Arc::new(SlowVault {
+        inner: deployment.vault(),
+        delay: std::time::Duration::from_millis(800),
+    }));
+
+    let cut_off = tokio::time::timeout(
+        std::time::Duration::from_millis(300),
+        refresher.access_token(),
+    )
+    .await;
+    assert!(cut_off.is_err(), "the request was dropped mid-refresh");
+    assert_ne!(
+        deployment.hubspot.current_refresh_token(),
+        original,
+        "HubSpot had rotated the refresh token by then"
+    );
+
+    let stored_in_time = async {
+        while deployment.stored_refresh_token().await != deployment.hubspot.current_refresh_token()
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(5), stored_in_time)
+        .await
+        .expect("the refresh went on without its caller and stored the rotated refresh token");
+    deployment
+        .refresher()
+        .refresh_now()
+        .await
+        .expect("the lock was released: another environment refreshes at once");
+    assert!(
+        deployment.every_refresh_was_accepted(),
+        "HubSpot never saw a retired refresh token"
+    );
+}
+
+/// A request whose budget ends while its refresh is still being stored gets a retryable
+/// error at its deadline (its sender retries), not a wait past it; the refresh finishes.
+#[tokio::test]
+async fn a_request_stops_waiting_for_a_slow_refresh_at_its_deadline() {
+    let deployment = Deployment::start().await;
+    let refresher = deployment.refresher_with(Arc::new(SlowVault {
+        inner: deployment.vault(),
+        delay: std::time::Duration::from_secs(2),
+    }));
+    let started = std::time::Instant::now();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
+    let answer =
+        hitl_bridge::adapters::budget::with_deadline(deadline, refresher.access_token()).await;
+    let waited = started.elapsed();
+    let error = answer.expect_err("the refresh was still being stored at the deadline");
+    assert!(error.retryable(), "{error}");
+    assert!(
+        waited < std::time::Duration::from_millis(1500),
+        "the request answered at its deadline, not after the refresh ({waited:?})"
+    );
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        deployment.stored_refresh_token().await,
+        deployment.hubspot.current_refresh_token(),
+        "the refresh finished on its own"
+    );
+    let token = refresher
+        .access_token()
+        .await
+        .expect("the kept grant serves");
+    assert!(!token.expose_secret().is_empty());
+}

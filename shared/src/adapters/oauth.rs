@@ -11,6 +11,12 @@
 //! has it, and HubSpot has retired the one before it: when the vault refuses the write, the
 //! grant is kept in memory (never dropped with the error) and written on the process's next
 //! use of a token, before anything else, and the scheduled refresh reports the failure.
+//!
+//! For the same reason a refresh, once begun, is never cut off by its caller: it runs in a
+//! task of its own, which the caller waits for (until its request's deadline at most). A
+//! request dropped at its deadline would otherwise drop the refresh between HubSpot's answer
+//! and the vault's write, losing a rotated refresh token and leaving the lock held for its
+//! whole lease.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -63,7 +69,14 @@ pub struct OAuthSettings {
     pub seed_refresh_token: Option<SecretString>,
 }
 
+/// HubSpot access tokens for one process. Cheap to share (`Arc`): every caller of one
+/// instance shares its cache and its refreshes.
 pub struct OAuthTokens {
+    keeper: Arc<TokenKeeper>,
+}
+
+/// What the refresh task needs, shared with it (`'static`), so the task outlives a caller.
+struct TokenKeeper {
     http: reqwest::Client,
     settings: OAuthSettings,
     vault: Arc<dyn TokenVault>,
@@ -121,18 +134,56 @@ impl OAuthTokens {
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
-            http,
-            settings,
-            vault,
-            lock,
-            clock,
-            grant: Mutex::new(None),
-            unsaved: AtomicBool::new(false),
-            portal_asked: AtomicBool::new(false),
-            last_refresh: std::sync::Mutex::new(None),
+            keeper: Arc::new(TokenKeeper {
+                http,
+                settings,
+                vault,
+                lock,
+                clock,
+                grant: Mutex::new(None),
+                unsaved: AtomicBool::new(false),
+                portal_asked: AtomicBool::new(false),
+                last_refresh: std::sync::Mutex::new(None),
+            }),
         }
     }
 
+    /// The cached token when `decide` takes it; otherwise a refresh (or adoption of another
+    /// process's) in a task of its own, waited for until this request's deadline at most.
+    /// Past it the caller gets a retryable error and the refresh goes on to its end, so the
+    /// grant it may rotate is stored and the lock released.
+    async fn with_grant<D>(&self, decide: D) -> Result<SecretString, TokenError>
+    where
+        D: Fn(&TokenKeeper, &StoredTokens) -> Option<SecretString> + Send + Sync + 'static,
+    {
+        if let Some(token) = self.keeper.cached(&decide).await? {
+            return Ok(token);
+        }
+        let keeper = Arc::clone(&self.keeper);
+        let refresh = tokio::spawn(async move { keeper.with_grant(&decide).await });
+        let finished = match budget::current_deadline() {
+            Some(deadline) => tokio::time::timeout_at(deadline, refresh)
+                .await
+                .map_err(|_| {
+                    TokenError::Store(StoreError::new(
+                        "wait for the HubSpot token refresh",
+                        "it is still running at this request's deadline; it finishes on its own",
+                    ))
+                })?,
+            None => refresh.await,
+        };
+        match finished {
+            Ok(outcome) => outcome,
+            Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+            Err(cancelled) => Err(TokenError::Store(StoreError::new(
+                "refresh the HubSpot token",
+                cancelled,
+            ))),
+        }
+    }
+}
+
+impl TokenKeeper {
     /// The stored grant, unless it grew from another configured refresh token (the app was
     /// reinstalled and the operator configured the new one), in which case the seed wins.
     async fn load_grant(&self) -> Result<StoredTokens, TokenError> {
@@ -253,12 +304,29 @@ impl OAuthTokens {
         self.unsaved.load(Ordering::Acquire)
     }
 
+    /// What `decide` takes from the cached grant (loaded first if need be), unless the
+    /// cached grant still has to be written.
+    async fn cached(
+        &self,
+        decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
+    ) -> Result<Option<SecretString>, TokenError> {
+        let mut guard = self.grant.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.load_grant().await?);
+        }
+        if self.is_unsaved() {
+            return Ok(None);
+        }
+        Ok(guard.as_ref().and_then(|grant| decide(self, grant)))
+    }
+
     /// Runs `decide` on the cached grant; when it returns `None` (or the cached grant still
     /// has to be written), takes the cross-process lock, re-reads the vault, and either adopts
-    /// what another process stored or refreshes.
+    /// what another process stored or refreshes. Run in a task of its own
+    /// ([`OAuthTokens::with_grant`]), so no caller's deadline cuts it off.
     async fn with_grant(
         &self,
-        decide: impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
+        decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
     ) -> Result<SecretString, TokenError> {
         let mut guard = self.grant.lock().await;
         if guard.is_none() {
@@ -272,7 +340,7 @@ impl OAuthTokens {
         let holder = self.acquire_refresh_lock().await?;
         let outcome = budget::with_deadline(
             tokio::time::Instant::now() + REFRESH_BUDGET,
-            self.refresh_holding_lock(guard.as_ref(), &decide),
+            self.refresh_holding_lock(guard.as_ref(), decide),
         )
         .await;
         if let Err(error) = self.lock.unlock(&holder).await {
@@ -332,7 +400,8 @@ impl AccessTokens for OAuthTokens {
         &self,
         rejected: &SecretString,
     ) -> Result<SecretString, TokenError> {
-        self.with_grant(|this, grant| {
+        let rejected = rejected.clone();
+        self.with_grant(move |this, grant| {
             this.usable(grant)
                 .filter(|current| current.expose_secret() != rejected.expose_secret())
         })
@@ -347,7 +416,7 @@ impl AccessTokens for OAuthTokens {
         // Never adopts another's token (`decide` is `None`), so this call refreshed and
         // recorded what HubSpot answered.
         self.with_grant(|_, _| None).await?;
-        if self.is_unsaved() {
+        if self.keeper.is_unsaved() {
             // The refresh worked and this process holds the grant; the scheduled refresh
             // fails all the same, so the vault's trouble is seen (and alarmed on).
             return Err(TokenError::Store(StoreError::new(
@@ -356,6 +425,7 @@ impl AccessTokens for OAuthTokens {
             )));
         }
         Ok(self
+            .keeper
             .last_refresh
             .lock()
             .ok()
@@ -364,13 +434,14 @@ impl AccessTokens for OAuthTokens {
     }
 
     async fn portal_id(&self) -> Result<Option<u64>, TokenError> {
+        let keeper = &self.keeper;
         {
-            let mut guard = self.grant.lock().await;
+            let mut guard = keeper.grant.lock().await;
             if guard.is_none() {
-                *guard = Some(self.load_grant().await?);
+                *guard = Some(keeper.load_grant().await?);
             }
             let known = guard.as_ref().and_then(|grant| grant.portal_id);
-            if known.is_some() || self.portal_asked.load(Ordering::Relaxed) {
+            if known.is_some() || keeper.portal_asked.load(Ordering::Relaxed) {
                 return Ok(known);
             }
         }
@@ -380,8 +451,8 @@ impl AccessTokens for OAuthTokens {
         // accounts' events is not left off for the life of the process.
         self.with_grant(|this, grant| grant.portal_id.and_then(|_| this.usable(grant)))
             .await?;
-        self.portal_asked.store(true, Ordering::Relaxed);
-        Ok(self
+        keeper.portal_asked.store(true, Ordering::Relaxed);
+        Ok(keeper
             .grant
             .lock()
             .await
