@@ -836,6 +836,48 @@ async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff
     assert_eq!(texts(&stack, &conversation_id), ["I am here"]);
 }
 
+/// An agent takes the thread while `startHitl`'s answer is lost: the assignment's webhook
+/// names no `integrationThreadId`, finds no session and is acknowledged. When the retry opens
+/// the handoff, the bridge reads who has the thread and tells the bot, once: HubSpot
+/// delivering that webhook again announces nothing more.
+async fn an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens(path: Path) {
+    let stack = registered_stack(path).await;
+    let user_id = create_demo_customer(&stack).await;
+    stack.hubspot.faults().fail_next_after_applying(
+        "/conversations/v3/custom-channels/",
+        Failure {
+            status: 500,
+            retry_after: None,
+        },
+        4,
+    );
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    let thread_id = demo_customers_thread(&stack);
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let unknown_then = stack.hubspot.assign(&thread_id, ada).await.unwrap();
+    assert_eq!(unknown_then.status, 200, "{}", unknown_then.response_body);
+    assert!(stack.botpress.events().is_empty());
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let conversation_id = text(&started.body, "/output/conversationId");
+    assert_eq!(assigned_names(&stack, &conversation_id), [ada_name]);
+    let again = stack.hubspot.redeliver(&unknown_then).await.unwrap();
+    assert_eq!(again.status, 200, "{}", again.response_body);
+    assert_eq!(
+        assigned_names(&stack, &conversation_id),
+        [ada_name],
+        "told once"
+    );
+}
+
 on_both_paths!(
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
@@ -852,4 +894,5 @@ on_both_paths!(
     a_thread_moved_to_the_trash_ends_the_handoff_once,
     a_reply_hubspot_truncated_reaches_the_customer_whole,
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
+    an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
 );

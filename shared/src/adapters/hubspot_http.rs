@@ -528,6 +528,20 @@ impl HubSpotGateway for HubSpotClient {
         Ok(())
     }
 
+    async fn thread_assignee(&self, thread_id: &str) -> Result<Option<String>, UpstreamError> {
+        const OP: &str = "read thread";
+        let url = self.url("/conversations/v3/conversations/threads", &[thread_id]);
+        let response = self
+            .send_authorized(OP, |token| self.authorized(Method::GET, url.clone(), token))
+            .await?;
+        let thread: Value = read_json(Service::HubSpot, OP, response).await?;
+        Ok(thread
+            .get("assignedTo")
+            .and_then(Value::as_str)
+            .filter(|actor| !actor.is_empty())
+            .map(str::to_string))
+    }
+
     async fn upload_file(&self, file: &FetchedFile) -> Result<String, UpstreamError> {
         const OP: &str = "upload file";
         let url = self.url(FILE_MANAGER_UPLOAD, &[]);

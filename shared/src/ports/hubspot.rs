@@ -145,6 +145,8 @@ pub trait HubSpotGateway: Send + Sync {
         thread_id: &str,
         status: ThreadStatus,
     ) -> Result<(), UpstreamError>;
+    /// The agent a thread is assigned to now (`assignedTo`), `None` when unassigned.
+    async fn thread_assignee(&self, thread_id: &str) -> Result<Option<String>, UpstreamError>;
     /// Uploads a customer's file to the file manager (private) and returns its id.
     async fn upload_file(&self, file: &FetchedFile) -> Result<String, UpstreamError>;
     async fn agent_profile(&self, actor_id: &str) -> Result<Option<AgentProfile>, UpstreamError>;

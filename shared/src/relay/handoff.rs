@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::help_desk_events::is_opening;
+use super::help_desk_events::{ThreadChange, is_opening};
 use super::{Relay, RelayError};
 use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
@@ -64,6 +64,7 @@ impl Relay {
             self.clock.now(),
         )
         .for_customer(&customer);
+        let new_session_id = candidate.id.clone();
         let mut session = self.store.insert_or_get_active(candidate.clone()).await?;
         if session.status == SessionStatus::Opening && !is_opening(&session, self.clock.now()) {
             // An opening no retry finished in time: the help desk's side stopped waiting for it
@@ -81,11 +82,21 @@ impl Relay {
         {
             return Ok(conversation_id.clone());
         }
+        // An earlier attempt that published the opening but never recorded its thread (its
+        // answer was lost, or the store's write failed): HubSpot made the thread then, and
+        // the help desk's events about it found no session.
+        let thread_may_predate_us = session.id != new_session_id && session.thread_id.is_none();
         let mut thread_id = session.thread_id.clone();
         match self
             .open_both_sides(bot, &input, &customer, &session, &mut thread_id)
             .await
         {
+            Ok(conversation_id) => {
+                if thread_may_predate_us && let Some(thread_id) = &thread_id {
+                    self.catch_up_on_assignment(thread_id).await;
+                }
+                Ok(conversation_id)
+            }
             Err(error) if !error.retryable() => {
                 let session = HandoffSession {
                     thread_id,
@@ -153,6 +164,35 @@ impl Relay {
             "handoff started"
         );
         Ok(conversation_id)
+    }
+
+    /// Tells the bot of an agent who took the thread before the bridge knew it was ours: the
+    /// assignment's webhook (which, unlike a reply's, does not name our `integrationThreadId`)
+    /// was acknowledged as a stranger's and will not come again. The thread's assignee now
+    /// is read and applied as a change made at the time of the read, so a later webhook of
+    /// the same assignment announces nothing twice and an older one is ignored. Best effort:
+    /// a failure is logged, and the next assignment reaches the bot as usual.
+    async fn catch_up_on_assignment(&self, thread_id: &str) {
+        let read_at_ms = self.clock.now().timestamp_millis();
+        let caught_up = match self.hubspot.thread_assignee(thread_id).await {
+            Ok(Some(actor_id)) => self
+                .relay_thread_change(
+                    thread_id.to_string(),
+                    ThreadChange::Assigned(Some(actor_id)),
+                    read_at_ms,
+                )
+                .await
+                .map(|_| ()),
+            Ok(None) => Ok(()),
+            Err(error) => Err(error.into()),
+        };
+        if let Err(error) = caught_up {
+            tracing::warn!(
+                %error,
+                thread_id,
+                "could not check whether an agent took the thread before its handoff was recorded"
+            );
+        }
     }
 
     /// Leaves nothing half-open of a handoff that will not open: its session is closed, so

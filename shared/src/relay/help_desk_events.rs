@@ -129,7 +129,7 @@ impl Relay {
     ///   help desk to start it again, so the customer's side stays with the bot. The agent
     ///   learns it from their next message, which is marked FAILED with the reason instead of
     ///   vanishing (`agent_replies`).
-    async fn relay_thread_change(
+    pub(super) async fn relay_thread_change(
         &self,
         thread_id: String,
         change: ThreadChange,
