@@ -278,8 +278,41 @@ async fn actions_before_register_say_what_to_do(path: Path) {
     assert!(stack.hubspot.threads().is_empty());
 }
 
+/// A channel account an admin disabled (or a teardown that stopped before deleting its
+/// channel) takes no messages: registering again enables it, rather than keeping it as
+/// found and every handoff failing, and connects no second account.
+async fn registering_again_enables_a_disabled_channel_account(path: Path) {
+    let stack = registered_stack(path).await;
+    let account_id = stack.hubspot.channel_accounts()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    stack.hubspot.disable_channel_account(&account_id);
+    assert_eq!(stack.hubspot.channel_accounts()[0]["authorized"], false);
+
+    let again = stack.caller.register("https://example.com/unused").await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let accounts = stack.hubspot.channel_accounts();
+    assert_eq!(accounts.len(), 1, "no second channel account");
+    assert_eq!(accounts[0]["id"], json!(account_id));
+    assert_eq!(accounts[0]["authorized"], true, "enabled again");
+
+    let enabled_again = stack.caller.register("https://example.com/unused").await;
+    assert_eq!(enabled_again.status, 200, "{}", enabled_again.text);
+    assert_eq!(
+        stack
+            .hubspot
+            .recorder()
+            .matching("PATCH", "/conversations/v3/custom-channels/")
+            .len(),
+        1,
+        "an authorized account is left as it is"
+    );
+}
+
 on_both_paths!(
     registering_twice_creates_one_channel_and_one_channel_account,
+    registering_again_enables_a_disabled_channel_account,
     a_channel_with_older_capabilities_is_updated_once,
     unregister_ping_and_the_operations_with_nothing_to_do_answer_200,
     a_wrong_shared_secret_is_refused_and_nothing_happens,

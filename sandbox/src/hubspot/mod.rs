@@ -238,6 +238,20 @@ impl HubSpotSim {
             .collect()
     }
 
+    /// An admin disconnects a channel account in HubSpot (`authorized: false`), as `hitl
+    /// teardown` does before deleting its channel.
+    pub fn disable_channel_account(&self, account_id: &str) {
+        if let Some(account) = self
+            .shared
+            .store()
+            .channel_accounts
+            .iter_mut()
+            .find(|account| account.id == account_id)
+        {
+            account.authorized = false;
+        }
+    }
+
     pub fn threads(&self) -> Vec<ThreadSnapshot> {
         let store = self.shared.store();
         store

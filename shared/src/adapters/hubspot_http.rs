@@ -15,8 +15,8 @@ use super::http_client::read_json;
 use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
     AccessTokens, AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel,
-    FetchedFile, HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage,
-    Service, ThreadStatus, UpstreamError,
+    FetchedFile, FoundChannelAccount, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
+    PublishedMessage, Service, ThreadStatus, UpstreamError,
 };
 
 /// Where HubSpot's Custom Channels API lives (the path HubSpot's guide and Postman collection use).
@@ -73,6 +73,13 @@ struct ChannelAccount {
     inbox_id: String,
     #[serde(default)]
     archived: bool,
+    /// Required in `PublicChannelAccount`; taken as authorized if ever left out.
+    #[serde(default = "authorized_unless_said")]
+    authorized: bool,
+}
+
+fn authorized_unless_said() -> bool {
+    true
 }
 
 #[derive(Deserialize)]
@@ -315,10 +322,11 @@ impl HubSpotGateway for HubSpotClient {
         &self,
         channel_id: &str,
         inbox_id: &str,
-    ) -> Result<Option<String>, UpstreamError> {
+    ) -> Result<Option<FoundChannelAccount>, UpstreamError> {
         const OP: &str = "list channel accounts";
         let url = self.custom_channels_url(&[channel_id, "channel-accounts"]);
         let mut after: Option<String> = None;
+        let mut disabled = None;
         for _ in 0..MAX_PAGES {
             let response = self
                 .send_authorized(OP, |token| {
@@ -331,19 +339,43 @@ impl HubSpotGateway for HubSpotClient {
                 })
                 .await?;
             let page: Page<ChannelAccount> = read_json(Service::HubSpot, OP, response).await?;
-            if let Some(account) = page
+            for account in page
                 .results
                 .iter()
-                .find(|account| account.inbox_id == inbox_id && !account.archived)
+                .filter(|account| account.inbox_id == inbox_id && !account.archived)
             {
-                return Ok(Some(account.id.clone()));
+                let found = FoundChannelAccount {
+                    id: account.id.clone(),
+                    authorized: account.authorized,
+                };
+                if found.authorized {
+                    return Ok(Some(found));
+                }
+                disabled.get_or_insert(found);
             }
             match page.next_after() {
                 Some(next) => after = Some(next),
-                None => return Ok(None),
+                None => break,
             }
         }
-        Ok(None)
+        Ok(disabled)
+    }
+
+    async fn authorize_channel_account(
+        &self,
+        channel_id: &str,
+        account_id: &str,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "authorize channel account";
+        let url = self.custom_channels_url(&[channel_id, "channel-accounts", account_id]);
+        let response = self
+            .send_authorized(OP, |token| {
+                self.authorized(Method::PATCH, url.clone(), token)
+                    .json(&json!({ "authorized": true }))
+            })
+            .await?;
+        let _account: Value = read_json(Service::HubSpot, OP, response).await?;
+        Ok(())
     }
 
     async fn create_channel_account(

@@ -98,6 +98,15 @@ pub enum CreatedContact {
     AlreadyExisted(String),
 }
 
+/// A channel account found on an inbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FoundChannelAccount {
+    pub id: String,
+    /// `false` when an admin (or `hitl teardown`) disabled it: HubSpot takes no messages
+    /// through it until it is authorized again.
+    pub authorized: bool,
+}
+
 /// The HubSpot calls the relay makes.
 #[async_trait]
 pub trait HubSpotGateway: Send + Sync {
@@ -114,12 +123,19 @@ pub trait HubSpotGateway: Send + Sync {
         channel_id: &str,
         capabilities: &serde_json::Value,
     ) -> Result<(), UpstreamError>;
-    /// The id of a (not archived) account of the channel connected to `inbox_id`.
+    /// A (not archived) account of the channel connected to `inbox_id`: an authorized one
+    /// when there is one, else a disabled one.
     async fn find_channel_account(
         &self,
         channel_id: &str,
         inbox_id: &str,
-    ) -> Result<Option<String>, UpstreamError>;
+    ) -> Result<Option<FoundChannelAccount>, UpstreamError>;
+    /// Enables a disabled channel account again (`authorized: true`).
+    async fn authorize_channel_account(
+        &self,
+        channel_id: &str,
+        account_id: &str,
+    ) -> Result<(), UpstreamError>;
     async fn create_channel_account(
         &self,
         channel_id: &str,

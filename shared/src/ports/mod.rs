@@ -15,7 +15,8 @@ pub use clock::{Clock, SystemClock};
 pub use files::{FetchError, FetchedFile, FileSource};
 pub use hubspot::{
     AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel, FileAttachment,
-    HubSpotGateway, InboxSummary, IncomingMessage, NewContact, PublishedMessage, ThreadStatus,
+    FoundChannelAccount, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
+    PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
 pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};

@@ -43,7 +43,21 @@ impl Relay {
                 .find_channel_account(&channel_id, &inbox.id)
                 .await?
             {
-                Some(account_id) => account_id,
+                Some(found) if found.authorized => found.id,
+                Some(disabled) => {
+                    // Disabled by an admin or by a teardown that stopped short of deleting
+                    // the channel: connecting is what the operator (or Botpress saving the
+                    // configuration) asks for now, and a disabled account takes no messages.
+                    self.hubspot
+                        .authorize_channel_account(&channel_id, &disabled.id)
+                        .await?;
+                    tracing::info!(
+                        account_id = disabled.id,
+                        inbox_id = inbox.id,
+                        "enabled the channel's disabled account on a Help Desk inbox again"
+                    );
+                    disabled.id
+                }
                 None => {
                     let name = format!("{} handoff", self.settings.channel_name);
                     let account_id = self
