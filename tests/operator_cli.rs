@@ -653,8 +653,76 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
             .any(|(name, _)| name == "HUBSPOT_REFRESH_TOKEN")
     );
 
+    let (mut serve, base) = serve_on_the_stored_grant(&operator).await;
+    let caller = operator.stack.caller.clone();
+    let caller = hitl_sandbox::botpress::BotpressCaller::new(
+        &format!("{base}/botpress"),
+        caller.identity().clone(),
+        hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
+    );
+    let registered = caller.register("https://example.com/unused").await;
+    assert_eq!(
+        registered.status, 200,
+        "the stored grant reached HubSpot: {}",
+        registered.text
+    );
+
+    // A process manager stops it with SIGTERM: it finishes what is in flight and exits 0.
+    terminate(&serve);
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(10), serve.wait())
+        .await
+        .expect("hitl serve stops on SIGTERM")
+        .unwrap();
+    assert!(
+        exited.success(),
+        "hitl serve exits cleanly on SIGTERM: {exited}"
+    );
+}
+
+/// A first SIGTERM waits for the request in flight (stuck here on a HubSpot that answers after
+/// 30 s); a second stops at once, with exit code 130.
+#[tokio::test]
+async fn a_second_stop_signal_stops_serve_without_waiting() {
+    let operator = Operator::start().await;
+    operator.stack.hubspot.add_authorization_code("code-twice");
+    operator
+        .run(&["oauth", "exchange", "--code", "code-twice"])
+        .await
+        .expect(0);
+    let (mut serve, base) = serve_on_the_stored_grant(&operator).await;
+    operator
+        .stack
+        .hubspot
+        .faults()
+        .set_latency(std::time::Duration::from_secs(30));
+    let caller = hitl_sandbox::botpress::BotpressCaller::new(
+        &format!("{base}/botpress"),
+        operator.stack.caller.identity().clone(),
+        hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
+    );
+    let in_flight = tokio::spawn(async move { caller.register("https://example.com/x").await });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    terminate(&serve);
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    assert!(
+        serve.try_wait().unwrap().is_none(),
+        "the first SIGTERM waits for the request in flight"
+    );
+    terminate(&serve);
+    let exited = tokio::time::timeout(std::time::Duration::from_secs(5), serve.wait())
+        .await
+        .expect("the second SIGTERM stops hitl serve at once")
+        .unwrap();
+    assert_eq!(exited.code(), Some(130), "{exited}");
+    in_flight.abort();
+}
+
+/// `hitl serve` on the grant `hitl oauth exchange` stored (no HUBSPOT_REFRESH_TOKEN), once it
+/// answers `/healthz`; and its base URL.
+async fn serve_on_the_stored_grant(operator: &Operator) -> (tokio::process::Child, String) {
     let port = hitl_sandbox::ports::port_for_a_child().unwrap();
-    let mut serve = command(
+    let serve = command(
         &operator.env,
         &["serve", "--listen", &format!("127.0.0.1:{port}")],
     )
@@ -672,34 +740,16 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     assert!(healthy, "hitl serve came up without HUBSPOT_REFRESH_TOKEN");
-    let caller = operator.stack.caller.clone();
-    let caller = hitl_sandbox::botpress::BotpressCaller::new(
-        &format!("{base}/botpress"),
-        caller.identity().clone(),
-        hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
-    );
-    let registered = caller.register("https://example.com/unused").await;
-    assert_eq!(
-        registered.status, 200,
-        "the stored grant reached HubSpot: {}",
-        registered.text
-    );
+    (serve, base)
+}
 
-    // A process manager stops it with SIGTERM: it finishes what is in flight and exits 0.
-    let pid = serve.id().expect("hitl serve is running").to_string();
+fn terminate(process: &tokio::process::Child) {
+    let pid = process.id().expect("the process is running").to_string();
     let sent = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap();
     assert!(sent.success());
-    let exited = tokio::time::timeout(std::time::Duration::from_secs(10), serve.wait())
-        .await
-        .expect("hitl serve stops on SIGTERM")
-        .unwrap();
-    assert!(
-        exited.success(),
-        "hitl serve exits cleanly on SIGTERM: {exited}"
-    );
 }
 
 #[tokio::test]

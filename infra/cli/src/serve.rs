@@ -127,8 +127,21 @@ async fn run(listener: tokio::net::TcpListener, bridge: Arc<Bridge>) -> anyhow::
 }
 
 /// Ctrl-C, or SIGTERM (`systemctl stop`, `docker stop`, a process manager): either lets the
-/// requests in flight finish, so none stops between its effect and its record.
+/// requests in flight finish, so none stops between its effect and its record. A second one
+/// stops at once (exit 130): an operator who asks twice does not want to wait out a request
+/// stuck on an unreachable upstream for its 25 s deadline. Awaited once per process.
 async fn shutdown_requested() {
+    stop_signal().await;
+    tracing::info!("stopping: finishing the requests in flight (Ctrl-C again to stop now)");
+    tokio::spawn(async {
+        stop_signal().await;
+        eprintln!("stopping now, without waiting for the requests in flight");
+        std::process::exit(crate::commands::exit::FORCED_STOP.into());
+    });
+}
+
+/// The next Ctrl-C or SIGTERM.
+async fn stop_signal() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
@@ -147,7 +160,6 @@ async fn shutdown_requested() {
     }
     #[cfg(not(unix))]
     let _ = tokio::signal::ctrl_c().await;
-    tracing::info!("stopping: finishing the requests in flight");
 }
 
 /// The local stand-in for the `token-refresher` schedule.

@@ -26,6 +26,8 @@ pub mod exit {
     pub const CONFIG: u8 = 3;
     /// A service could not be reached (network, timeout, 5xx).
     pub const UNREACHABLE: u8 = 4;
+    /// `serve` stopped by a second Ctrl-C or SIGTERM before the requests in flight ended.
+    pub const FORCED_STOP: u8 = 130;
 }
 
 /// The exit codes, for `hitl --help`.
@@ -35,6 +37,7 @@ pub const EXIT_CODES_HELP: &str = "Exit codes:
   2  bad command line
   3  configuration missing or malformed (a setting, the secret, or no OAuth grant yet)
   4  a service could not be reached (network error, timeout, or a 5xx answer)
+  130  serve: stopped by a second Ctrl-C or SIGTERM without waiting for requests in flight
 
 Configuration comes from the environment, the names the bridge itself reads (README,
 \"Configuration\"); `--secret-id` and `--table` point the commands at an AWS deployment.";
