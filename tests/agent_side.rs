@@ -797,21 +797,7 @@ async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
 /// retry has opened the handoff, instead of being taken for a stranger's thread and dropped.
 async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff(path: Path) {
     let stack = registered_stack(path).await;
-    let user_id = create_demo_customer(&stack).await;
-    stack.hubspot.faults().fail_next_after_applying(
-        "/conversations/v3/custom-channels/",
-        Failure {
-            status: 500,
-            retry_after: None,
-        },
-        4,
-    );
-    let refused = stack
-        .caller
-        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
-        .await;
-    assert_eq!(refused.status, 503, "{}", refused.text);
-    let thread_id = demo_customers_thread(&stack);
+    let (user_id, thread_id) = start_hitl_whose_opening_answer_is_lost(&stack).await;
 
     let held = stack
         .hubspot
@@ -842,21 +828,7 @@ async fn a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff
 /// delivering that webhook again announces nothing more.
 async fn an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens(path: Path) {
     let stack = registered_stack(path).await;
-    let user_id = create_demo_customer(&stack).await;
-    stack.hubspot.faults().fail_next_after_applying(
-        "/conversations/v3/custom-channels/",
-        Failure {
-            status: 500,
-            retry_after: None,
-        },
-        4,
-    );
-    let refused = stack
-        .caller
-        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
-        .await;
-    assert_eq!(refused.status, 503, "{}", refused.text);
-    let thread_id = demo_customers_thread(&stack);
+    let (user_id, thread_id) = start_hitl_whose_opening_answer_is_lost(&stack).await;
     let (ada, ada_name, _) = DEMO_AGENTS[0];
     let unknown_then = stack.hubspot.assign(&thread_id, ada).await.unwrap();
     assert_eq!(unknown_then.status, 200, "{}", unknown_then.response_body);
@@ -876,6 +848,27 @@ async fn an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it
         [ada_name],
         "told once"
     );
+}
+
+/// A `startHitl` whose thread HubSpot opened while every answer to its publish was lost
+/// (a 500 after applying, through the retries): the bot got a 503, the bridge does not know
+/// the thread. The demo customer's id, and the thread.
+async fn start_hitl_whose_opening_answer_is_lost(stack: &SandboxStack) -> (String, String) {
+    let user_id = create_demo_customer(stack).await;
+    stack.hubspot.faults().fail_next_after_applying(
+        "/conversations/v3/custom-channels/",
+        Failure {
+            status: 500,
+            retry_after: None,
+        },
+        4,
+    );
+    let refused = stack
+        .caller
+        .start_hitl(&user_id, Some("Lost parcel"), None, json!([]))
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.text);
+    (user_id, demo_customers_thread(stack))
 }
 
 on_both_paths!(

@@ -640,12 +640,7 @@ async fn serve_without_a_grant_names_the_database_and_exits_3() {
 /// is not needed (the environment here never sets it).
 #[tokio::test]
 async fn serve_runs_on_the_grant_oauth_exchange_stored() {
-    let operator = Operator::start().await;
-    operator.stack.hubspot.add_authorization_code("code-serve");
-    operator
-        .run(&["oauth", "exchange", "--code", "code-serve"])
-        .await
-        .expect(0);
+    let operator = operator_with_an_exchanged_grant("code-serve").await;
     assert!(
         !operator
             .env
@@ -683,12 +678,7 @@ async fn serve_runs_on_the_grant_oauth_exchange_stored() {
 /// 30 s); a second stops at once, with exit code 130.
 #[tokio::test]
 async fn a_second_stop_signal_stops_serve_without_waiting() {
-    let operator = Operator::start().await;
-    operator.stack.hubspot.add_authorization_code("code-twice");
-    operator
-        .run(&["oauth", "exchange", "--code", "code-twice"])
-        .await
-        .expect(0);
+    let operator = operator_with_an_exchanged_grant("code-twice").await;
     let (mut serve, base) = serve_on_the_stored_grant(&operator).await;
     operator
         .stack
@@ -716,6 +706,17 @@ async fn a_second_stop_signal_stops_serve_without_waiting() {
         .unwrap();
     assert_eq!(exited.code(), Some(130), "{exited}");
     in_flight.abort();
+}
+
+/// An operator who ran `hitl oauth exchange` with `code`: the grant is in the store only.
+async fn operator_with_an_exchanged_grant(code: &str) -> Operator {
+    let operator = Operator::start().await;
+    operator.stack.hubspot.add_authorization_code(code);
+    operator
+        .run(&["oauth", "exchange", "--code", code])
+        .await
+        .expect(0);
+    operator
 }
 
 /// `hitl serve` on the grant `hitl oauth exchange` stored (no HUBSPOT_REFRESH_TOKEN), once it
