@@ -650,6 +650,43 @@ async fn one_broken_event_does_not_hold_back_the_rest_of_its_batch(path: Path) {
     assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
 }
 
+/// HubSpot reuses an `eventId` ("not guaranteed to be unique"): an assignment, then a close
+/// of the same thread under the same id, in separate deliveries. Both reach the bot, each once
+/// (a retry of either is still a duplicate).
+async fn two_changes_under_one_event_id_both_reach_the_bot(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let occurred_at = chrono::Utc::now().timestamp_millis();
+    let change = |name: &str, value: &str, at: i64| {
+        json!([{
+            "eventId": 79_100, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": at, "subscriptionType": "conversation.propertyChange",
+            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
+            "propertyName": name, "propertyValue": value, "changeSource": "AGENT"
+        }])
+        .to_string()
+    };
+    let url = stack.settings.hubspot_webhook_url();
+    let assigned = stack
+        .hubspot
+        .deliver_raw(&url, change("assignedTo", ada, occurred_at))
+        .await
+        .unwrap();
+    let closed = stack
+        .hubspot
+        .deliver_raw(&url, change("status", "CLOSED", occurred_at + 1))
+        .await
+        .unwrap();
+    for delivery in [&assigned, &closed] {
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+        let retry = stack.hubspot.redeliver(delivery).await.unwrap();
+        assert_eq!(retry.status, 200, "{}", retry.response_body);
+    }
+    assert_eq!(assigned_names(&stack, &handoff.conversation_id), [ada_name]);
+    assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
+}
+
 /// HubSpot refuses for good to list the thread's history (a scope the install lacks, say): the
 /// reply still reaches the customer, marked SENT, instead of being acknowledged and dropped.
 async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(path: Path) {
@@ -888,4 +925,5 @@ on_both_paths!(
     a_reply_hubspot_truncated_reaches_the_customer_whole,
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
+    two_changes_under_one_event_id_both_reach_the_bot,
 );

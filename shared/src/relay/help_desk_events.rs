@@ -68,6 +68,24 @@ pub(crate) fn agent_message_key(message_id: &str) -> String {
     format!("hubspot-message:{message_id}")
 }
 
+/// The ledger key of a thread change. HubSpot's `eventId` alone is not it: HubSpot says the
+/// value "is not guaranteed to be unique", and two changes under one id (an assignment, then a
+/// close) would leave the second acknowledged as a duplicate of the first and never relayed.
+/// A retry repeats every field here (only `attemptNumber` changes), so it still finds its key.
+fn thread_change_key(
+    event_id: &str,
+    thread_id: &str,
+    change: &ThreadChange,
+    occurred_at_ms: i64,
+) -> String {
+    let property = match change {
+        ThreadChange::Assigned(_) => "assignedTo",
+        ThreadChange::Status(status) if status == THREAD_DELETED => "deletion",
+        ThreadChange::Status(_) => "status",
+    };
+    format!("hubspot-event:{thread_id}:{property}:{occurred_at_ms}:{event_id}")
+}
+
 impl Relay {
     /// Relays one Help Desk event to Botpress, at most once per HubSpot message or event id.
     /// Events about threads the bridge did not open are acknowledged and cause no calls.
@@ -91,7 +109,7 @@ impl Relay {
                 change,
                 occurred_at_ms,
             } => {
-                let key = format!("hubspot-event:{event_id}");
+                let key = thread_change_key(&event_id, &thread_id, &change, occurred_at_ms);
                 self.once(
                     &key,
                     self.relay_thread_change(thread_id, change, occurred_at_ms),
@@ -304,6 +322,23 @@ pub(super) fn is_opening(session: &HandoffSession, now: chrono::DateTime<chrono:
 mod tests {
     use super::*;
     use crate::model::BotpressContext;
+
+    #[test]
+    fn changes_under_one_event_id_keep_apart_and_a_retry_finds_its_key() {
+        let assigned = ThreadChange::Assigned(Some("A-1".into()));
+        let closed = ThreadChange::Status("CLOSED".into());
+        let key = |thread: &str, change: &ThreadChange, at: i64| {
+            thread_change_key("100", thread, change, at)
+        };
+        assert_eq!(key("T1", &assigned, 5), key("T1", &assigned, 5));
+        assert_ne!(key("T1", &assigned, 5), key("T1", &closed, 5));
+        assert_ne!(key("T1", &closed, 5), key("T2", &closed, 5));
+        assert_ne!(key("T1", &assigned, 5), key("T1", &assigned, 6));
+        assert_ne!(
+            key("T1", &closed, 5),
+            key("T1", &ThreadChange::Status(THREAD_DELETED.into()), 5)
+        );
+    }
 
     #[test]
     fn a_handoff_that_stays_opening_is_waited_for_ten_minutes() {
