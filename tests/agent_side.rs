@@ -687,6 +687,51 @@ async fn two_changes_under_one_event_id_both_reach_the_bot(path: Path) {
     assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
 }
 
+/// A reply whose event leaves out `message.createdAt` (the bridge then times it by the event's
+/// later `eventTimestamp`): the thread's history lists the reply itself as written before
+/// that time, and it must not be taken for an earlier reply it waits for. It reaches the
+/// customer once.
+async fn a_reply_timed_by_its_event_does_not_wait_for_itself(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let earlier = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Hello")
+        .await
+        .unwrap();
+    assert_eq!(earlier.status, 200, "{}", earlier.response_body);
+    let held = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text("Your parcel left today"),
+        )
+        .unwrap();
+    let mut event: Value = serde_json::from_str(&held.body).unwrap();
+    let written =
+        chrono::DateTime::parse_from_rfc3339(event["message"]["createdAt"].as_str().unwrap())
+            .unwrap();
+    event["message"]
+        .as_object_mut()
+        .unwrap()
+        .remove("createdAt");
+    event["eventTimestamp"] = json!(
+        (written + chrono::TimeDelta::seconds(2))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    );
+    let delivery = stack
+        .hubspot
+        .deliver_raw(&held.url, event.to_string())
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "Your parcel left today"]
+    );
+}
+
 /// HubSpot refuses for good to list the thread's history (a scope the install lacks, say): the
 /// reply still reaches the customer, marked SENT, instead of being acknowledged and dropped.
 async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(path: Path) {
@@ -926,4 +971,5 @@ on_both_paths!(
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
     two_changes_under_one_event_id_both_reach_the_bot,
+    a_reply_timed_by_its_event_does_not_wait_for_itself,
 );

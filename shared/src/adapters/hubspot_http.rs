@@ -703,7 +703,10 @@ impl HubSpotGateway for HubSpotClient {
                     (created_at, id.as_deref().unwrap_or_default())
                         >= (reply.created_at_ms, reply.message_id.as_str())
                 });
-                if not_before_reply {
+                // By id too: a reply whose event gave no `createdAt` is timed by the event
+                // (`eventTimestamp`, later than the history's time), and must not be taken for
+                // a reply before itself, which would wait on its own claim for ever.
+                if not_before_reply || id.as_deref() == Some(reply.message_id.as_str()) {
                     continue;
                 }
                 let is_ours = message.get("type").and_then(Value::as_str) == Some("MESSAGE")
