@@ -198,6 +198,61 @@ async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
     assert_eq!(after.messages.len(), thread.messages.len());
 }
 
+/// A bloc's `location` and `markdown` items (allowed in a bloc) reach the agent written out,
+/// with the text beside them, instead of the whole bloc being refused.
+async fn a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let sent = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_0000000000000000000003",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": [
+                { "type": "text", "payload": { "text": "I'm here" } },
+                { "type": "location", "payload": {
+                    "latitude": 45.5, "longitude": -73.6, "address": "1 Main St" } },
+                { "type": "markdown", "payload": { "markdown": "**Order 42**" } },
+            ]}),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let texts: Vec<&str> = thread
+        .messages
+        .iter()
+        .filter(|m| {
+            m.integration_idempotency_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("msg_bloc_"))
+        })
+        .map(|m| m.text.as_str())
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            "I'm here",
+            "[location] 1 Main St (45.5, -73.6)",
+            "**Order 42**"
+        ]
+    );
+
+    let unreadable = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_0000000000000000000004",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": [{ "type": "location", "payload": { "address": "somewhere" } }] }),
+        )
+        .await;
+    assert_eq!(unreadable.status, 400, "{}", unreadable.text);
+    assert!(unreadable.text.contains("latitude"), "{}", unreadable.text);
+}
+
 async fn a_failed_upload_is_retryable_and_the_retry_publishes_once(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -275,4 +330,5 @@ on_both_paths!(
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_are_refused_and_nothing_is_published,
     a_bloc_is_relayed_part_by_part_in_order,
+    a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text,
 );

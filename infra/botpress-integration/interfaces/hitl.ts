@@ -15,14 +15,18 @@ const messageSource = z.union([
   z.object({ type: z.literal('bot') }),
 ])
 
-const historyEntry = z.union([
-  z.object({ source: messageSource, type: z.literal('text'), payload: messages.defaults.text.schema }),
-  z.object({ source: messageSource, type: z.literal('image'), payload: messages.defaults.image.schema }),
-  z.object({ source: messageSource, type: z.literal('audio'), payload: messages.defaults.audio.schema }),
-  z.object({ source: messageSource, type: z.literal('video'), payload: messages.defaults.video.schema }),
-  z.object({ source: messageSource, type: z.literal('file'), payload: messages.defaults.file.schema }),
-  z.object({ source: messageSource, type: z.literal('bloc'), payload: messages.defaults.bloc.schema }),
-])
+// A history entry may be any message the bot's conversation held before the handoff: the
+// HITL plugin passes them as they are (`type`, `payload`), so every default message type is
+// declared, as in botpress/botpress's interfaces/hitl, plus the older `markdown` (still in
+// stored conversations). Botpress checks an action's input against this schema before the
+// bridge sees it: a type left out here would refuse the whole startHitl.
+type Tuple<T> = [T, T, ...T[]]
+const historyMessages = { ...messages.defaults, markdown: messages.markdown }
+const historyEntry = z.union(
+  Object.entries(historyMessages).map(([type, message]) =>
+    z.object({ source: messageSource, type: z.literal(type), payload: message.schema }),
+  ) as unknown as Tuple<z.AnyZodObject>,
+)
 
 export default {
   type: 'interface',

@@ -148,9 +148,35 @@ fn read_bloc(payload: &Value) -> Result<Vec<UserContent>, String> {
                 return Err(format!("message_created: {at} is a bloc inside a bloc"));
             }
             let payload = item.get("payload").unwrap_or(&Value::Null);
-            read_part(kind, payload, &format!("{at}.payload"))
+            read_bloc_item(kind, payload, &format!("{at}.payload"))
         })
         .collect()
+}
+
+/// One item of a bloc. Besides what a message may be, a bloc's items may be a `location`, or
+/// a `markdown` in older SDKs (`messages.defaults.bloc`): written out as text, as in the
+/// transcript, rather than the whole bloc (and what the customer wrote beside them) refused.
+fn read_bloc_item(kind: &str, payload: &Value, at: &str) -> Result<UserContent, String> {
+    let (readable, needs) = match kind {
+        "location" => {
+            let number = |field: &str| payload.get(field).is_some_and(Value::is_number);
+            (
+                number("latitude") && number("longitude"),
+                "latitude and .longitude (numbers)",
+            )
+        }
+        "markdown" => (
+            payload.get("markdown").is_some_and(Value::is_string),
+            "markdown (a string)",
+        ),
+        _ => return read_part(kind, payload, at),
+    };
+    if !readable {
+        return Err(format!("message_created: a {kind} needs {at}.{needs}"));
+    }
+    Ok(UserContent::Text(crate::relay::describe_message(
+        kind, payload,
+    )))
 }
 
 /// One text or file part; `at` names where it is, for the error message.

@@ -25,6 +25,7 @@ pub use handoff::StartHandoffInput;
 pub use help_desk_events::{HelpDeskEvent, THREAD_DELETED, ThreadChange};
 pub use once::Outcome;
 pub use registration::Connection;
+pub(crate) use transcript::describe as describe_message;
 pub use users::CreateUserInput;
 
 use crate::ports::{BotpressGateway, BridgeStore, Clock, FileSource, HubSpotGateway};

@@ -138,7 +138,7 @@ fn entry_line(entry: &Value) -> String {
 }
 
 /// What a message of `kind` says, as text.
-fn describe(kind: &str, payload: &Value) -> String {
+pub(crate) fn describe(kind: &str, payload: &Value) -> String {
     let field = |name: &str| {
         payload
             .get(name)
