@@ -188,6 +188,45 @@ async fn a_customer_has_one_active_session_at_a_time() {
     assert_eq!(next.id, second.id, "after a close, a new session starts");
 }
 
+/// `startHitl` while the agent's close commits: the insert finds the customer's `ACTIVE#`
+/// pointer, and by the time it reads the session the pointer names, that session is closed
+/// (the close then drops the pointer). A closed session is never handed back as the active
+/// one: the insert tries again and starts the new session.
+#[tokio::test]
+async fn an_insert_racing_a_close_never_returns_the_closed_session() {
+    let f = fixture().await;
+    let first = f
+        .store
+        .insert_or_get_active(new_session("user"))
+        .await
+        .unwrap();
+    f.client
+        .update_item()
+        .table_name(&f.table)
+        .key("pk", AttributeValue::S(format!("SESSION#{}", first.id)))
+        .update_expression("SET #status = :closed")
+        .expression_attribute_names("#status", "status")
+        .expression_attribute_values(":closed", AttributeValue::S("closed".into()))
+        .send()
+        .await
+        .unwrap();
+    let (client, table) = (f.client.clone(), f.table.clone());
+    let close_finishes = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        client
+            .delete_item()
+            .table_name(table)
+            .key("pk", AttributeValue::S("ACTIVE#bot#user".into()))
+            .send()
+            .await
+            .unwrap();
+    });
+    let second = new_session("user");
+    let active = f.store.insert_or_get_active(second.clone()).await.unwrap();
+    close_finishes.await.unwrap();
+    assert_eq!(active.id, second.id, "not the closed {}", first.id);
+}
+
 #[tokio::test]
 async fn racing_inserts_for_one_customer_get_one_session() {
     let f = fixture().await;

@@ -78,7 +78,9 @@ impl DynamoStore {
             .transpose()
     }
 
-    /// The session an `ACTIVE#` item points at.
+    /// The active session an `ACTIVE#` item points at; `None` when there is none, or when
+    /// the session it named closed between the two reads (a close drops the pointer with
+    /// it), which must not be taken for the customer's active session.
     async fn pointed_session(
         &self,
         operation: &'static str,
@@ -88,7 +90,10 @@ impl DynamoStore {
             return Ok(None);
         };
         let session_id = items::string(&item, SESSION_ID)?;
-        self.session(operation, &session_id).await
+        Ok(self
+            .session(operation, &session_id)
+            .await?
+            .filter(HandoffSession::is_active))
     }
 
     /// The session `side`'s mapping item for `id` names, if that session still has `id` on
