@@ -573,15 +573,37 @@ async fn the_ledger_goes_in_progress_then_completed_and_leases_expire() {
     assert!(f.item("IDEMPOTENCY#never-claimed").await.is_none());
 }
 
-/// The SDK's HTTP client, losing the answer to the first ledger claim (`PutItem` of an
-/// `IDEMPOTENCY#` item) after moto has applied it: a timeout, which the SDK retries.
+/// The SDK's HTTP client, losing the answer to the first `PutItem` of an item whose key
+/// contains `marker` (`IDEMPOTENCY#`: a ledger claim; `LOCK#`: the refresh lock) after moto
+/// has applied it: a timeout, which the SDK retries.
 #[derive(Debug)]
-struct LosesFirstClaimAnswer {
+struct LosesFirstPutAnswer {
     inner: aws_smithy_runtime_api::client::http::SharedHttpClient,
+    marker: &'static str,
     lost: Arc<std::sync::atomic::AtomicBool>,
 }
 
-impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstClaimAnswer {
+impl LosesFirstPutAnswer {
+    /// A store over `f`'s table whose first put of a `marker` item loses its answer, and the
+    /// flag that says it was lost.
+    async fn store(
+        f: &Fixture,
+        marker: &'static str,
+    ) -> (DynamoStore, Arc<std::sync::atomic::AtomicBool>) {
+        let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").unwrap();
+        let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let losing = aws_smithy_runtime_api::client::http::SharedHttpClient::new(Self {
+            inner: hitl_bridge::adapters::aws_http::sdk_http_client(),
+            marker,
+            lost: Arc::clone(&lost),
+        });
+        let client = Client::new(&hitl_sandbox::moto::sdk_config(&endpoint, losing).await);
+        let store = DynamoStore::new(client, f.table.clone(), f.clock.clone());
+        (store, lost)
+    }
+}
+
+impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstPutAnswer {
     fn http_connector(
         &self,
         settings: &aws_smithy_runtime_api::client::http::HttpConnectorSettings,
@@ -596,23 +618,24 @@ impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstClaimAnswer 
         #[derive(Debug)]
         struct Connector {
             inner: SharedHttpConnector,
+            marker: &'static str,
             lost: Arc<std::sync::atomic::AtomicBool>,
         }
         impl HttpConnector for Connector {
             fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
-                let is_claim = request
+                let is_marked_put = request
                     .headers()
                     .get("x-amz-target")
                     .is_some_and(|target| target.ends_with(".PutItem"))
                     && request
                         .body()
                         .bytes()
-                        .is_some_and(|body| String::from_utf8_lossy(body).contains("IDEMPOTENCY#"));
+                        .is_some_and(|body| String::from_utf8_lossy(body).contains(self.marker));
                 let answer = self.inner.call(request);
                 let lost = Arc::clone(&self.lost);
                 HttpConnectorFuture::new(async move {
                     let answer = answer.await?;
-                    if is_claim && !lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                    if is_marked_put && !lost.swap(true, std::sync::atomic::Ordering::SeqCst) {
                         return Err(ConnectorError::timeout(
                             "the answer was lost on its way back (injected)".into(),
                         ));
@@ -623,6 +646,7 @@ impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstClaimAnswer 
         }
         SharedHttpConnector::new(Connector {
             inner: self.inner.http_connector(settings, components),
+            marker: self.marker,
             lost: Arc::clone(&self.lost),
         })
     }
@@ -634,15 +658,7 @@ impl aws_smithy_runtime_api::client::http::HttpClient for LosesFirstClaimAnswer 
 #[tokio::test]
 async fn a_claim_whose_answer_was_lost_and_resent_is_still_acquired() {
     let f = fixture().await;
-    let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").unwrap();
-    let lost = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let losing =
-        aws_smithy_runtime_api::client::http::SharedHttpClient::new(LosesFirstClaimAnswer {
-            inner: hitl_bridge::adapters::aws_http::sdk_http_client(),
-            lost: Arc::clone(&lost),
-        });
-    let client = Client::new(&hitl_sandbox::moto::sdk_config(&endpoint, losing).await);
-    let store = DynamoStore::new(client, f.table.clone(), f.clock.clone());
+    let (store, lost) = LosesFirstPutAnswer::store(&f, "IDEMPOTENCY#").await;
     let lease = Duration::from_secs(30);
     assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
     assert!(
@@ -653,6 +669,31 @@ async fn a_claim_whose_answer_was_lost_and_resent_is_still_acquired() {
         f.store.claim("k", lease).await.unwrap(),
         Claim::InProgress,
         "another caller is still refused"
+    );
+}
+
+/// The refresh lock's put reached DynamoDB, its answer did not, and the SDK sent it again:
+/// the lock is this caller's, which it can free, not another holder's that every process
+/// waits out for the whole 90 s lease (no token refresh anywhere meanwhile).
+#[tokio::test]
+async fn a_lock_whose_answer_was_lost_and_resent_is_still_taken_and_freed() {
+    let f = fixture().await;
+    let (store, lost) = LosesFirstPutAnswer::store(&f, "LOCK#").await;
+    let lease = Duration::from_secs(90);
+    let holder = store
+        .try_lock(lease)
+        .await
+        .unwrap()
+        .expect("the lock is this caller's");
+    assert!(
+        lost.load(std::sync::atomic::Ordering::SeqCst),
+        "an answer was lost and resent"
+    );
+    assert_eq!(f.store.try_lock(lease).await.unwrap(), None, "held");
+    store.unlock(&holder).await.unwrap();
+    assert!(
+        f.store.try_lock(lease).await.unwrap().is_some(),
+        "freed by its holder"
     );
 }
 

@@ -1,8 +1,14 @@
 //! The HubSpot token refresh lock: one item whose `holder` owns it until `expires_at_ms`.
+//!
+//! As with the ledger's claims, the SDK resends a put whose answer was lost, and the resent
+//! put then meets the item the first one wrote: its `holder` says the lock is this caller's,
+//! which it takes (and later frees), rather than waiting out its own lease.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use crate::ports::{RefreshLock, StoreError};
 
@@ -28,11 +34,20 @@ impl RefreshLock for DynamoStore {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(pk) OR expires_at_ms <= :now")
             .set_expression_attribute_values(values([(":now", n(now))]))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await
         {
             Ok(_) => Ok(Some(holder)),
-            Err(error) if is_condition_failed(&error) => Ok(None),
+            Err(error) if is_condition_failed(&error) => {
+                let refused_by = match error.as_service_error() {
+                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
+                        .item()
+                        .and_then(|item| items::optional_string(item, "holder").ok().flatten()),
+                    _ => None,
+                };
+                Ok((refused_by.as_deref() == Some(holder.as_str())).then_some(holder))
+            }
             Err(error) => Err(failure(OPERATION, error)),
         }
     }
