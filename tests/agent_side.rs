@@ -247,10 +247,11 @@ async fn a_busy_thread_looks_the_agent_up_once(path: Path) {
         10,
         "two HubSpot calls per reply: {per_reply:?}"
     );
-    assert_eq!(
-        recorder.count("GET", "/conversations/v3/conversations/threads/"),
-        5
-    );
+    let history_reads = per_reply
+        .iter()
+        .filter(|call| call.starts_with("GET /conversations/v3/conversations/threads/"))
+        .count();
+    assert_eq!(history_reads, 5, "{per_reply:?}");
     assert_eq!(
         texts(&stack, &handoff.conversation_id),
         ["reply 1", "reply 2", "reply 3", "reply 4", "reply 5"]

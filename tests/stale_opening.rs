@@ -5,40 +5,14 @@
 //! bridge's clock is moved past the wait, which the Lambda path's system clock cannot be.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, Path, options, registered_stack_with, start_handoff_that_stays_opening,
+    DEMO_AGENTS, MovableClock, Path, options, registered_stack_with,
+    start_handoff_that_stays_opening,
 };
-use hitl_bridge::ports::Clock;
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use serde_json::json;
-
-/// The system clock, set back by some time until it catches up. (Setting it back, rather
-/// than forward later, keeps the HubSpot simulator's signed timestamps within the bridge's
-/// five-minute window once it has caught up.)
-struct MovableClock {
-    ahead_ms: AtomicI64,
-}
-
-impl MovableClock {
-    fn behind_by(by: TimeDelta) -> Self {
-        Self {
-            ahead_ms: AtomicI64::new(-by.num_milliseconds()),
-        }
-    }
-
-    fn catch_up(&self) {
-        self.ahead_ms.store(0, Ordering::SeqCst);
-    }
-}
-
-impl Clock for MovableClock {
-    fn now(&self) -> DateTime<Utc> {
-        Utc::now() + TimeDelta::milliseconds(self.ahead_ms.load(Ordering::SeqCst))
-    }
-}
 
 /// A stack whose customer's `startHitl` opened a thread but not the handoff, eleven minutes
 /// ago by the bridge's clock: `(stack, user id, thread id)`.

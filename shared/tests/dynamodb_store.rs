@@ -310,6 +310,20 @@ async fn sessions_are_found_from_either_side() {
     assert_eq!(by_thread.status, SessionStatus::Open);
     assert_eq!(by_thread.thread_id.as_deref(), Some("9012"));
     assert_eq!(by_thread.conversation_id.as_deref(), Some("conv_1"));
+    let opened_at = by_thread.activated_at_ms.expect("the opening time is kept");
+    assert_eq!(opened_at, f.clock.now().timestamp_millis());
+    f.clock.advance(5);
+    store.activate(&session.id, "conv_1").await.unwrap();
+    assert_eq!(
+        store
+            .find_by_thread("9012")
+            .await
+            .unwrap()
+            .unwrap()
+            .activated_at_ms,
+        Some(opened_at),
+        "a retried startHitl's activation keeps the first time"
+    );
     assert!(
         store
             .set_assignee(&session.id, Some("A-1"), 10)

@@ -182,3 +182,33 @@ pub async fn eventually(what: &str, mut condition: impl FnMut() -> bool) {
 pub async fn settle() {
     tokio::time::sleep(Duration::from_millis(150)).await;
 }
+
+/// The system clock, set back by some time until it catches up: what a bridge sees when
+/// time has passed since something happened (an opening, a handoff). Setting it back,
+/// rather than forward later, keeps the HubSpot simulator's signed timestamps within the
+/// bridge's five-minute window once it has caught up. For [`Path::InProcess`] stacks
+/// (`SandboxOptions::clock`); the Lambda path's functions read the system clock.
+pub struct MovableClock {
+    ahead_ms: std::sync::atomic::AtomicI64,
+}
+
+impl MovableClock {
+    pub fn behind_by(by: chrono::TimeDelta) -> Self {
+        Self {
+            ahead_ms: std::sync::atomic::AtomicI64::new(-by.num_milliseconds()),
+        }
+    }
+
+    pub fn catch_up(&self) {
+        self.ahead_ms.store(0, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl hitl_bridge::ports::Clock for MovableClock {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        chrono::Utc::now()
+            + chrono::TimeDelta::milliseconds(
+                self.ahead_ms.load(std::sync::atomic::Ordering::SeqCst),
+            )
+    }
+}

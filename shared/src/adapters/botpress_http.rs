@@ -139,12 +139,16 @@ impl BotpressGateway for BotpressClient {
         event_type: &str,
         conversation_id: &str,
         payload: Value,
+        delay: Option<std::time::Duration>,
     ) -> Result<(), UpstreamError> {
-        let body = json!({
+        let mut body = json!({
             "type": event_type,
             "payload": payload,
             "conversationId": conversation_id,
         });
+        if let Some(delay) = delay {
+            body["schedule"] = json!({ "delay": delay.as_millis() });
+        }
         let _event: Value = self
             .call(
                 "create event",

@@ -42,7 +42,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     customer_name         TEXT,
     customer_identifier_type  TEXT,
     customer_identifier_value TEXT,
-    closed_at_ms          INTEGER
+    closed_at_ms          INTEGER,
+    activated_at_ms       INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -105,6 +106,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "customer_identifier_type", "TEXT"),
     ("sessions", "customer_identifier_value", "TEXT"),
     ("sessions", "closed_at_ms", "INTEGER"),
+    ("sessions", "activated_at_ms", "INTEGER"),
 ];
 
 /// How long a closed session is kept: what the DynamoDB store's TTL keeps it
@@ -231,7 +233,7 @@ impl SqliteStore {
 const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, customer_user_id, \
     channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
     assigned_actor_id, created_at, assignment_changed_at_ms, replies_relayed_until_ms, \
-    customer_name, customer_identifier_type, customer_identifier_value";
+    customer_name, customer_identifier_type, customer_identifier_value, activated_at_ms";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
     let status: String = row.get(10)?;
@@ -257,6 +259,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
             .with_timezone(&Utc),
         replies_relayed_until_ms: row.get(14)?,
         customer: session_customer_from_row(row)?,
+        activated_at_ms: row.get(18)?,
     })
 }
 
@@ -342,7 +345,7 @@ impl SessionStore for SqliteStore {
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18)"
+                     ?16, ?17, ?18, ?19)"
                 ),
                 params![
                     session.id,
@@ -369,6 +372,7 @@ impl SessionStore for SqliteStore {
                         .customer
                         .as_ref()
                         .map(|customer| customer.identifier.value()),
+                    session.activated_at_ms,
                 ],
             )?;
             transaction.commit()?;
@@ -391,12 +395,15 @@ impl SessionStore for SqliteStore {
 
     async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<(), StoreError> {
         let (session_id, conversation_id) = (session_id.to_string(), conversation_id.to_string());
+        let now = self.now_ms();
         self.run("activate session", move |connection| {
             connection.execute(
                 "UPDATE sessions SET conversation_id = ?2, \
+                 activated_at_ms = CASE WHEN status = 'opening' \
+                     THEN COALESCE(activated_at_ms, ?3) ELSE activated_at_ms END, \
                  status = CASE WHEN status = 'opening' THEN 'open' ELSE status END \
                  WHERE id = ?1",
-                params![session_id, conversation_id],
+                params![session_id, conversation_id, now],
             )?;
             Ok(())
         })
@@ -1104,6 +1111,15 @@ mod tests {
         assert_eq!(by_thread, by_conversation);
         assert_eq!(by_thread.status, SessionStatus::Open);
         assert_eq!(by_thread.customer, session.customer);
+        let opened_at = by_thread.activated_at_ms.expect("the opening time is kept");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        store.activate(&session.id, "conv_1").await.unwrap();
+        let again = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+        assert_eq!(
+            again.activated_at_ms,
+            Some(opened_at),
+            "a retried startHitl's activation keeps the first time"
+        );
     }
 
     #[tokio::test]

@@ -68,6 +68,12 @@ pub struct HandoffSession {
     /// written later may have unrelayed predecessors (`relay::reply_order`). `None` before the
     /// first reply.
     pub replies_relayed_until_ms: Option<i64>,
+    /// When (ms) the handoff opened (its bot conversation recorded). The bot's HITL plugin
+    /// starts listening only after `startHitl` answers, so events sent in the moments after
+    /// are scheduled for later (`relay::help_desk_events`). `None` before, and on sessions
+    /// stored by older versions.
+    #[serde(default)]
+    pub activated_at_ms: Option<i64>,
 }
 
 /// The customer as the thread's messages name them.
@@ -123,6 +129,7 @@ impl HandoffSession {
             created_at: now,
             customer: None,
             replies_relayed_until_ms: None,
+            activated_at_ms: None,
         }
     }
 

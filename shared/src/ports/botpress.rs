@@ -39,11 +39,14 @@ pub trait BotpressGateway: Send + Sync {
         bot: &BotpressContext,
         message: &BotpressMessage,
     ) -> Result<String, UpstreamError>;
+    /// Emits an event of the integration into the conversation; with `delay`, Botpress holds
+    /// it that long before the bot sees it (`schedule.delay`).
     async fn create_event(
         &self,
         bot: &BotpressContext,
         event_type: &str,
         conversation_id: &str,
         payload: Value,
+        delay: Option<std::time::Duration>,
     ) -> Result<(), UpstreamError>;
 }

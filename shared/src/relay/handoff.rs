@@ -64,7 +64,6 @@ impl Relay {
             self.clock.now(),
         )
         .for_customer(&customer);
-        let new_session_id = candidate.id.clone();
         let mut session = self.store.insert_or_get_active(candidate.clone()).await?;
         if session.status == SessionStatus::Opening && !is_opening(&session, self.clock.now()) {
             // An opening no retry finished in time: the help desk's side stopped waiting for it
@@ -82,17 +81,13 @@ impl Relay {
         {
             return Ok(conversation_id.clone());
         }
-        // An earlier attempt that published the opening but never recorded its thread (its
-        // answer was lost, or the store's write failed): HubSpot made the thread then, and
-        // the help desk's events about it found no session.
-        let thread_may_predate_us = session.id != new_session_id && session.thread_id.is_none();
         let mut thread_id = session.thread_id.clone();
         match self
             .open_both_sides(bot, &input, &customer, &session, &mut thread_id)
             .await
         {
             Ok(conversation_id) => {
-                if thread_may_predate_us && let Some(thread_id) = &thread_id {
+                if let Some(thread_id) = &thread_id {
                     self.catch_up_on_assignment(thread_id).await;
                 }
                 Ok(conversation_id)
@@ -166,12 +161,17 @@ impl Relay {
         Ok(conversation_id)
     }
 
-    /// Tells the bot of an agent who took the thread before the bridge knew it was ours: the
-    /// assignment's webhook (which, unlike a reply's, does not name our `integrationThreadId`)
-    /// was acknowledged as a stranger's and will not come again. The thread's assignee now
-    /// is read and applied as a change made at the time of the read, so a later webhook of
-    /// the same assignment announces nothing twice and an older one is ignored. Best effort:
-    /// a failure is logged, and the next assignment reaches the bot as usual.
+    /// Tells the bot of an agent who took the thread while the handoff was opening, once it is
+    /// open. Inbox routing often assigns a thread as soon as it exists: that webhook was
+    /// answered "in progress" and comes again only at HubSpot's next retry (after the agent's
+    /// first replies, perhaps); and when an earlier attempt's answer was lost, the thread was
+    /// not yet ours at all, and the webhook (which, unlike a reply's, names no
+    /// `integrationThreadId`) was acknowledged as a stranger's and will not come again. The
+    /// thread's assignee now is read and applied as a change made at the time of the read, so
+    /// a later webhook of the same assignment announces nothing twice and an older one is
+    /// ignored; the event waits until the bot listens (`until_the_bot_listens`). One HubSpot
+    /// call per handoff opened. Best effort: a failure is logged, and the assignment's webhook
+    /// still reaches the bot at HubSpot's retry.
     async fn catch_up_on_assignment(&self, thread_id: &str) {
         let read_at_ms = self.clock.now().timestamp_millis();
         let caught_up = match self.hubspot.thread_assignee(thread_id).await {

@@ -243,6 +243,7 @@ impl Relay {
                         "hitlStopped",
                         &conversation_id,
                         json!({ "conversationId": conversation_id }),
+                        self.until_the_bot_listens(&session),
                     )
                     .await?;
                 // Closed after Botpress has it, so a failure above is redone by the retry.
@@ -270,6 +271,7 @@ impl Relay {
                 "hitlAssigned",
                 &conversation_id,
                 json!({ "conversationId": conversation_id, "userId": agent_user_id }),
+                self.until_the_bot_listens(session),
             )
             .await?;
         Ok(())
@@ -297,6 +299,23 @@ impl Relay {
             }
             _ => Ok(()),
         }
+    }
+}
+
+/// How long after a handoff opens its bot may not be listening yet: the HITL plugin marks
+/// the conversation active only after `startHitl` has answered (a few Runtime API calls
+/// later), and until then it drops the integration's events (`hitlAssigned` is not shown,
+/// `hitlStopped` does not end the session). An event in this window is scheduled for its end.
+const THE_BOT_LISTENS_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+
+impl Relay {
+    /// The delay an event about `session` needs so the bot hears it: what is left of
+    /// [`THE_BOT_LISTENS_AFTER`] since it opened; `None` once that has passed (or for a
+    /// session stored before the time was kept).
+    fn until_the_bot_listens(&self, session: &HandoffSession) -> Option<std::time::Duration> {
+        let opened = chrono::DateTime::from_timestamp_millis(session.activated_at_ms?)?;
+        let left = opened + THE_BOT_LISTENS_AFTER - self.clock.now();
+        left.to_std().ok().filter(|left| !left.is_zero())
     }
 }
 

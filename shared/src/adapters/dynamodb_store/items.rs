@@ -31,6 +31,7 @@ pub(super) const ASSIGNMENT_CHANGED_AT_MS: &str = "assignment_changed_at_ms";
 /// The creation time (ms) of the newest agent reply relayed in a session (written by
 /// `sessions::ADVANCE_REPLIES_MARK`).
 const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
+pub(super) const ACTIVATED_AT_MS: &str = "activated_at_ms";
 /// The customer the session's messages come from (absent on sessions of older versions).
 const CUSTOMER_NAME: &str = "customer_name";
 const CUSTOMER_IDENTIFIER_TYPE: &str = "customer_identifier_type";
@@ -126,6 +127,9 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
     if let Some(relayed_until) = session.replies_relayed_until_ms {
         item.insert(REPLIES_RELAYED_UNTIL_MS.to_string(), n(relayed_until));
     }
+    if let Some(activated_at) = session.activated_at_ms {
+        item.insert(ACTIVATED_AT_MS.to_string(), n(activated_at));
+    }
     if let Some(customer) = &session.customer {
         item.insert(CUSTOMER_NAME.to_string(), s(&customer.name));
         item.insert(
@@ -170,6 +174,7 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
             .with_timezone(&Utc),
         customer: session_customer_from_item(item)?,
         replies_relayed_until_ms: number(item, REPLIES_RELAYED_UNTIL_MS)?,
+        activated_at_ms: number(item, ACTIVATED_AT_MS)?,
     })
 }
 

@@ -11,8 +11,8 @@ use crate::model::HandoffSession;
 use crate::ports::{SessionStore, StoreError};
 
 use super::items::{
-    self, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL,
-    n, s,
+    self, ACTIVATED_AT_MS, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID,
+    SESSION_ID, THREAD_ID, TTL, n, s,
 };
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
@@ -171,8 +171,13 @@ impl DynamoStore {
         let opens = matches!(side, Side::Conversation);
         for attempt in 0..ATTEMPTS {
             let now = self.now_secs();
+            // The first activation's time stays (`if_not_exists`): a retried startHitl
+            // activates again.
             let expression = if opens {
-                format!("SET {attribute} = :id, #status = :open")
+                format!(
+                    "SET {attribute} = :id, #status = :open, \
+                     {ACTIVATED_AT_MS} = if_not_exists({ACTIVATED_AT_MS}, :activated)"
+                )
             } else {
                 format!("SET {attribute} = :id")
             };
@@ -180,6 +185,7 @@ impl DynamoStore {
                 values([(":id", s(id)), (":closed", s("closed"))]).unwrap_or_default();
             if opens {
                 session_values.insert(":open".into(), s("open"));
+                session_values.insert(":activated".into(), n(self.now_ms()));
             }
             let active = vec![
                 writes::update(

@@ -1,0 +1,107 @@
+//! The bot's HITL plugin starts listening to a handoff only after `startHitl` has answered
+//! (it marks the conversation active a few Runtime API calls later) and drops the
+//! integration's events until then. So an event about a handoff that opened moments ago is
+//! scheduled (`schedule.delay`) for when the plugin listens, and one about an older handoff
+//! goes at once. And an agent who took the thread while the handoff was opening is announced
+//! once it is open, without waiting for HubSpot's retry of the assignment webhook.
+
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use flow_support::{
+    DEMO_AGENTS, MovableClock, Path, on_both_paths, options, registered_stack,
+    registered_stack_with, start_handoff, start_handoff_that_stays_opening,
+};
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use serde_json::{Value, json};
+
+/// The `schedule.delay` (ms) of each `hitlAssigned` the bridge created, in order (`None`:
+/// sent at once).
+fn assigned_delays(stack: &SandboxStack) -> Vec<Option<u64>> {
+    stack
+        .botpress
+        .recorder()
+        .matching("POST", "/v1/chat/events")
+        .iter()
+        .filter_map(|call| serde_json::from_str::<Value>(&call.body).ok())
+        .filter(|body| body["type"] == "hitlAssigned")
+        .map(|body| body["schedule"]["delay"].as_u64())
+        .collect()
+}
+
+/// An agent takes the thread the moment the handoff opens: the bot hears it once the plugin
+/// listens, within five seconds of the opening.
+async fn an_assignment_as_the_handoff_opens_waits_until_the_bot_listens(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, DEMO_AGENTS[0].0)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    let delays = assigned_delays(&stack);
+    assert_eq!(delays.len(), 1, "{delays:?}");
+    let delay = delays[0].expect("scheduled");
+    assert!(delay > 0 && delay <= 5_000, "{delay} ms");
+}
+
+/// An agent assigned while the handoff was still opening (its webhook answered "in
+/// progress") is announced when `startHitl` opens it, scheduled for when the bot listens;
+/// HubSpot's retry of the webhook then announces nothing more.
+async fn an_assignment_while_opening_is_announced_once_the_handoff_opens(path: Path) {
+    let stack = registered_stack(path).await;
+    let (user_id, thread_id) = start_handoff_that_stays_opening(&stack).await;
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let early = stack.hubspot.assign(&thread_id, ada).await.unwrap();
+    assert_eq!(early.status, 503, "{}", early.response_body);
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let assigned = stack.botpress.events_of_type("hitlAssigned");
+    assert_eq!(assigned.len(), 1, "announced without HubSpot's retry");
+    assert_eq!(assigned[0]["status"], "scheduled");
+    let agent = stack
+        .botpress
+        .user(assigned[0]["payload"]["userId"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(agent["name"], ada_name);
+
+    let retried = stack.hubspot.redeliver(&early).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(stack.botpress.events_of_type("hitlAssigned").len(), 1);
+}
+
+on_both_paths!(
+    an_assignment_as_the_handoff_opens_waits_until_the_bot_listens,
+    an_assignment_while_opening_is_announced_once_the_handoff_opens,
+);
+
+/// A handoff that opened a while ago (by the bridge's clock): its events go at once. In
+/// process only, where the bridge's clock can be set.
+#[tokio::test]
+async fn an_assignment_on_a_handoff_open_for_a_while_goes_at_once() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::seconds(6)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let handoff = start_handoff(&stack).await;
+    clock.catch_up();
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, DEMO_AGENTS[1].0)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assert_eq!(assigned_delays(&stack), [None]);
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    let stopped = stack.botpress.events_of_type("hitlStopped");
+    assert_eq!(stopped.len(), 1);
+    assert_eq!(stopped[0]["status"], "pending", "not scheduled");
+}
