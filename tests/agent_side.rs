@@ -733,6 +733,36 @@ async fn a_reply_timed_by_its_event_does_not_wait_for_itself(path: Path) {
     );
 }
 
+/// An agent writes on our channel in a thread no handoff of the bridge has (one an agent
+/// started on the channel, or whose closed handoff expired): the message reaches nobody, and
+/// the agent sees it FAILED with the reason rather than seemingly sent.
+async fn a_reply_in_a_thread_without_a_handoff_is_marked_failed(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let held = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text("Hello?"),
+        )
+        .unwrap();
+    let mut event: Value = serde_json::from_str(&held.body).unwrap();
+    event["message"]["conversationsThreadId"] = json!("987654321");
+    event["channelIntegrationThreadIds"] = json!([]);
+    let delivery = stack
+        .hubspot
+        .deliver_raw(&held.url, event.to_string())
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert!(texts(&stack, &handoff.conversation_id).is_empty());
+    assert_eq!(
+        status_of(&stack, &handoff.thread_id, &held.message_id),
+        "FAILED"
+    );
+}
+
 /// HubSpot refuses for good to list the thread's history (a scope the install lacks, say): the
 /// reply still reaches the customer, marked SENT, instead of being acknowledged and dropped.
 async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(path: Path) {
@@ -973,4 +1003,5 @@ on_both_paths!(
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
     two_changes_under_one_event_id_both_reach_the_bot,
     a_reply_timed_by_its_event_does_not_wait_for_itself,
+    a_reply_in_a_thread_without_a_handoff_is_marked_failed,
 );

@@ -25,6 +25,11 @@ const HANDOFF_ENDED: &str =
 /// in its event (the whole could not be read).
 const CUT_SHORT: &str = "Only the start of this message reached the customer: HubSpot would not give the bridge the whole of it. Send the rest again.";
 
+/// What the agent reads on a message in a thread of our channel that no handoff of the bridge
+/// has (a conversation an agent started on the channel, or one whose closed handoff has since
+/// expired): nobody on the bot's side reads it.
+const NO_HANDOFF: &str = "Not delivered: no customer of the bot is connected to this conversation. Customers reach you by asking the bot for a person.";
+
 /// What the agent reads on a message to a customer whose handoff never finished opening (the
 /// bot's `startHitl` failed and was not retried).
 const NEVER_OPENED: &str = "Not delivered: the customer's handoff did not finish opening, so they are not connected. They reach you again by asking for a person.";
@@ -44,10 +49,20 @@ impl Relay {
                 // (HubSpot made the thread, its answer did not reach the bridge).
                 Some(opening) => opening,
                 None => {
+                    let ours = self
+                        .store
+                        .channel_setup()
+                        .await?
+                        .is_some_and(|setup| setup.channel_id == reply.channel_id);
                     tracing::info!(
                         thread_id = reply.thread_id,
-                        "agent reply on a thread the bridge did not open; ignored"
+                        on_our_channel = ours,
+                        "agent reply on a thread no handoff of the bridge has; ignored"
                     );
+                    if ours {
+                        self.mark_reply(&reply, DeliveryStatus::Failed(NO_HANDOFF.to_string()))
+                            .await;
+                    }
                     return Ok((Outcome::Ignored, None));
                 }
             },
