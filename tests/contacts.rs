@@ -123,6 +123,44 @@ async fn racing_creates_of_one_phone_number_make_one_contact(path: Path) {
     assert_eq!(creates(&stack), 1);
 }
 
+/// HubSpot creates the contact of a phone number (not unique in its CRM) and its answer is
+/// lost (a 502): the create is not sent again within the call, and Botpress's retry finds the
+/// contact (had HubSpot's search not shown it yet, the retry would wait, "in progress", while
+/// the claim lasts, rather than create a second). A 429, refused before any work, is sent
+/// again at once.
+async fn a_create_that_may_have_happened_is_not_repeated(path: Path) {
+    let stack = creating_stack(path).await;
+    let phone = "+14155550124";
+    stack.hubspot.faults().fail_next_after_applying(
+        &format!("{CONTACTS}$"),
+        Failure {
+            status: 502,
+            retry_after: None,
+        },
+        1,
+    );
+    let lost = stack.caller.create_user("Sam", Some(phone)).await;
+    assert_eq!(lost.status, 503, "{}", lost.text);
+    assert_eq!(creates(&stack), 1, "sent once");
+    let retried = stack.caller.create_user("Sam", Some(phone)).await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    assert_eq!(creates(&stack), 1, "found, not created again");
+    assert_eq!(stack.hubspot.contacts_reached_at(phone).len(), 1);
+
+    let other = "+14155550125";
+    stack.hubspot.faults().fail_next(
+        &format!("{CONTACTS}$"),
+        Failure {
+            status: 429,
+            retry_after: Some(0),
+        },
+        1,
+    );
+    let created = stack.caller.create_user("Kim", Some(other)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(stack.hubspot.contacts_reached_at(other).len(), 1);
+}
+
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
     let stack = creating_stack(path).await;
     let email = "stale.index@example.com";
@@ -197,6 +235,7 @@ on_both_paths!(
     with_the_setting_off_an_unknown_customer_is_refused_as_before,
     with_the_setting_on_the_contact_is_created_once,
     racing_creates_of_one_phone_number_make_one_contact,
+    a_create_that_may_have_happened_is_not_repeated,
     an_email_hubspot_already_has_is_used_from_its_conflict,
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,

@@ -73,7 +73,7 @@ impl FaultPlan {
         }
     }
 
-    /// The next `count` calls under `prefix` fail.
+    /// The next `count` calls under `prefix` fail (a `prefix` ending in `$`: that path only).
     pub fn fail_next(&self, prefix: &str, failure: Failure, count: usize) {
         self.push_next(prefix, failure, count, false);
     }
@@ -138,7 +138,7 @@ impl FaultPlan {
                     failure,
                     remaining,
                     after_applying,
-                } if path.starts_with(prefix.as_str()) => {
+                } if covers(prefix, path) => {
                     *remaining -= 1;
                     Some((failure.clone(), *after_applying, *remaining == 0))
                 }
@@ -146,7 +146,7 @@ impl FaultPlan {
                     prefix,
                     failure,
                     ratio,
-                } if path.starts_with(prefix.as_str()) => {
+                } if covers(prefix, path) => {
                     let (failure, ratio) = (failure.clone(), *ratio);
                     plan.rng
                         .random_bool(ratio)
@@ -166,6 +166,15 @@ impl FaultPlan {
             plan.injected += 1;
         }
         (latency, chosen)
+    }
+}
+
+/// Whether a rule's `prefix` covers `path`: every path it begins, or, ending in `$`, only the
+/// path before the `$` (`/crm/v3/objects/contacts$`: the create, not `.../search`).
+fn covers(prefix: &str, path: &str) -> bool {
+    match prefix.strip_suffix('$') {
+        Some(exact) => path == exact,
+        None => path.starts_with(prefix),
     }
 }
 
@@ -217,6 +226,14 @@ mod tests {
             status: 429,
             retry_after: Some(1),
         }
+    }
+
+    #[test]
+    fn a_prefix_ending_in_a_dollar_covers_that_path_only() {
+        let plan = FaultPlan::default();
+        plan.fail_next("/crm/v3/objects/contacts$", rate_limited(), 1);
+        assert!(plan.draw("/crm/v3/objects/contacts/search").1.is_none());
+        assert!(plan.draw("/crm/v3/objects/contacts").1.is_some());
     }
 
     #[test]

@@ -209,12 +209,37 @@ impl HubSpotClient {
         operation: &'static str,
         build: impl Fn(&SecretString) -> RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
+        self.send_authorized_as(operation, Repeat::Safely, build)
+            .await
+    }
+
+    /// [`Self::send_authorized`], repeating the call as `repeat` allows (a 401 was refused
+    /// before any work, so it is always sent again with a fresh token).
+    async fn send_authorized_as(
+        &self,
+        operation: &'static str,
+        repeat: Repeat,
+        build: impl Fn(&SecretString) -> RequestBuilder,
+    ) -> Result<reqwest::Response, UpstreamError> {
+        let dispatch = |request| async move {
+            match repeat {
+                Repeat::Safely => send(operation, request).await,
+                Repeat::OnlyIfNotCarriedOut => {
+                    super::retry::send_unless_it_may_have_applied(
+                        Service::HubSpot,
+                        operation,
+                        request,
+                    )
+                    .await
+                }
+            }
+        };
         let token = self
             .tokens
             .access_token()
             .await
             .map_err(|e| token_failure(operation, e))?;
-        let response = send(operation, build(&token)).await?;
+        let response = dispatch(build(&token)).await?;
         if response.status() != StatusCode::UNAUTHORIZED {
             return Ok(response);
         }
@@ -227,7 +252,7 @@ impl HubSpotClient {
             .refresh_after_rejection(&token)
             .await
             .map_err(|e| token_failure(operation, e))?;
-        send(operation, build(&fresh)).await
+        dispatch(build(&fresh)).await
     }
 
     fn authorized(&self, method: Method, url: Url, token: &SecretString) -> RequestBuilder {
@@ -235,6 +260,16 @@ impl HubSpotClient {
             .request(method, url)
             .bearer_auth(token.expose_secret())
     }
+}
+
+/// Whether a call may be sent again after a failure that may follow its being carried out.
+#[derive(Clone, Copy)]
+enum Repeat {
+    /// Reads, and writes HubSpot dedupes (an idempotency id) or that set a value.
+    Safely,
+    /// A create without an idempotency key (a contact): repeated only when it was refused
+    /// before any work (429) or never sent.
+    OnlyIfNotCarriedOut,
 }
 
 async fn send(
@@ -448,7 +483,7 @@ impl HubSpotGateway for HubSpotClient {
             "associations": [],
         });
         let response = self
-            .send_authorized(OP, |token| {
+            .send_authorized_as(OP, Repeat::OnlyIfNotCarriedOut, |token| {
                 self.authorized(Method::POST, url.clone(), token)
                     .json(&body)
             })

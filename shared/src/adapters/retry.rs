@@ -1,9 +1,12 @@
 //! Bounded retries of upstream calls: 429 (honouring `Retry-After`), 5xx and transport errors,
 //! with exponential backoff and full jitter, never past the request's time budget.
 //!
-//! Every call the bridge retries is safe to repeat: publishes carry an idempotency id, Botpress
-//! writes are get-or-create, reads are reads. What cannot finish in the budget is reported as
-//! a retryable failure so the sender (HubSpot, Botpress) retries the whole delivery later.
+//! Every call [`send_with_retries`] repeats is safe to repeat: publishes carry an idempotency
+//! id, Botpress writes are get-or-create, reads are reads. A call that creates something
+//! without such a key (a CRM contact) goes through [`send_unless_it_may_have_applied`], which
+//! repeats it only when it cannot have been carried out. What cannot finish in the budget is
+//! reported as a retryable failure so the sender (HubSpot, Botpress) retries the whole
+//! delivery later.
 
 use std::time::Duration;
 
@@ -48,6 +51,44 @@ pub async fn send_with_retries(
             return give_up(service, operation, outcome).await;
         }
         tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call");
+        tokio::time::sleep(wait).await;
+    }
+}
+
+/// Sends a call that must not be carried out twice, repeating it only when it was not carried
+/// out: after a 429 (the rate limiter refuses before any work) or a connection never made. A
+/// 5xx, a timeout or an answer lost on the way back may follow the work being done: that
+/// failure goes to the caller, which must find out before creating again.
+pub async fn send_unless_it_may_have_applied(
+    service: Service,
+    operation: &'static str,
+    request: RequestBuilder,
+) -> Result<Response, UpstreamError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let Some(this_try) = request.try_clone() else {
+            return send_once(service, operation, request).await;
+        };
+        let wait = match this_try.send().await {
+            Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
+                let wait = wait_for(service, &response, attempt);
+                if attempt >= MAX_ATTEMPTS || budget::remaining().is_some_and(|left| left <= wait) {
+                    return give_up(service, operation, Ok(response)).await;
+                }
+                wait
+            }
+            Ok(response) => return Ok(response),
+            Err(error) if error.is_connect() && attempt < MAX_ATTEMPTS => {
+                let wait = backoff(attempt);
+                if budget::remaining().is_some_and(|left| left <= wait) {
+                    return Err(UpstreamError::transport(service, operation, &error));
+                }
+                wait
+            }
+            Err(error) => return Err(UpstreamError::transport(service, operation, &error)),
+        };
+        tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call that was not carried out");
         tokio::time::sleep(wait).await;
     }
 }

@@ -49,10 +49,19 @@ impl Relay {
                 tracing::info!(contact_id, customer = %redacted(identifier.value()), "the HubSpot contact existed already");
                 contact_id
             }
-            Err(error) => {
+            // Refused before any work (a 429) or for good: a retry may create it.
+            Err(error) if error.status == Some(429) || !error.retryable => {
                 if let Err(release_error) = self.store.release(&key).await {
                     tracing::warn!(%release_error, "could not release the contact creation claim; its lease will expire");
                 }
+                return Err(error.into());
+            }
+            // A 5xx or a lost answer may follow the contact being created, which HubSpot's
+            // search shows only seconds later: the claim is kept until its lease ends, so a
+            // retry meanwhile waits ("in progress") and one after it finds the contact
+            // rather than creating a second.
+            Err(error) => {
+                tracing::warn!(%error, "creating the HubSpot contact may have happened; retries wait for the claim's lease");
                 return Err(error.into());
             }
         };
