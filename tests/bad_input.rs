@@ -237,32 +237,6 @@ fn botpress_cases(conversation_id: &str) -> Vec<BotpressCase> {
             "not a valid email",
         ),
         case(
-            "createUser name over Botpress's 200 characters",
-            "action_triggered",
-            Standard,
-            action(
-                "createUser",
-                json!({ "name": "J".repeat(201), "email": "jane.doe@example.com" }),
-            ),
-            400,
-            "`name` is 201 characters",
-        ),
-        case(
-            "createUser pictureUrl over Botpress's 40,000 characters",
-            "action_triggered",
-            Standard,
-            action(
-                "createUser",
-                json!({
-                    "name": "Jane",
-                    "email": "jane.doe@example.com",
-                    "pictureUrl": format!("https://img.example.com/{}", "a".repeat(40_000)),
-                }),
-            ),
-            400,
-            "`pictureUrl` is 40024 characters",
-        ),
-        case(
             "createUser without email or phone",
             "action_triggered",
             Standard,

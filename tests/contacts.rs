@@ -161,6 +161,39 @@ async fn a_create_that_may_have_happened_is_not_repeated(path: Path) {
     assert_eq!(stack.hubspot.contacts_reached_at(other).len(), 1);
 }
 
+/// A profile past what Botpress takes (a name over 200 characters, an avatar as a `data:` URL
+/// over 40,000) does not keep the customer from an agent: the name is shortened, the picture
+/// left out, and the handoff starts.
+async fn a_profile_past_botpress_limits_still_hands_off(path: Path) {
+    let stack = registered_stack(path).await;
+    let name = format!("Jane {}", "Doe".repeat(70));
+    let avatar = format!("data:image/png;base64,{}", "A".repeat(40_000));
+    let created = stack
+        .caller
+        .send(
+            "action_triggered",
+            serde_json::json!({ "type": "createUser", "input": {
+                "name": name, "pictureUrl": avatar,
+                "email": hitl_cli::sandbox_stack::DEMO_CUSTOMER_EMAIL,
+            }}),
+        )
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let user = stack.botpress.user(&user_id).unwrap();
+    assert_eq!(user["name"].as_str().unwrap().chars().count(), 200);
+    assert!(
+        user.get("pictureUrl")
+            .is_none_or(serde_json::Value::is_null),
+        "{user}"
+    );
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Help"), None, serde_json::json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+}
+
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
     let stack = creating_stack(path).await;
     let email = "stale.index@example.com";
@@ -236,6 +269,7 @@ on_both_paths!(
     with_the_setting_on_the_contact_is_created_once,
     racing_creates_of_one_phone_number_make_one_contact,
     a_create_that_may_have_happened_is_not_repeated,
+    a_profile_past_botpress_limits_still_hands_off,
     an_email_hubspot_already_has_is_used_from_its_conflict,
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,

@@ -88,8 +88,10 @@ fn read_action(bot: BotpressContext, body: &[u8]) -> Result<BotpressCall, String
     match call.action.as_str() {
         "createUser" => {
             let input: CreateUserInput = parse_input(call.input, "createUser")?;
-            input.check()?;
-            Ok(BotpressCall::CreateUser(bot, input))
+            Ok(BotpressCall::CreateUser(
+                bot,
+                input.within_botpress_limits(),
+            ))
         }
         "startHitl" => Ok(BotpressCall::StartHitl(
             bot,

@@ -22,34 +22,39 @@ pub struct CreateUserInput {
 }
 
 /// Botpress's limits on a user (`getOrCreateUser`: `name` 200 characters, `pictureUrl`
-/// 40,000).
-const MAX_NAME_CHARS: usize = 200;
-const MAX_PICTURE_URL_CHARS: usize = 40_000;
+/// 40,000), counted as JavaScript counts a string's length (UTF-16 code units).
+const MAX_NAME_UNITS: usize = 200;
+const MAX_PICTURE_URL_UNITS: usize = 40_000;
 
 impl CreateUserInput {
-    /// What Botpress would refuse, said before anything is created: a refusal after the
-    /// HubSpot contact was made would leave it behind and reach the bot as a 502.
-    pub fn check(&self) -> Result<(), String> {
-        let too_long = |field: &str, value: &str, limit: usize| {
-            let length = value.chars().count();
-            (length > limit).then(|| {
-                format!(
-                    "createUser: `{field}` is {length} characters; Botpress takes at most {limit}"
-                )
-            })
-        };
-        match self
-            .name
-            .as_deref()
-            .and_then(|name| too_long("name", name, MAX_NAME_CHARS))
-            .or_else(|| {
-                self.picture_url
-                    .as_deref()
-                    .and_then(|url| too_long("pictureUrl", url, MAX_PICTURE_URL_CHARS))
-            }) {
-            Some(problem) => Err(problem),
-            None => Ok(()),
+    /// The input cut to what Botpress takes, so no customer is kept from an agent by their
+    /// profile: a name past the limit is shortened (the help desk still shows who it is), and
+    /// a picture past it (a `data:` URL of a large avatar, say) is left out. Done before
+    /// anything is created, so Botpress never refuses the user after the HubSpot contact exists.
+    pub fn within_botpress_limits(mut self) -> Self {
+        if let Some(name) = &mut self.name
+            && name.encode_utf16().count() > MAX_NAME_UNITS
+        {
+            let mut units = 0;
+            let cut = name
+                .char_indices()
+                .find(|(_, ch)| {
+                    units += ch.len_utf16();
+                    units > MAX_NAME_UNITS
+                })
+                .map_or(name.len(), |(at, _)| at);
+            name.truncate(cut);
+            tracing::info!("createUser: the name is longer than Botpress takes; shortened");
         }
+        if self
+            .picture_url
+            .as_ref()
+            .is_some_and(|url| url.encode_utf16().count() > MAX_PICTURE_URL_UNITS)
+        {
+            self.picture_url = None;
+            tracing::info!("createUser: the picture URL is longer than Botpress takes; left out");
+        }
+        self
     }
 }
 
@@ -126,21 +131,17 @@ mod tests {
     }
 
     #[test]
-    fn what_botpress_would_refuse_is_said_first_counting_characters() {
-        assert!(
-            input(&"é".repeat(200), Some("x".repeat(40_000)))
-                .check()
-                .is_ok()
-        );
-        assert_eq!(
-            input(&"é".repeat(201), None).check().unwrap_err(),
-            "createUser: `name` is 201 characters; Botpress takes at most 200"
-        );
-        assert!(
-            input("Jane", Some("x".repeat(40_001)))
-                .check()
-                .unwrap_err()
-                .contains("`pictureUrl` is 40001 characters")
-        );
+    fn a_profile_past_botpress_limits_is_cut_to_them_not_refused() {
+        let within = input(&"é".repeat(200), Some("x".repeat(40_000))).within_botpress_limits();
+        assert_eq!(within.name.as_deref(), Some("é".repeat(200).as_str()));
+        assert_eq!(within.picture_url.map(|url| url.len()), Some(40_000));
+
+        let long = input(&"é".repeat(201), Some("x".repeat(40_001))).within_botpress_limits();
+        assert_eq!(long.name.as_deref(), Some("é".repeat(200).as_str()));
+        assert_eq!(long.picture_url, None, "left out");
+
+        // 🙂 is two UTF-16 units, as Botpress counts: 100 of them fill the 200.
+        let emoji = input(&"🙂".repeat(101), None).within_botpress_limits();
+        assert_eq!(emoji.name.as_deref(), Some("🙂".repeat(100).as_str()));
     }
 }
