@@ -114,6 +114,19 @@ impl Deployment {
             .all(|call| call.status == 200)
     }
 
+    /// Waits (10 s at most) until the secret holds the refresh token HubSpot accepts: a
+    /// refresh that went on without its caller stored what it obtained.
+    async fn until_the_secret_holds_the_live_refresh_token(&self) {
+        let stored = async {
+            while self.stored_refresh_token().await != self.hubspot.current_refresh_token() {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        };
+        tokio::time::timeout(std::time::Duration::from_secs(10), stored)
+            .await
+            .expect("the refresh went on without its caller and stored the rotated refresh token");
+    }
+
     async fn stored_refresh_token(&self) -> String {
         let secrets = self.vault().read_secrets().await.unwrap();
         secrets.hubspot_refresh_token.expose_secret().to_string()
@@ -282,27 +295,21 @@ async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() 
         delay: std::time::Duration::from_millis(800),
     }));
 
-    let cut_off = tokio::time::timeout(
-        std::time::Duration::from_millis(300),
-        refresher.access_token(),
-    )
-    .await;
-    assert!(cut_off.is_err(), "the request was dropped mid-refresh");
-    assert_ne!(
-        deployment.hubspot.current_refresh_token(),
-        original,
-        "HubSpot had rotated the refresh token by then"
-    );
-
-    let stored_in_time = async {
-        while deployment.stored_refresh_token().await != deployment.hubspot.current_refresh_token()
-        {
-            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The request is dropped as soon as HubSpot has rotated the refresh token, while the
+    // secret's write (800 ms) is under way.
+    let rotated = async {
+        while deployment.hubspot.current_refresh_token() == original {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
         }
     };
-    tokio::time::timeout(std::time::Duration::from_secs(5), stored_in_time)
-        .await
-        .expect("the refresh went on without its caller and stored the rotated refresh token");
+    tokio::select! {
+        _ = refresher.access_token() => panic!("the refresh finished before it could be cut off"),
+        () = rotated => {}
+    }
+
+    deployment
+        .until_the_secret_holds_the_live_refresh_token()
+        .await;
     deployment
         .refresher()
         .refresh_now()
@@ -312,37 +319,4 @@ async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() 
         deployment.every_refresh_was_accepted(),
         "HubSpot never saw a retired refresh token"
     );
-}
-
-/// A request whose budget ends while its refresh is still being stored gets a retryable
-/// error at its deadline (its sender retries), not a wait past it; the refresh finishes.
-#[tokio::test]
-async fn a_request_stops_waiting_for_a_slow_refresh_at_its_deadline() {
-    let deployment = Deployment::start().await;
-    let refresher = deployment.refresher_with(Arc::new(SlowVault {
-        inner: deployment.vault(),
-        delay: std::time::Duration::from_secs(2),
-    }));
-    let started = std::time::Instant::now();
-    let deadline = tokio::time::Instant::now() + std::time::Duration::from_millis(500);
-    let answer =
-        hitl_bridge::adapters::budget::with_deadline(deadline, refresher.access_token()).await;
-    let waited = started.elapsed();
-    let error = answer.expect_err("the refresh was still being stored at the deadline");
-    assert!(error.retryable(), "{error}");
-    assert!(
-        waited < std::time::Duration::from_millis(1500),
-        "the request answered at its deadline, not after the refresh ({waited:?})"
-    );
-    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
-    assert_eq!(
-        deployment.stored_refresh_token().await,
-        deployment.hubspot.current_refresh_token(),
-        "the refresh finished on its own"
-    );
-    let token = refresher
-        .access_token()
-        .await
-        .expect("the kept grant serves");
-    assert!(!token.expose_secret().is_empty());
 }

@@ -13,10 +13,12 @@
 //! use of a token, before anything else, and the scheduled refresh reports the failure.
 //!
 //! For the same reason a refresh, once begun, is never cut off by its caller: it runs in a
-//! task of its own, which the caller waits for (until its request's deadline at most). A
-//! request dropped at its deadline would otherwise drop the refresh between HubSpot's answer
-//! and the vault's write, losing a rotated refresh token and leaving the lock held for its
-//! whole lease.
+//! task of its own, which the caller waits for. A request dropped at its deadline (the local
+//! server's stop at the Lambda timeout) would otherwise drop the refresh between HubSpot's
+//! answer and the vault's write, losing a rotated refresh token and leaving the lock held for
+//! its whole lease. The task keeps the request's budget (it starts no call past it, as
+//! before), and the caller waits for its end rather than answering at the deadline: on Lambda
+//! an answer freezes the environment, and a refresh frozen half-way is as lost.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -149,9 +151,9 @@ impl OAuthTokens {
     }
 
     /// The cached token when `decide` takes it; otherwise a refresh (or adoption of another
-    /// process's) in a task of its own, waited for until this request's deadline at most.
-    /// Past it the caller gets a retryable error and the refresh goes on to its end, so the
-    /// grant it may rotate is stored and the lock released.
+    /// process's) in a task of its own, under this request's budget, waited for to its end. A
+    /// caller dropped meanwhile leaves the task to finish, so the grant it may rotate is stored
+    /// and the lock released.
     async fn with_grant<D>(&self, decide: D) -> Result<SecretString, TokenError>
     where
         D: Fn(&TokenKeeper, &StoredTokens) -> Option<SecretString> + Send + Sync + 'static,
@@ -160,19 +162,14 @@ impl OAuthTokens {
             return Ok(token);
         }
         let keeper = Arc::clone(&self.keeper);
-        let refresh = tokio::spawn(async move { keeper.with_grant(&decide).await });
-        let finished = match budget::current_deadline() {
-            Some(deadline) => tokio::time::timeout_at(deadline, refresh)
-                .await
-                .map_err(|_| {
-                    TokenError::Store(StoreError::new(
-                        "wait for the HubSpot token refresh",
-                        "it is still running at this request's deadline; it finishes on its own",
-                    ))
-                })?,
-            None => refresh.await,
-        };
-        match finished {
+        let budget = budget::current_deadline();
+        let refresh = tokio::spawn(async move {
+            match budget {
+                Some(deadline) => budget::with_deadline(deadline, keeper.with_grant(&decide)).await,
+                None => keeper.with_grant(&decide).await,
+            }
+        });
+        match refresh.await {
             Ok(outcome) => outcome,
             Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
             Err(cancelled) => Err(TokenError::Store(StoreError::new(
