@@ -75,16 +75,75 @@ async fn an_assignment_while_opening_is_announced_once_the_handoff_opens(path: P
     assert_eq!(stack.botpress.events_of_type("hitlAssigned").len(), 1);
 }
 
+/// The agent's replies in the seconds after the opening are held too (the plugin drops
+/// messages on a conversation it does not listen to yet), each part due after the one before.
+async fn replies_as_the_handoff_opens_are_held_in_order(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    for text in ["Hello", "I am looking at your order"] {
+        let delivery = stack
+            .hubspot
+            .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, text)
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    let delays: Vec<u64> = stack
+        .botpress
+        .recorder()
+        .matching("POST", "/v1/chat/messages/get-or-create")
+        .iter()
+        .filter_map(|call| serde_json::from_str::<Value>(&call.body).ok())
+        .map(|body| body["schedule"]["delay"].as_u64().expect("held"))
+        .collect();
+    assert_eq!(delays.len(), 2, "{delays:?}");
+    assert!(delays[0] > 0 && delays[0] <= 5_000, "{delays:?}");
+}
+
+/// `startHitl` again for a handoff that is open and assigned (a retry whose first answer was
+/// lost, or the customer asking again from another conversation): the plugin listens only
+/// after this answer, so the agent is announced again, held at least two seconds.
+async fn start_hitl_on_an_open_assigned_handoff_announces_the_agent_again(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, DEMO_AGENTS[0].0)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    let again = stack
+        .caller
+        .start_hitl(
+            &handoff.user_id,
+            Some("Order did not arrive"),
+            None,
+            json!([]),
+        )
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        flow_support::text(&again.body, "/output/conversationId"),
+        handoff.conversation_id
+    );
+    let delays = assigned_delays(&stack);
+    assert_eq!(delays.len(), 2, "{delays:?}");
+    assert!(delays[1].is_some_and(|delay| delay >= 2_000), "{delays:?}");
+}
+
 on_both_paths!(
     an_assignment_as_the_handoff_opens_waits_until_the_bot_listens,
     an_assignment_while_opening_is_announced_once_the_handoff_opens,
+    replies_as_the_handoff_opens_are_held_in_order,
+    start_hitl_on_an_open_assigned_handoff_announces_the_agent_again,
 );
 
-/// A handoff that opened a while ago (by the bridge's clock): its events go at once. In
+/// A handoff that opened a while ago (11 s by the bridge's clock, past the 10 s in which
+/// what goes to the bot is held): its events go at once. In
 /// process only, where the bridge's clock can be set.
 #[tokio::test]
 async fn an_assignment_on_a_handoff_open_for_a_while_goes_at_once() {
-    let clock = Arc::new(MovableClock::behind_by(TimeDelta::seconds(6)));
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::seconds(11)));
     let stack = registered_stack_with(SandboxOptions {
         clock: Some(clock.clone()),
         ..options(Path::InProcess)

@@ -115,7 +115,7 @@ impl BotpressGateway for BotpressClient {
         bot: &BotpressContext,
         message: &BotpressMessage,
     ) -> Result<String, UpstreamError> {
-        let body = json!({
+        let mut body = json!({
             "conversationId": message.conversation_id,
             "userId": message.user_id,
             "type": message.kind,
@@ -123,6 +123,9 @@ impl BotpressGateway for BotpressClient {
             "tags": message.tags,
             "discriminateByTags": message.tags.keys().collect::<Vec<_>>(),
         });
+        if let Some(delay) = message.delay {
+            body["schedule"] = json!({ "delay": delay.as_millis() });
+        }
         let answer: MessageAnswer = self
             .call(
                 "create message",

@@ -16,6 +16,9 @@ pub struct BotpressMessage {
     pub payload: Value,
     /// Must identify the message uniquely: it is how a retry finds the message it created.
     pub tags: BTreeMap<String, String>,
+    /// How long Botpress holds the message before the bot sees it (`schedule.delay`), if at
+    /// all.
+    pub delay: Option<std::time::Duration>,
 }
 
 /// The Botpress Runtime API calls the relay makes, as an integration call.

@@ -102,8 +102,9 @@ impl Relay {
         self.deliver_agent_message(&session, &reply).await
     }
 
-    /// The opening session whose `integrationThreadId` the reply's event names, when that
-    /// session has not recorded a thread yet: the reply is then to the thread it opened.
+    /// The session whose `integrationThreadId` the reply's event names, when the reply's
+    /// thread lookup missed it: one that had not recorded its thread yet (the reply is to the
+    /// thread it opened), or had just recorded this one.
     async fn opening_named_by(
         &self,
         reply: &AgentMessage,
@@ -118,8 +119,13 @@ impl Relay {
         let session = self.store.find_by_id(session_id).await?;
         Ok(session
             .filter(|session| {
-                session.status == SessionStatus::Opening
-                    && session.thread_id.is_none()
+                // Not yet recorded; or recorded (the handoff may even have opened) since this
+                // reply looked the thread up.
+                session.status != SessionStatus::Closed
+                    && session
+                        .thread_id
+                        .as_ref()
+                        .is_none_or(|thread_id| *thread_id == reply.thread_id)
                     && Some(&session.integration_thread_id) == reply.integration_thread_id.as_ref()
             })
             .map(|session| HandoffSession {
@@ -146,7 +152,10 @@ impl Relay {
         let (whole, cut_short) = self.whole_message(message).await?;
         let message = whole.as_ref();
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
-        let parts = botpress_parts(&conversation_id, &agent_user_id, message);
+        // The bot's plugin may not listen yet in the seconds after the opening: held until it
+        // does, each part a millisecond after the one before, to keep them in order.
+        let listening_in = self.until_the_bot_listens(session);
+        let parts = botpress_parts(&conversation_id, &agent_user_id, message, listening_in);
         let count = parts.len();
         let mut refused = Vec::new();
         for (index, part) in parts.iter().enumerate() {
@@ -283,6 +292,7 @@ fn botpress_parts(
     conversation_id: &str,
     user_id: &str,
     message: &AgentMessage,
+    delay: Option<std::time::Duration>,
 ) -> Vec<BotpressMessage> {
     let part = |tag: String, kind: &str, payload: Value| BotpressMessage {
         conversation_id: conversation_id.to_string(),
@@ -290,6 +300,7 @@ fn botpress_parts(
         kind: kind.to_string(),
         payload,
         tags: BTreeMap::from([(MESSAGE_TAG.to_string(), tag)]),
+        delay: None,
     };
     let mut parts = Vec::with_capacity(1 + message.attachments.len());
     if !message.text.trim().is_empty() {
@@ -306,6 +317,12 @@ fn botpress_parts(
             Attachment::Readable(line) => ("text", json!({ "text": line })),
         };
         parts.push(part(tag, kind, payload));
+    }
+    // Held parts come due a millisecond apart, in order.
+    if let Some(delay) = delay {
+        for (index, part) in (0u64..).zip(parts.iter_mut()) {
+            part.delay = Some(delay + std::time::Duration::from_millis(index));
+        }
     }
     parts
 }
@@ -385,7 +402,7 @@ mod tests {
             truncated: false,
             integration_thread_id: None,
         };
-        let parts = botpress_parts("conv", "user", &message);
+        let parts = botpress_parts("conv", "user", &message, None);
         let summary: Vec<(String, String, Value)> = parts
             .iter()
             .map(|p| {
@@ -422,6 +439,6 @@ mod tests {
             attachments: message.attachments[..1].to_vec(),
             ..message
         };
-        assert_eq!(botpress_parts("conv", "user", &only_file).len(), 1);
+        assert_eq!(botpress_parts("conv", "user", &only_file, None).len(), 1);
     }
 }

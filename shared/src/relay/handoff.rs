@@ -24,6 +24,10 @@ pub struct StartHandoffInput {
     pub message_history: Vec<Value>,
 }
 
+/// How long the bot's HITL plugin may take to listen once `startHitl` has answered (it makes a
+/// few Runtime API calls first): the least delay of what is announced while answering.
+const ANSWER_THEN_LISTEN: Option<std::time::Duration> = Some(std::time::Duration::from_secs(2));
+
 /// The Botpress conversation tag that ties a `hitl` conversation to its HubSpot thread.
 pub(crate) const THREAD_TAG: &str = "hubspotThreadId";
 /// What the opening message says when the bot gave no title.
@@ -79,6 +83,17 @@ impl Relay {
         if let (SessionStatus::Open, Some(conversation_id)) =
             (session.status, &session.conversation_id)
         {
+            // The handoff is open already: a retry of a `startHitl` whose answer was lost, or
+            // the customer asking again from another conversation of the bot. Either way the
+            // plugin listens only after this answer, and may have dropped the assignment sent
+            // before it: the agent is announced again.
+            if let Some(actor_id) = &session.assigned_actor_id
+                && let Err(error) = self
+                    .announce_assignee(&session, actor_id, ANSWER_THEN_LISTEN)
+                    .await
+            {
+                tracing::warn!(%error, session = session.id, "could not announce the thread's agent again");
+            }
             return Ok(conversation_id.clone());
         }
         let mut thread_id = session.thread_id.clone();
@@ -180,6 +195,7 @@ impl Relay {
                     thread_id.to_string(),
                     ThreadChange::Assigned(Some(actor_id)),
                     read_at_ms,
+                    ANSWER_THEN_LISTEN,
                 )
                 .await
                 .map(|_| ()),

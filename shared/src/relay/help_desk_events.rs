@@ -112,7 +112,7 @@ impl Relay {
                 let key = thread_change_key(&event_id, &thread_id, &change, occurred_at_ms);
                 self.once(
                     &key,
-                    self.relay_thread_change(thread_id, change, occurred_at_ms),
+                    self.relay_thread_change(thread_id, change, occurred_at_ms, None),
                 )
                 .await
             }
@@ -147,11 +147,15 @@ impl Relay {
     ///   help desk to start it again, so the customer's side stays with the bot. The agent
     ///   learns it from their next message, which is marked FAILED with the reason instead of
     ///   vanishing (`agent_replies`).
+    ///
+    /// `listening_in`: at least this long before the bot hears of it (a change applied while
+    /// `startHitl` has yet to answer, which the bot's plugin listens only after).
     pub(super) async fn relay_thread_change(
         &self,
         thread_id: String,
         change: ThreadChange,
         occurred_at_ms: i64,
+        listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
         let session = match self.store.find_by_thread(&thread_id).await? {
             Some(session) if is_live(&session) => session,
@@ -223,7 +227,8 @@ impl Relay {
                         .await?;
                     return Ok(Outcome::AlreadyDone);
                 }
-                self.announce_assignee(&session, &actor_id).await?;
+                self.announce_assignee(&session, &actor_id, listening_in)
+                    .await?;
                 // Recorded after Botpress has it: a failure above leaves the assignment to redo.
                 let applied = self
                     .store
@@ -243,7 +248,7 @@ impl Relay {
                         "hitlStopped",
                         &conversation_id,
                         json!({ "conversationId": conversation_id }),
-                        self.until_the_bot_listens(&session),
+                        self.until_the_bot_listens(&session).max(listening_in),
                     )
                     .await?;
                 // Closed after Botpress has it, so a failure above is redone by the retry.
@@ -257,11 +262,13 @@ impl Relay {
 }
 
 impl Relay {
-    /// Tells the bot `actor_id` now handles the session's thread (`hitlAssigned`).
-    async fn announce_assignee(
+    /// Tells the bot `actor_id` now handles the session's thread (`hitlAssigned`), once it
+    /// listens, and not before `listening_in` if given.
+    pub(super) async fn announce_assignee(
         &self,
         session: &HandoffSession,
         actor_id: &str,
+        listening_in: Option<std::time::Duration>,
     ) -> Result<(), RelayError> {
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
         let agent_user_id = self.agent_user(&session.bot, actor_id, None).await?;
@@ -271,7 +278,7 @@ impl Relay {
                 "hitlAssigned",
                 &conversation_id,
                 json!({ "conversationId": conversation_id, "userId": agent_user_id }),
-                self.until_the_bot_listens(session),
+                self.until_the_bot_listens(session).max(listening_in),
             )
             .await?;
         Ok(())
@@ -295,7 +302,7 @@ impl Relay {
                     session = session.id,
                     "a newer assignment overtook this one; the bot is told it again"
                 );
-                self.announce_assignee(&session, newer).await
+                self.announce_assignee(&session, newer, None).await
             }
             _ => Ok(()),
         }
@@ -304,17 +311,24 @@ impl Relay {
 
 /// How long after a handoff opens its bot may not be listening yet: the HITL plugin marks
 /// the conversation active only after `startHitl` has answered (a few Runtime API calls
-/// later), and until then it drops the integration's events (`hitlAssigned` is not shown,
-/// `hitlStopped` does not end the session). An event in this window is scheduled for its end.
-const THE_BOT_LISTENS_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
+/// later), and until then it drops what the integration sends into it: events
+/// (`hitlAssigned` is not shown, `hitlStopped` does not end the session) and agents' messages.
+pub(super) const THE_BOT_LISTENS_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(5);
 
 impl Relay {
-    /// The delay an event about `session` needs so the bot hears it: what is left of
-    /// [`THE_BOT_LISTENS_AFTER`] since it opened; `None` once that has passed (or for a
-    /// session stored before the time was kept).
-    fn until_the_bot_listens(&self, session: &HandoffSession) -> Option<std::time::Duration> {
+    /// The delay what goes to the bot about `session` needs so the bot hears it. Sent `e`
+    /// after the opening, it is due at `THE_BOT_LISTENS_AFTER + e / 2`: after the plugin
+    /// listens, and later for whatever was sent later, so the bot hears things in the order
+    /// they happened (a reassignment after an assignment, a reply after a reply). From
+    /// `2 × THE_BOT_LISTENS_AFTER` on (and for a session stored before the time was kept),
+    /// `None`: at once.
+    pub(super) fn until_the_bot_listens(
+        &self,
+        session: &HandoffSession,
+    ) -> Option<std::time::Duration> {
         let opened = chrono::DateTime::from_timestamp_millis(session.activated_at_ms?)?;
-        let left = opened + THE_BOT_LISTENS_AFTER - self.clock.now();
+        let since = (self.clock.now() - opened).max(chrono::TimeDelta::zero());
+        let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())
     }
 }
