@@ -691,7 +691,7 @@ async fn a_second_stop_signal_stops_serve_without_waiting() {
         hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
     );
     let in_flight = tokio::spawn(async move { caller.register("https://example.com/x").await });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 
     terminate(&serve);
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
