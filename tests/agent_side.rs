@@ -10,7 +10,7 @@ use flow_support::{
 };
 use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
-use hitl_sandbox::hubspot::AgentContent;
+use hitl_sandbox::hubspot::{AgentContent, HeldWebhook};
 use serde_json::{Value, json};
 
 const ACTORS: &str = "/conversations/v3/conversations/actors/";
@@ -688,6 +688,21 @@ async fn two_changes_under_one_event_id_both_reach_the_bot(path: Path) {
     assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
 }
 
+/// Delivers the held webhook's event as `alter` changes it (signed as HubSpot signs).
+async fn deliver_altered(
+    stack: &SandboxStack,
+    held: &HeldWebhook,
+    alter: impl FnOnce(&mut Value),
+) -> hitl_sandbox::hubspot::Delivery {
+    let mut event: Value = serde_json::from_str(&held.body).unwrap();
+    alter(&mut event);
+    stack
+        .hubspot
+        .deliver_raw(&held.url, event.to_string())
+        .await
+        .unwrap()
+}
+
 /// A reply whose event leaves out `message.createdAt` (the bridge then times it by the event's
 /// later `eventTimestamp`): the thread's history lists the reply itself as written before
 /// that time, and it must not be taken for an earlier reply it waits for. It reaches the
@@ -709,23 +724,20 @@ async fn a_reply_timed_by_its_event_does_not_wait_for_itself(path: Path) {
             AgentContent::text("Your parcel left today"),
         )
         .unwrap();
-    let mut event: Value = serde_json::from_str(&held.body).unwrap();
-    let written =
-        chrono::DateTime::parse_from_rfc3339(event["message"]["createdAt"].as_str().unwrap())
-            .unwrap();
-    event["message"]
-        .as_object_mut()
-        .unwrap()
-        .remove("createdAt");
-    event["eventTimestamp"] = json!(
-        (written + chrono::TimeDelta::seconds(2))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-    );
-    let delivery = stack
-        .hubspot
-        .deliver_raw(&held.url, event.to_string())
-        .await
-        .unwrap();
+    let delivery = deliver_altered(&stack, &held, |event| {
+        let written =
+            chrono::DateTime::parse_from_rfc3339(event["message"]["createdAt"].as_str().unwrap())
+                .unwrap();
+        event["message"]
+            .as_object_mut()
+            .unwrap()
+            .remove("createdAt");
+        event["eventTimestamp"] = json!(
+            (written + chrono::TimeDelta::seconds(2))
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    })
+    .await;
     assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     assert_eq!(
         texts(&stack, &handoff.conversation_id),
@@ -747,14 +759,11 @@ async fn a_reply_in_a_thread_without_a_handoff_is_marked_failed(path: Path) {
             AgentContent::text("Hello?"),
         )
         .unwrap();
-    let mut event: Value = serde_json::from_str(&held.body).unwrap();
-    event["message"]["conversationsThreadId"] = json!("987654321");
-    event["channelIntegrationThreadIds"] = json!([]);
-    let delivery = stack
-        .hubspot
-        .deliver_raw(&held.url, event.to_string())
-        .await
-        .unwrap();
+    let delivery = deliver_altered(&stack, &held, |event| {
+        event["message"]["conversationsThreadId"] = json!("987654321");
+        event["channelIntegrationThreadIds"] = json!([]);
+    })
+    .await;
     assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     assert!(texts(&stack, &handoff.conversation_id).is_empty());
     assert_eq!(

@@ -15,15 +15,22 @@ use flow_support::{
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use serde_json::{Value, json};
 
-/// The `schedule.delay` (ms) of each `hitlAssigned` the bridge created, in order (`None`:
-/// sent at once).
-fn assigned_delays(stack: &SandboxStack) -> Vec<Option<u64>> {
+/// The bodies of the bridge's `POST`s to `path` of the Botpress Runtime API, in order.
+fn bodies(stack: &SandboxStack, path: &str) -> Vec<Value> {
     stack
         .botpress
         .recorder()
-        .matching("POST", "/v1/chat/events")
+        .matching("POST", path)
         .iter()
         .filter_map(|call| serde_json::from_str::<Value>(&call.body).ok())
+        .collect()
+}
+
+/// The `schedule.delay` (ms) of each `hitlAssigned` the bridge created, in order (`None`:
+/// sent at once).
+fn assigned_delays(stack: &SandboxStack) -> Vec<Option<u64>> {
+    bodies(stack, "/v1/chat/events")
+        .iter()
         .filter(|body| body["type"] == "hitlAssigned")
         .map(|body| body["schedule"]["delay"].as_u64())
         .collect()
@@ -88,12 +95,8 @@ async fn replies_as_the_handoff_opens_are_held_in_order(path: Path) {
             .unwrap();
         assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     }
-    let delays: Vec<u64> = stack
-        .botpress
-        .recorder()
-        .matching("POST", "/v1/chat/messages/get-or-create")
+    let delays: Vec<u64> = bodies(&stack, "/v1/chat/messages/get-or-create")
         .iter()
-        .filter_map(|call| serde_json::from_str::<Value>(&call.body).ok())
         .map(|body| body["schedule"]["delay"].as_u64().expect("held"))
         .collect();
     assert_eq!(delays.len(), 2, "{delays:?}");
