@@ -36,17 +36,18 @@ fn assigned_delays(stack: &SandboxStack) -> Vec<Option<u64>> {
         .collect()
 }
 
+/// An agent takes the thread in HubSpot; the bridge acknowledges the webhook.
+async fn assign(stack: &SandboxStack, thread_id: &str, actor_id: &str) {
+    let assigned = stack.hubspot.assign(thread_id, actor_id).await.unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+}
+
 /// An agent takes the thread the moment the handoff opens: the bot hears it once the plugin
 /// listens, within five seconds of the opening.
 async fn an_assignment_as_the_handoff_opens_waits_until_the_bot_listens(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
-    let assigned = stack
-        .hubspot
-        .assign(&handoff.thread_id, DEMO_AGENTS[0].0)
-        .await
-        .unwrap();
-    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assign(&stack, &handoff.thread_id, DEMO_AGENTS[0].0).await;
     let delays = assigned_delays(&stack);
     assert_eq!(delays.len(), 1, "{delays:?}");
     let delay = delays[0].expect("scheduled");
@@ -109,12 +110,7 @@ async fn replies_as_the_handoff_opens_are_held_in_order(path: Path) {
 async fn start_hitl_on_an_open_assigned_handoff_announces_the_agent_again(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
-    let assigned = stack
-        .hubspot
-        .assign(&handoff.thread_id, DEMO_AGENTS[0].0)
-        .await
-        .unwrap();
-    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assign(&stack, &handoff.thread_id, DEMO_AGENTS[0].0).await;
     let again = stack
         .caller
         .start_hitl(
@@ -154,12 +150,7 @@ async fn an_assignment_on_a_handoff_open_for_a_while_goes_at_once() {
     .await;
     let handoff = start_handoff(&stack).await;
     clock.catch_up();
-    let assigned = stack
-        .hubspot
-        .assign(&handoff.thread_id, DEMO_AGENTS[1].0)
-        .await
-        .unwrap();
-    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assign(&stack, &handoff.thread_id, DEMO_AGENTS[1].0).await;
     assert_eq!(assigned_delays(&stack), [None]);
     let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
     assert_eq!(closed.status, 200, "{}", closed.response_body);

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::http_client::read_json;
+use super::retry::Repeat;
 use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
     AccessTokens, AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel,
@@ -221,19 +222,8 @@ impl HubSpotClient {
         repeat: Repeat,
         build: impl Fn(&SecretString) -> RequestBuilder,
     ) -> Result<reqwest::Response, UpstreamError> {
-        let dispatch = |request| async move {
-            match repeat {
-                Repeat::Safely => send(operation, request).await,
-                Repeat::OnlyIfNotCarriedOut => {
-                    super::retry::send_unless_it_may_have_applied(
-                        Service::HubSpot,
-                        operation,
-                        request,
-                    )
-                    .await
-                }
-            }
-        };
+        let dispatch =
+            |request| super::retry::send_repeating(Service::HubSpot, operation, request, repeat);
         let token = self
             .tokens
             .access_token()
@@ -260,16 +250,6 @@ impl HubSpotClient {
             .request(method, url)
             .bearer_auth(token.expose_secret())
     }
-}
-
-/// Whether a call may be sent again after a failure that may follow its being carried out.
-#[derive(Clone, Copy)]
-enum Repeat {
-    /// Reads, and writes HubSpot dedupes (an idempotency id) or that set a value.
-    Safely,
-    /// A create without an idempotency key (a contact): repeated only when it was refused
-    /// before any work (429) or never sent.
-    OnlyIfNotCarriedOut,
 }
 
 async fn send(

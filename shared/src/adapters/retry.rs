@@ -3,8 +3,8 @@
 //!
 //! Every call [`send_with_retries`] repeats is safe to repeat: publishes carry an idempotency
 //! id, Botpress writes are get-or-create, reads are reads. A call that creates something
-//! without such a key (a CRM contact) goes through [`send_unless_it_may_have_applied`], which
-//! repeats it only when it cannot have been carried out. What cannot finish in the budget is
+//! without such a key (a CRM contact) goes through [`send_repeating`] with
+//! [`Repeat::OnlyIfNotCarriedOut`], which repeats it only when it cannot have been carried out. What cannot finish in the budget is
 //! reported as a retryable failure so the sender (HubSpot, Botpress) retries the whole
 //! delivery later.
 
@@ -25,44 +25,50 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// client waits 10 s. Within a webhook's budget that means "give up and let HubSpot retry".
 const RATE_LIMIT_DEFAULT_WAIT: Duration = Duration::from_secs(10);
 
+/// Whether a call may be sent again after a failure that may follow its being carried out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Repeat {
+    /// Reads, and writes the service dedupes (an idempotency id, get-or-create) or that set a
+    /// value: repeated after a 429, a 5xx or any transport error.
+    Safely,
+    /// A create without an idempotency key (a CRM contact): repeated only when it was not
+    /// carried out, after a 429 (the rate limiter refuses before any work) or a connection
+    /// never made. A 5xx, a timeout or an answer lost on the way back may follow the work
+    /// being done: that failure goes to the caller, which must find out before creating again.
+    OnlyIfNotCarriedOut,
+}
+
+impl Repeat {
+    fn after_status(self, status: StatusCode) -> bool {
+        match self {
+            Self::Safely => should_retry_status(status),
+            Self::OnlyIfNotCarriedOut => status == StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn after_transport_error(self, error: &reqwest::Error) -> bool {
+        match self {
+            Self::Safely => true,
+            Self::OnlyIfNotCarriedOut => error.is_connect(),
+        }
+    }
+}
+
 /// Sends `request`, retrying what a retry can fix, within the current budget.
 pub async fn send_with_retries(
     service: Service,
     operation: &'static str,
     request: RequestBuilder,
 ) -> Result<Response, UpstreamError> {
-    let mut attempt = 0;
-    loop {
-        attempt += 1;
-        let Some(this_try) = request.try_clone() else {
-            return send_once(service, operation, request).await;
-        };
-        let outcome = send_once(service, operation, this_try).await;
-        let wait = match &outcome {
-            Ok(response) if should_retry_status(response.status()) => {
-                wait_for(service, response, attempt)
-            }
-            Ok(_) => return outcome,
-            Err(error) if error.retryable => backoff(attempt),
-            Err(_) => return outcome,
-        };
-        let out_of_budget = budget::remaining().is_some_and(|left| left <= wait);
-        if attempt >= MAX_ATTEMPTS || out_of_budget {
-            return give_up(service, operation, outcome).await;
-        }
-        tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call");
-        tokio::time::sleep(wait).await;
-    }
+    send_repeating(service, operation, request, Repeat::Safely).await
 }
 
-/// Sends a call that must not be carried out twice, repeating it only when it was not carried
-/// out: after a 429 (the rate limiter refuses before any work) or a connection never made. A
-/// 5xx, a timeout or an answer lost on the way back may follow the work being done: that
-/// failure goes to the caller, which must find out before creating again.
-pub async fn send_unless_it_may_have_applied(
+/// Sends `request`, repeating it as `repeat` allows, within the current budget.
+pub async fn send_repeating(
     service: Service,
     operation: &'static str,
     request: RequestBuilder,
+    repeat: Repeat,
 ) -> Result<Response, UpstreamError> {
     let mut attempt = 0;
     loop {
@@ -70,25 +76,23 @@ pub async fn send_unless_it_may_have_applied(
         let Some(this_try) = request.try_clone() else {
             return send_once(service, operation, request).await;
         };
-        let wait = match this_try.send().await {
-            Ok(response) if response.status() == StatusCode::TOO_MANY_REQUESTS => {
-                let wait = wait_for(service, &response, attempt);
-                if attempt >= MAX_ATTEMPTS || budget::remaining().is_some_and(|left| left <= wait) {
-                    return give_up(service, operation, Ok(response)).await;
-                }
-                wait
+        let outcome = this_try.send().await;
+        let wait = match &outcome {
+            Ok(response) if repeat.after_status(response.status()) => {
+                Some(wait_for(service, response, attempt))
             }
-            Ok(response) => return Ok(response),
-            Err(error) if error.is_connect() && attempt < MAX_ATTEMPTS => {
-                let wait = backoff(attempt);
-                if budget::remaining().is_some_and(|left| left <= wait) {
-                    return Err(UpstreamError::transport(service, operation, &error));
-                }
-                wait
-            }
-            Err(error) => return Err(UpstreamError::transport(service, operation, &error)),
+            Err(error) if repeat.after_transport_error(error) => Some(backoff(attempt)),
+            _ => None,
         };
-        tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call that was not carried out");
+        let outcome = outcome.map_err(|error| UpstreamError::transport(service, operation, &error));
+        let Some(wait) = wait else {
+            return outcome;
+        };
+        let out_of_budget = budget::remaining().is_some_and(|left| left <= wait);
+        if attempt >= MAX_ATTEMPTS || out_of_budget {
+            return give_up(service, operation, outcome).await;
+        }
+        tracing::info!(%service, operation, attempt, wait_ms = wait.as_millis() as u64, "retrying an upstream call");
         tokio::time::sleep(wait).await;
     }
 }

@@ -294,17 +294,19 @@ fn botpress_parts(
     message: &AgentMessage,
     delay: Option<std::time::Duration>,
 ) -> Vec<BotpressMessage> {
-    let part = |tag: String, kind: &str, payload: Value| BotpressMessage {
+    // Held parts come due a millisecond apart, in order: part `index` after `index` ms more.
+    let part = |index: usize, tag: String, kind: &str, payload: Value| BotpressMessage {
         conversation_id: conversation_id.to_string(),
         user_id: user_id.to_string(),
         kind: kind.to_string(),
         payload,
         tags: BTreeMap::from([(MESSAGE_TAG.to_string(), tag)]),
-        delay: None,
+        delay: delay.map(|delay| delay + std::time::Duration::from_millis(index as u64)),
     };
     let mut parts = Vec::with_capacity(1 + message.attachments.len());
     if !message.text.trim().is_empty() {
         parts.push(part(
+            parts.len(),
             message.message_id.clone(),
             "text",
             json!({ "text": message.text }),
@@ -316,13 +318,7 @@ fn botpress_parts(
             Attachment::File { kind, url, name } => file_part(*kind, url, name.as_deref()),
             Attachment::Readable(line) => ("text", json!({ "text": line })),
         };
-        parts.push(part(tag, kind, payload));
-    }
-    // Held parts come due a millisecond apart, in order.
-    if let Some(delay) = delay {
-        for (index, part) in (0u64..).zip(parts.iter_mut()) {
-            part.delay = Some(delay + std::time::Duration::from_millis(index));
-        }
+        parts.push(part(parts.len(), tag, kind, payload));
     }
     parts
 }

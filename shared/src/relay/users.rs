@@ -32,19 +32,16 @@ impl CreateUserInput {
     /// a picture past it (a `data:` URL of a large avatar, say) is left out. Done before
     /// anything is created, so Botpress never refuses the user after the HubSpot contact exists.
     pub fn within_botpress_limits(mut self) -> Self {
-        if let Some(name) = &mut self.name
-            && name.encode_utf16().count() > MAX_NAME_UNITS
-        {
+        if let Some(name) = &mut self.name {
             let mut units = 0;
-            let cut = name
-                .char_indices()
-                .find(|(_, ch)| {
-                    units += ch.len_utf16();
-                    units > MAX_NAME_UNITS
-                })
-                .map_or(name.len(), |(at, _)| at);
-            name.truncate(cut);
-            tracing::info!("createUser: the name is longer than Botpress takes; shortened");
+            let past_the_limit = name.char_indices().find(|(_, ch)| {
+                units += ch.len_utf16();
+                units > MAX_NAME_UNITS
+            });
+            if let Some((cut, _)) = past_the_limit {
+                name.truncate(cut);
+                tracing::info!("createUser: the name is longer than Botpress takes; shortened");
+            }
         }
         if self
             .picture_url

@@ -79,18 +79,16 @@ impl From<UpstreamError> for Failure {
 }
 
 impl From<hitl_bridge::relay::RelayError> for Failure {
+    /// What trying again may pass (a service or the store unreachable, work in flight) is
+    /// "unreachable"; a refusal is "failed".
     fn from(error: hitl_bridge::relay::RelayError) -> Self {
-        use hitl_bridge::relay::RelayError;
-        match error {
-            RelayError::Upstream(upstream) => upstream.into(),
-            // The store (DynamoDB, the local file) or work in flight: trying again may pass.
-            RelayError::Store(_) | RelayError::InProgress => Self {
-                code: exit::UNREACHABLE,
-                error: anyhow::Error::new(error),
+        Self {
+            code: if error.retryable() {
+                exit::UNREACHABLE
+            } else {
+                exit::FAILED
             },
-            RelayError::InvalidInput(_)
-            | RelayError::UnknownConversation(_)
-            | RelayError::NotRegistered => Self::failed(error),
+            error: error.into(),
         }
     }
 }

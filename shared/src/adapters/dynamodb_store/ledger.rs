@@ -10,7 +10,6 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use std::collections::HashMap;
@@ -70,13 +69,7 @@ impl IdempotencyLedger for DynamoStore {
             };
             // The record that refused the claim, as it was then; read it if DynamoDB did not
             // return it.
-            let record = match refused.as_service_error() {
-                Some(PutItemError::ConditionalCheckFailedException(failed)) => {
-                    failed.item().cloned()
-                }
-                _ => None,
-            };
-            let record = match record {
+            let record = match writes::refused_item(&refused) {
                 Some(record) => Some(record),
                 None => self.get(OPERATION, keys::idempotency(key)).await?,
             };

@@ -7,14 +7,16 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use crate::ports::{RefreshLock, StoreError};
 
 use super::items::{self, TTL, n, s};
-use super::writes::{failure, is_condition_failed, values};
+use super::writes::{failure, is_condition_failed, refused_item, values};
 use super::{DynamoStore, keys};
+
+/// Who holds the lock: the id `try_lock` answers and `unlock` frees by.
+const HOLDER: &str = "holder";
 
 #[async_trait]
 impl RefreshLock for DynamoStore {
@@ -24,7 +26,7 @@ impl RefreshLock for DynamoStore {
         let now = self.now_ms();
         let expires = now.saturating_add(i64::try_from(lease.as_millis()).unwrap_or(i64::MAX / 2));
         let mut item = items::key(keys::REFRESH_LOCK);
-        item.insert("holder".into(), s(&holder));
+        item.insert(HOLDER.into(), s(&holder));
         item.insert("expires_at_ms".into(), n(expires));
         item.insert(TTL.into(), n(Self::ttl_at_ms(expires)));
         match self
@@ -40,12 +42,8 @@ impl RefreshLock for DynamoStore {
         {
             Ok(_) => Ok(Some(holder)),
             Err(error) if is_condition_failed(&error) => {
-                let refused_by = match error.as_service_error() {
-                    Some(PutItemError::ConditionalCheckFailedException(failed)) => failed
-                        .item()
-                        .and_then(|item| items::optional_string(item, "holder").ok().flatten()),
-                    _ => None,
-                };
+                let refused_by = refused_item(&error)
+                    .and_then(|item| items::optional_string(&item, HOLDER).ok().flatten());
                 Ok((refused_by.as_deref() == Some(holder.as_str())).then_some(holder))
             }
             Err(error) => Err(failure(OPERATION, error)),

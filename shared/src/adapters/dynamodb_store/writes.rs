@@ -208,6 +208,21 @@ where
         == Some("ConditionalCheckFailedException")
 }
 
+/// The item that refused a conditional put, as it was then, when the put asked for it
+/// (`ReturnValuesOnConditionCheckFailure::AllOld`) and DynamoDB returned it.
+pub(super) fn refused_item<R>(
+    error: &SdkError<aws_sdk_dynamodb::operation::put_item::PutItemError, R>,
+) -> Option<Item> {
+    match error.as_service_error() {
+        Some(
+            aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(
+                failed,
+            ),
+        ) => failed.item().cloned(),
+        _ => None,
+    }
+}
+
 /// An SDK error as a [`StoreError`], with the whole chain of causes in the message.
 pub(super) fn failure<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
 where
