@@ -6,6 +6,7 @@
 //! once it is open, without waiting for HubSpot's retry of the assignment webhook.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use chrono::TimeDelta;
 use flow_support::{
@@ -83,6 +84,41 @@ async fn an_assignment_while_opening_is_announced_once_the_handoff_opens(path: P
     assert_eq!(stack.botpress.events_of_type("hitlAssigned").len(), 1);
 }
 
+/// The agent routing assigned while the handoff was opening is read as it opens, and HubSpot
+/// retries the assignment's webhook at that moment: both can find the session unassigned,
+/// and the bot still hears the agent once. Botpress answers slowly here, so the read's
+/// announcement is in flight for over a second after the handoff opens while the retry comes
+/// again and again.
+async fn an_assignment_read_and_its_webhook_at_once_announce_the_agent_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let (user_id, thread_id) = start_handoff_that_stays_opening(&stack).await;
+    let early = stack
+        .hubspot
+        .assign(&thread_id, DEMO_AGENTS[0].0)
+        .await
+        .unwrap();
+    assert_eq!(early.status, 503, "{}", early.response_body);
+    stack.botpress.set_latency(Duration::from_millis(700));
+
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Order did not arrive"), None, json!([]));
+    let retried_until_answered = async {
+        for _ in 0..400 {
+            let retried = stack.hubspot.redeliver(&early).await.unwrap();
+            if retried.status != 503 {
+                return retried;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the assignment's retries were refused throughout");
+    };
+    let (started, retried) = tokio::join!(started, retried_until_answered);
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(stack.botpress.events_of_type("hitlAssigned").len(), 1);
+}
+
 /// The agent's replies in the seconds after the opening are held too (the plugin drops
 /// messages on a conversation it does not listen to yet), each part due after the one before.
 async fn replies_as_the_handoff_opens_are_held_in_order(path: Path) {
@@ -133,6 +169,7 @@ async fn start_hitl_on_an_open_assigned_handoff_announces_the_agent_again(path: 
 on_both_paths!(
     an_assignment_as_the_handoff_opens_waits_until_the_bot_listens,
     an_assignment_while_opening_is_announced_once_the_handoff_opens,
+    an_assignment_read_and_its_webhook_at_once_announce_the_agent_once,
     replies_as_the_handoff_opens_are_held_in_order,
     start_hitl_on_an_open_assigned_handoff_announces_the_agent_again,
 );

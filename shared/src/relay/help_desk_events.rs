@@ -227,30 +227,28 @@ impl Relay {
                         .await?;
                     return Ok(Outcome::AlreadyDone);
                 }
-                self.announce_assignee(&session, &actor_id, listening_in)
-                    .await?;
-                // Recorded after Botpress has it: a failure above leaves the assignment to redo.
-                let applied = self
-                    .store
-                    .set_assignee(&session.id, Some(&actor_id), occurred_at_ms)
-                    .await?;
-                tracing::info!(session = session.id, actor_id, "agent assigned");
-                if !applied {
-                    self.reannounce_newer_assignee(&thread_id, &actor_id)
-                        .await?;
+                let assign = self.assign(
+                    &thread_id,
+                    &session,
+                    &actor_id,
+                    occurred_at_ms,
+                    listening_in,
+                );
+                if self.may_race_the_catch_up(&session) {
+                    self.once(&announcement_key(&session, &actor_id), assign)
+                        .await
+                } else {
+                    assign.await
                 }
-                Ok(Outcome::Done)
             }
             ThreadChange::Status(status) if is_closing_status(&status) => {
-                self.botpress
-                    .create_event(
-                        &session.bot,
-                        "hitlStopped",
-                        &conversation_id,
-                        json!({ "conversationId": conversation_id }),
-                        self.until_the_bot_listens(&session).max(listening_in),
-                    )
-                    .await?;
+                self.tell_the_bot(
+                    &session,
+                    "hitlStopped",
+                    json!({ "conversationId": conversation_id }),
+                    listening_in,
+                )
+                .await?;
                 // Closed after Botpress has it, so a failure above is redone by the retry.
                 self.store.close(&session.id).await?;
                 tracing::info!(session = session.id, "handoff closed by the agent");
@@ -262,6 +260,29 @@ impl Relay {
 }
 
 impl Relay {
+    /// Announces `actor_id` as the thread's new agent, then records it: after Botpress has
+    /// it, so a failure leaves the assignment to redo.
+    async fn assign(
+        &self,
+        thread_id: &str,
+        session: &HandoffSession,
+        actor_id: &str,
+        occurred_at_ms: i64,
+        listening_in: Option<std::time::Duration>,
+    ) -> Result<Outcome, RelayError> {
+        self.announce_assignee(session, actor_id, listening_in)
+            .await?;
+        let applied = self
+            .store
+            .set_assignee(&session.id, Some(actor_id), occurred_at_ms)
+            .await?;
+        tracing::info!(session = session.id, actor_id, "agent assigned");
+        if !applied {
+            self.reannounce_newer_assignee(thread_id, actor_id).await?;
+        }
+        Ok(Outcome::Done)
+    }
+
     /// Tells the bot `actor_id` now handles the session's thread (`hitlAssigned`), once it
     /// listens, and not before `listening_in` if given.
     pub(super) async fn announce_assignee(
@@ -272,12 +293,31 @@ impl Relay {
     ) -> Result<(), RelayError> {
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
         let agent_user_id = self.agent_user(&session.bot, actor_id, None).await?;
+        self.tell_the_bot(
+            session,
+            "hitlAssigned",
+            json!({ "conversationId": conversation_id, "userId": agent_user_id }),
+            listening_in,
+        )
+        .await
+    }
+
+    /// Creates a `hitl` event in the session's conversation, due once the bot listens
+    /// ([`Self::until_the_bot_listens`]) and not before `listening_in` if given.
+    async fn tell_the_bot(
+        &self,
+        session: &HandoffSession,
+        event_type: &str,
+        payload: serde_json::Value,
+        listening_in: Option<std::time::Duration>,
+    ) -> Result<(), RelayError> {
+        let conversation_id = session.conversation_id.as_deref().unwrap_or_default();
         self.botpress
             .create_event(
                 &session.bot,
-                "hitlAssigned",
-                &conversation_id,
-                json!({ "conversationId": conversation_id, "userId": agent_user_id }),
+                event_type,
+                conversation_id,
+                payload,
                 self.until_the_bot_listens(session).max(listening_in),
             )
             .await?;
@@ -331,6 +371,20 @@ impl Relay {
         let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())
     }
+}
+
+/// The ledger key of announcing `actor_id` after the session's assignment as it was read.
+/// Two relays of the same assignment that read the session before either recorded it (the
+/// opening's assignee read and the assignment's webhook) name the same key, so the bot hears
+/// the agent once; a later unassignment and assignment of the same agent moves
+/// `assignment_changed_at_ms`, and so is announced again.
+fn announcement_key(session: &HandoffSession, actor_id: &str) -> String {
+    format!(
+        "hitl-assigned:{}:{}:{}",
+        session.id,
+        actor_id,
+        session.assignment_changed_at_ms.unwrap_or(0)
+    )
 }
 
 /// Open, with its Botpress conversation: the bot is listening.
