@@ -62,7 +62,7 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
         config::BOTPRESS_PATH
     );
     println!("  store:            {}", db.display());
-    let refresh = spawn_token_refresh(Arc::clone(&bridge), Some(db.clone()));
+    let refresh = spawn_token_refresh(Arc::clone(&bridge));
     let served = run(listener, bridge).await;
     refresh.stop().await;
     served
@@ -90,14 +90,14 @@ pub async fn serve_sandbox(
 ) -> anyhow::Result<()> {
     let stack = SandboxStack::start(SandboxOptions {
         listen,
-        db: db.clone(),
+        db,
         ..SandboxOptions::default()
     })
     .await?;
     stack.print_summary();
     let pages = hitl_cli::web::serve(&stack, hitl_cli::web::address_beside(listen)).await?;
     hitl_cli::web::print_links(pages);
-    let refresh = spawn_token_refresh(Arc::clone(&stack.bridge), db);
+    let refresh = spawn_token_refresh(Arc::clone(&stack.bridge));
     let setup = stack.register().await?;
     println!(
         "\nRegistered: HubSpot custom channel {} connected to Help Desk inbox {} (channel account {}).",
@@ -177,8 +177,8 @@ impl TokenRefresh {
     }
 }
 
-/// Also purges the store at `db` of what has expired (what DynamoDB's TTL does on AWS).
-fn spawn_token_refresh(bridge: Arc<Bridge>, db: Option<PathBuf>) -> TokenRefresh {
+/// Also purges the store of what has expired (what DynamoDB's TTL does on AWS).
+fn spawn_token_refresh(bridge: Arc<Bridge>) -> TokenRefresh {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
     let task = tokio::spawn(async move {
         let mut ticks = tokio::time::interval(REFRESH_EVERY);
@@ -191,21 +191,14 @@ fn spawn_token_refresh(bridge: Arc<Bridge>, db: Option<PathBuf>) -> TokenRefresh
             if let Err(error) = bridge.tokens.refresh_now().await {
                 tracing::error!(%error, retryable = error.retryable(), "scheduled token refresh failed");
             }
-            if let Some(db) = &db {
-                purge_expired(db).await;
-            }
+            purge_expired(&bridge).await;
         }
     });
     TokenRefresh { stop, task }
 }
 
-async fn purge_expired(db: &std::path::Path) {
-    use hitl_bridge::adapters::sqlite_store::SqliteStore;
-    let purged = match SqliteStore::open(db, Arc::new(hitl_bridge::ports::SystemClock)) {
-        Ok(store) => store.purge_expired().await,
-        Err(error) => Err(error),
-    };
-    match purged {
+async fn purge_expired(bridge: &Bridge) {
+    match bridge.relay.store().purge_expired().await {
         Ok(0) => {}
         Ok(rows) => tracing::info!(rows, "purged expired records from the local store"),
         Err(error) => tracing::warn!(%error, "could not purge the local store; trying again later"),

@@ -301,16 +301,25 @@ impl TokenKeeper {
         self.unsaved.load(Ordering::Acquire)
     }
 
+    /// The cached grant, locked, loaded from the vault first if this process has none yet
+    /// (always `Some` then).
+    async fn loaded(
+        &self,
+    ) -> Result<tokio::sync::MutexGuard<'_, Option<StoredTokens>>, TokenError> {
+        let mut guard = self.grant.lock().await;
+        if guard.is_none() {
+            *guard = Some(self.load_grant().await?);
+        }
+        Ok(guard)
+    }
+
     /// What `decide` takes from the cached grant (loaded first if need be), unless the
     /// cached grant still has to be written.
     async fn cached(
         &self,
         decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
     ) -> Result<Option<SecretString>, TokenError> {
-        let mut guard = self.grant.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.load_grant().await?);
-        }
+        let guard = self.loaded().await?;
         if self.is_unsaved() {
             return Ok(None);
         }
@@ -325,10 +334,7 @@ impl TokenKeeper {
         &self,
         decide: &impl Fn(&Self, &StoredTokens) -> Option<SecretString>,
     ) -> Result<SecretString, TokenError> {
-        let mut guard = self.grant.lock().await;
-        if guard.is_none() {
-            *guard = Some(self.load_grant().await?);
-        }
+        let mut guard = self.loaded().await?;
         if !self.is_unsaved()
             && let Some(token) = guard.as_ref().and_then(|grant| decide(self, grant))
         {
@@ -433,11 +439,11 @@ impl AccessTokens for OAuthTokens {
     async fn portal_id(&self) -> Result<Option<u64>, TokenError> {
         let keeper = &self.keeper;
         {
-            let mut guard = keeper.grant.lock().await;
-            if guard.is_none() {
-                *guard = Some(keeper.load_grant().await?);
-            }
-            let known = guard.as_ref().and_then(|grant| grant.portal_id);
+            let known = keeper
+                .loaded()
+                .await?
+                .as_ref()
+                .and_then(|grant| grant.portal_id);
             if known.is_some() || keeper.portal_asked.load(Ordering::Relaxed) {
                 return Ok(known);
             }

@@ -18,8 +18,8 @@ use crate::model::{
     InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, FinishingWrite, IdempotencyLedger,
-    RefreshLock, SessionStore, StoreError, StoredTokens, TokenVault,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
+    IdempotencyLedger, RefreshLock, SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -172,6 +172,14 @@ impl SqliteStore {
             add_column_if_missing(&connection, table, column, definition)
                 .map_err(|e| StoreError::new("upgrade schema", e))?;
         }
+        // Sessions closed before closing was timed (an older version): their 30 days start now.
+        connection
+            .execute(
+                "UPDATE sessions SET closed_at_ms = ?1 \
+                 WHERE status = 'closed' AND closed_at_ms IS NULL",
+                params![clock.now().timestamp_millis()],
+            )
+            .map_err(|e| StoreError::new("upgrade schema", e))?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
             clock,
@@ -197,36 +205,6 @@ impl SqliteStore {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
-    }
-
-    /// Deletes what the DynamoDB store's TTL deletes there: idempotency records and locks
-    /// past their expiry, and sessions closed more than 30 days ago (with the customer's
-    /// address they carry). `hitl serve` runs it on its refresh schedule, so the file does not
-    /// keep every key and every customer forever. Returns how many rows went.
-    pub async fn purge_expired(&self) -> Result<usize, StoreError> {
-        let now = self.now_ms();
-        self.run("purge expired records", move |connection| {
-            let transaction = write_transaction(connection)?;
-            let mut purged = transaction.execute(
-                "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
-                params![now],
-            )?;
-            purged +=
-                transaction.execute("DELETE FROM locks WHERE expires_at_ms <= ?1", params![now])?;
-            // Closed before closing was timed (an older version): their 30 days start now.
-            transaction.execute(
-                "UPDATE sessions SET closed_at_ms = ?1 \
-                 WHERE status = 'closed' AND closed_at_ms IS NULL",
-                params![now],
-            )?;
-            purged += transaction.execute(
-                "DELETE FROM sessions WHERE status = 'closed' AND closed_at_ms <= ?1",
-                params![now - CLOSED_RETENTION_MS],
-            )?;
-            transaction.commit()?;
-            Ok(purged)
-        })
-        .await
     }
 }
 
@@ -600,6 +578,31 @@ impl CustomerStore for SqliteStore {
                     },
                 )
                 .optional()
+        })
+        .await
+    }
+}
+
+/// What the DynamoDB store's TTL deletes there. `hitl serve` runs it on its refresh schedule,
+/// so the file does not keep every key and every customer's address forever.
+#[async_trait]
+impl ExpiringStore for SqliteStore {
+    async fn purge_expired(&self) -> Result<usize, StoreError> {
+        let now = self.now_ms();
+        self.run("purge expired records", move |connection| {
+            let transaction = write_transaction(connection)?;
+            let mut purged = transaction.execute(
+                "DELETE FROM idempotency WHERE expires_at_ms <= ?1",
+                params![now],
+            )?;
+            purged +=
+                transaction.execute("DELETE FROM locks WHERE expires_at_ms <= ?1", params![now])?;
+            purged += transaction.execute(
+                "DELETE FROM sessions WHERE status = 'closed' AND closed_at_ms <= ?1",
+                params![now - CLOSED_RETENTION_MS],
+            )?;
+            transaction.commit()?;
+            Ok(purged)
         })
         .await
     }
@@ -986,6 +989,37 @@ mod tests {
             store.claim("kept", Duration::from_secs(60)).await.unwrap(),
             Claim::Completed(_)
         ));
+    }
+
+    /// A session an older version closed without timing it gets its 30 days from the first
+    /// opening of the file by this version.
+    #[tokio::test]
+    async fn a_session_closed_before_closing_was_timed_is_kept_30_days_from_the_upgrade() {
+        let dir =
+            std::env::temp_dir().join(format!("hitl-upgrade-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hitl.db");
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let session = HandoffSession::new(bot(), "u1".into(), "c".into(), "a".into(), Utc::now());
+        let id = session.id.clone();
+        {
+            let older = SqliteStore::open(&path, clock.clone()).unwrap();
+            older.insert_or_get_active(session).await.unwrap();
+            older.set_thread(&id, "1").await.unwrap();
+            older.close(&id).await.unwrap();
+        }
+        Connection::open(&path)
+            .unwrap()
+            .execute("UPDATE sessions SET closed_at_ms = NULL", [])
+            .unwrap();
+        *clock.0.lock().unwrap() += ChronoDuration::days(100);
+        let upgraded = SqliteStore::open(&path, clock.clone()).unwrap();
+        *clock.0.lock().unwrap() += ChronoDuration::days(29);
+        assert_eq!(upgraded.purge_expired().await.unwrap(), 0);
+        *clock.0.lock().unwrap() += ChronoDuration::days(2);
+        assert_eq!(upgraded.purge_expired().await.unwrap(), 1);
+        drop(upgraded);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[tokio::test]

@@ -19,6 +19,8 @@ pub use hubspot::{
     PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
-pub use store::{AgentStore, BridgeStore, ChannelStore, CustomerStore, SessionStore, StoreError};
+pub use store::{
+    AgentStore, BridgeStore, ChannelStore, CustomerStore, ExpiringStore, SessionStore, StoreError,
+};
 pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

@@ -95,13 +95,22 @@ pub trait AgentStore: Send + Sync {
     async fn save_agent_user(&self, agent: &AgentUser) -> Result<(), StoreError>;
 }
 
+/// Deleting what has run out: idempotency records and locks past their expiry, sessions closed
+/// 30 days ago (with the customer's address they carry).
+#[async_trait]
+pub trait ExpiringStore: Send + Sync {
+    /// Deletes what has expired by now; returns how many records went. A store whose records
+    /// expire on their own (DynamoDB's TTL) has nothing to do.
+    async fn purge_expired(&self) -> Result<usize, StoreError>;
+}
+
 /// Everything the relay keeps, for adapters that keep it all in one place.
 pub trait BridgeStore:
-    SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
+    SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger + ExpiringStore
 {
 }
 
 impl<T> BridgeStore for T where
-    T: SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger
+    T: SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger + ExpiringStore
 {
 }
