@@ -212,8 +212,13 @@ async fn a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_star
         .start_hitl(&user_id, Some("Refund"), None, json!([]))
         .await;
     assert_eq!(
-        refused.status, 502,
+        refused.status, 400,
         "Botpress's refusal, passed on: {}",
+        refused.text
+    );
+    assert_eq!(
+        refused.body["type"], "RuntimeError",
+        "not the bot's fault: {}",
         refused.text
     );
     let abandoned = stack.hubspot.threads();
