@@ -320,3 +320,32 @@ async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() 
         "HubSpot never saw a retired refresh token"
     );
 }
+
+/// A process about to exit (`hitl serve` stopping) waits for a refresh its cut-off request
+/// left running, so the rotated refresh token is stored before the runtime, and the task
+/// with it, is gone.
+#[tokio::test]
+async fn settling_waits_for_a_refresh_whose_request_was_cut_off() {
+    let deployment = Deployment::start().await;
+    let original = deployment.stored_refresh_token().await;
+    let refresher = deployment.refresher_with(Arc::new(SlowVault {
+        inner: deployment.vault(),
+        delay: std::time::Duration::from_millis(800),
+    }));
+    let rotated = async {
+        while deployment.hubspot.current_refresh_token() == original {
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    };
+    tokio::select! {
+        _ = refresher.access_token() => panic!("the refresh finished before it could be cut off"),
+        () = rotated => {}
+    }
+
+    refresher.settle().await;
+    assert_eq!(
+        deployment.stored_refresh_token().await,
+        deployment.hubspot.current_refresh_token(),
+        "the rotated refresh token is stored once settled"
+    );
+}

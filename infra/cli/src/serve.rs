@@ -166,21 +166,26 @@ async fn stop_signal() {
 struct TokenRefresh {
     stop: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    bridge: Arc<Bridge>,
 }
 
 impl TokenRefresh {
-    /// Stops the schedule, letting a refresh in flight finish: HubSpot may have rotated the
-    /// refresh token, and the only copy of the new one must reach the store.
+    /// Stops the schedule, letting a refresh in flight finish (the schedule's, or one a
+    /// request cut off at its deadline left running): HubSpot may have rotated the refresh
+    /// token, and the only copy of the new one must reach the store.
     async fn stop(self) {
         let _ = self.stop.send(true);
         let _ = self.task.await;
+        self.bridge.tokens.settle().await;
     }
 }
 
 /// Also purges the store of what has expired (what DynamoDB's TTL does on AWS).
 fn spawn_token_refresh(bridge: Arc<Bridge>) -> TokenRefresh {
     let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let scheduled = Arc::clone(&bridge);
     let task = tokio::spawn(async move {
+        let bridge = scheduled;
         let mut ticks = tokio::time::interval(REFRESH_EVERY);
         ticks.tick().await;
         loop {
@@ -194,7 +199,7 @@ fn spawn_token_refresh(bridge: Arc<Bridge>) -> TokenRefresh {
             purge_expired(&bridge).await;
         }
     });
-    TokenRefresh { stop, task }
+    TokenRefresh { stop, task, bridge }
 }
 
 async fn purge_expired(bridge: &Bridge) {

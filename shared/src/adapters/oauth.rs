@@ -436,6 +436,12 @@ impl AccessTokens for OAuthTokens {
             .unwrap_or_default())
     }
 
+    /// A refresh holds the cached grant's lock from its start to its end
+    /// (`TokenKeeper::with_grant`): taking the lock waits it out.
+    async fn settle(&self) {
+        drop(self.keeper.grant.lock().await);
+    }
+
     async fn portal_id(&self) -> Result<Option<u64>, TokenError> {
         let keeper = &self.keeper;
         {

@@ -53,6 +53,10 @@ pub trait AccessTokens: Send + Sync {
     /// token answer; `None` when HubSpot never said. Webhooks about another portal (the same
     /// app installed elsewhere signs with the same secret) are told apart by it.
     async fn portal_id(&self) -> Result<Option<u64>, TokenError>;
+    /// Returns once no refresh is under way: one whose caller was dropped (a request cut off
+    /// at its deadline) goes on in a task of its own, and a process about to exit waits for
+    /// it, so a refresh token HubSpot has just rotated reaches the store.
+    async fn settle(&self) {}
 }
 
 /// What one refresh obtained, for an operator's check.
