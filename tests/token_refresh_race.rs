@@ -282,21 +282,14 @@ impl TokenVault for SlowVault {
     }
 }
 
-/// A request that reaches its deadline while its token refresh is between HubSpot's answer
-/// (which rotated the refresh token and retired the old one) and the secret's write is
-/// dropped there. The refresh must not be dropped with it: the new refresh token would exist
-/// nowhere, and the refresh lock would stay held for its whole lease.
-#[tokio::test]
-async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() {
-    let deployment = Deployment::start().await;
+/// A refresher whose request was dropped as soon as HubSpot had rotated the refresh token,
+/// while the secret's write (800 ms) is under way.
+async fn cut_off_mid_refresh(deployment: &Deployment) -> OAuthTokens {
     let original = deployment.stored_refresh_token().await;
     let refresher = deployment.refresher_with(Arc::new(SlowVault {
         inner: deployment.vault(),
         delay: std::time::Duration::from_millis(800),
     }));
-
-    // The request is dropped as soon as HubSpot has rotated the refresh token, while the
-    // secret's write (800 ms) is under way.
     let rotated = async {
         while deployment.hubspot.current_refresh_token() == original {
             tokio::time::sleep(std::time::Duration::from_millis(10)).await;
@@ -306,6 +299,17 @@ async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() 
         _ = refresher.access_token() => panic!("the refresh finished before it could be cut off"),
         () = rotated => {}
     }
+    refresher
+}
+
+/// A request that reaches its deadline while its token refresh is between HubSpot's answer
+/// (which rotated the refresh token and retired the old one) and the secret's write is
+/// dropped there. The refresh must not be dropped with it: the new refresh token would exist
+/// nowhere, and the refresh lock would stay held for its whole lease.
+#[tokio::test]
+async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() {
+    let deployment = Deployment::start().await;
+    let refresher = cut_off_mid_refresh(&deployment).await;
 
     deployment
         .until_the_secret_holds_the_live_refresh_token()
@@ -327,20 +331,7 @@ async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() 
 #[tokio::test]
 async fn settling_waits_for_a_refresh_whose_request_was_cut_off() {
     let deployment = Deployment::start().await;
-    let original = deployment.stored_refresh_token().await;
-    let refresher = deployment.refresher_with(Arc::new(SlowVault {
-        inner: deployment.vault(),
-        delay: std::time::Duration::from_millis(800),
-    }));
-    let rotated = async {
-        while deployment.hubspot.current_refresh_token() == original {
-            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-        }
-    };
-    tokio::select! {
-        _ = refresher.access_token() => panic!("the refresh finished before it could be cut off"),
-        () = rotated => {}
-    }
+    let refresher = cut_off_mid_refresh(&deployment).await;
 
     refresher.settle().await;
     assert_eq!(
