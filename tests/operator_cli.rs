@@ -590,6 +590,21 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     .await
     .expect(3);
     assert!(run.stderr.contains("cli/missing"), "{}", run.stderr);
+    // Secrets Manager out of reach: exit 4 (try again), not 3 (fix the configuration).
+    let unreachable: Vec<(String, String)> = env
+        .iter()
+        .map(|(name, value)| match name.as_str() {
+            "AWS_ENDPOINT_URL" => (name.clone(), "http://127.0.0.1:9".to_string()),
+            _ => (name.clone(), value.clone()),
+        })
+        .collect();
+    let run = run_with(
+        &unreachable,
+        &["inboxes", "--secret-id", &secret_id, "--table", &table],
+    )
+    .await
+    .expect(4);
+    assert!(run.stderr.contains(&secret_id), "{}", run.stderr);
 }
 
 /// HubSpot takes an authorization code once: a store `hitl oauth exchange` cannot open is
@@ -634,6 +649,31 @@ async fn serve_without_a_grant_names_the_database_and_exits_3() {
         "{}",
         run.stderr
     );
+}
+
+/// `hitl serve` with a configured grant and a store it cannot open: exit 3 (configuration)
+/// naming the path, as the operator's commands do.
+#[tokio::test]
+async fn serve_with_a_store_it_cannot_open_names_it_and_exits_3() {
+    let operator = Operator::start().await;
+    let nowhere = std::env::temp_dir()
+        .join(format!(
+            "hitl-no-such-dir-{}",
+            uuid::Uuid::new_v4().simple()
+        ))
+        .join("hitl.db")
+        .display()
+        .to_string();
+    let mut env = operator.with("HITL_DB", &nowhere);
+    env.push((
+        "HUBSPOT_REFRESH_TOKEN".into(),
+        "configured-refresh-token".into(),
+    ));
+    let port = hitl_sandbox::ports::port_for_a_child().unwrap();
+    let run = run_with(&env, &["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .await
+        .expect(3);
+    assert!(run.stderr.contains(&nowhere), "{}", run.stderr);
 }
 
 /// After `hitl oauth exchange`, `hitl serve` runs on the stored grant: HUBSPOT_REFRESH_TOKEN

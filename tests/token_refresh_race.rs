@@ -309,7 +309,7 @@ async fn cut_off_mid_refresh(deployment: &Deployment) -> OAuthTokens {
 #[tokio::test]
 async fn a_request_cut_off_at_its_deadline_does_not_cut_off_its_token_refresh() {
     let deployment = Deployment::start().await;
-    let refresher = cut_off_mid_refresh(&deployment).await;
+    let _refresher = cut_off_mid_refresh(&deployment).await;
 
     deployment
         .until_the_secret_holds_the_live_refresh_token()

@@ -46,13 +46,22 @@ pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()
         "HUBSPOT_REFRESH_TOKEN" => configured.clone().or_else(|| stored_refresh_token.clone()),
         _ => std::env::var(name).ok(),
     })?;
-    let bridge = Arc::new(app::build_local(
-        &settings,
-        &secrets,
-        Some(&db),
-        grant,
-        Arc::new(hitl_bridge::ports::SystemClock),
-    )?);
+    let bridge = Arc::new(
+        app::build_local(
+            &settings,
+            &secrets,
+            Some(&db),
+            grant,
+            Arc::new(hitl_bridge::ports::SystemClock),
+        )
+        .map_err(|error| match error {
+            // A path that cannot be opened is configuration (exit 3), as for the other commands.
+            app::BuildError::Store(error) => anyhow::Error::new(config::ConfigError {
+                problems: vec![format!("opening {}: {error}", db.display())],
+            }),
+            other => other.into(),
+        })?,
+    );
     let listener = bind(listen).await?;
     println!("hitl bridge listening on http://{listen}");
     println!("  HubSpot webhooks: {}", settings.hubspot_webhook_url());

@@ -136,7 +136,7 @@ pub async fn connect(
             let (secrets, persistence) =
                 app::aws::aws_persistence(&location, &aws_sdk().await, Arc::clone(&clock))
                     .await
-                    .map_err(Failure::config)?;
+                    .map_err(Failure::from)?;
             (secrets, persistence)
         }
         None => {

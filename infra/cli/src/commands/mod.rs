@@ -13,6 +13,8 @@ mod teardown;
 use std::process::ExitCode;
 
 use clap::Subcommand;
+use hitl_bridge::adapters::secrets_manager::SecretsError;
+use hitl_bridge::app::BuildError;
 use hitl_bridge::ports::UpstreamError;
 
 /// Exit codes, as `hitl --help` lists them.
@@ -89,6 +91,33 @@ impl From<hitl_bridge::relay::RelayError> for Failure {
                 exit::FAILED
             },
             error: error.into(),
+        }
+    }
+}
+
+impl From<SecretsError> for Failure {
+    /// A secret missing or malformed is configuration; one AWS will not let us read is a
+    /// refusal; anything else (the network, throttling, a 5xx) is "unreachable".
+    fn from(error: SecretsError) -> Self {
+        let code = match &error {
+            SecretsError::AccessDenied { .. } => exit::FAILED,
+            SecretsError::Service { .. } => exit::UNREACHABLE,
+            _ => exit::CONFIG,
+        };
+        Self {
+            code,
+            error: error.into(),
+        }
+    }
+}
+
+impl From<BuildError> for Failure {
+    /// Reading the secret is the part of building that reaches AWS; the rest is
+    /// configuration (settings, the local store's path).
+    fn from(error: BuildError) -> Self {
+        match error {
+            BuildError::Secrets(error) => error.into(),
+            other => Self::config(other),
         }
     }
 }

@@ -134,7 +134,7 @@ async fn client_secret(deployment: &Deployment) -> Result<SecretString, Failure>
     match &deployment.secret_id {
         Some(secret_id) => {
             let vault = vault(secret_id).await;
-            let secrets = vault.read_secrets().await.map_err(Failure::config)?;
+            let secrets = vault.read_secrets().await.map_err(Failure::from)?;
             Ok(secrets.hubspot_client_secret)
         }
         None => Err(Failure::config(anyhow!(
