@@ -993,7 +993,63 @@ async fn start_hitl_whose_opening_answer_is_lost(stack: &SandboxStack) -> (Strin
     (user_id, demo_customers_thread(stack))
 }
 
+/// Botpress refuses for good to make a new agent's user: the reply cannot reach the customer,
+/// and the agent sees it FAILED with the reason instead of it being acknowledged unseen.
+async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack
+        .botpress
+        .fail_next("/v1/chat/users/get-or-create", 400, 1);
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[1].0, "Hello")
+        .await
+        .unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert!(texts(&stack, &handoff.conversation_id).is_empty());
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let message = thread.messages.iter().find(|m| m.text == "Hello").unwrap();
+    assert_eq!(message.status, "FAILED");
+}
+
+/// HubSpot refuses for good to give the agent's profile (a scope the install lacks, say): the
+/// profile only names the agent, so the reply still reaches the customer, under the name the
+/// message gave.
+async fn a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, name, _) = DEMO_AGENTS[1];
+    stack.hubspot.faults().fail_ratio(
+        ACTORS,
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1.0,
+    );
+    let delivery = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, actor_id, "Hello")
+        .await
+        .unwrap();
+    assert!(
+        stack.hubspot.faults().injected() > 0,
+        "the profile read was refused"
+    );
+    stack.hubspot.faults().clear();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["Hello"]);
+    let sender = stack.botpress.messages_in(&handoff.conversation_id)[0]["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(stack.botpress.user(&sender).unwrap()["name"], name);
+}
+
 on_both_paths!(
+    a_reply_whose_agent_the_bot_refuses_is_marked_failed,
+    a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

@@ -142,13 +142,31 @@ impl Relay {
         session: &HandoffSession,
         message: &AgentMessage,
     ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
-        let agent_user_id = self
+        let agent_user_id = match self
             .agent_user(
                 &session.bot,
                 &message.actor_id,
                 message.agent_name.as_deref(),
             )
-            .await?;
+            .await
+        {
+            Ok(user_id) => user_id,
+            Err(error) if !error.retryable() => {
+                // No retry would make the agent's user: the agent learns the message did not go,
+                // instead of it being acknowledged unseen.
+                let reason = format!("Not delivered: the bot did not accept this agent ({error}).");
+                tracing::error!(
+                    session = session.id,
+                    message_id = message.message_id,
+                    reason = %crate::redact::redact_text(&reason),
+                    "the agent's Botpress user could not be made; the reply is marked FAILED for the agent"
+                );
+                self.mark_reply(message, DeliveryStatus::Failed(reason))
+                    .await;
+                return Ok((Outcome::Done, self.replies_mark(session, message)));
+            }
+            Err(error) => return Err(error),
+        };
         let (whole, cut_short) = self.whole_message(message).await?;
         let message = whole.as_ref();
         let conversation_id = session.conversation_id.clone().unwrap_or_default();

@@ -98,11 +98,19 @@ impl Relay {
         }
         let profile = match self.agents.profile(actor_id) {
             Some(profile) => profile,
-            None => {
-                let profile = self.hubspot.agent_profile(actor_id).await?;
-                self.agents.remember_profile(actor_id, profile.clone());
-                profile
-            }
+            None => match self.hubspot.agent_profile(actor_id).await {
+                Ok(profile) => {
+                    self.agents.remember_profile(actor_id, profile.clone());
+                    profile
+                }
+                Err(error) if error.retryable => return Err(error.into()),
+                // The profile only names the agent (a scope the install lacks, say): the agent
+                // still reaches the customer, under the name the message gave if any.
+                Err(error) => {
+                    tracing::warn!(%error, actor_id, "the agent's HubSpot profile could not be read; the agent goes without it");
+                    None
+                }
+            },
         };
         let name = profile
             .as_ref()
