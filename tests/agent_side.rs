@@ -1047,7 +1047,55 @@ async fn a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer(p
     assert_eq!(stack.botpress.user(&sender).unwrap()["name"], name);
 }
 
+/// The agent says goodbye and closes the thread while that last reply's delivery still waits
+/// for HubSpot's retry (held here; an earlier reply in flight or a Botpress 5xx does it): the
+/// close relays it before the bot hears the handoff ended, and the retry then changes nothing.
+async fn a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_the_close(
+    path: Path,
+) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let actor = DEMO_AGENTS[0].0;
+    let thanks = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, actor, "Thanks for waiting")
+        .await
+        .unwrap();
+    assert_eq!(thanks.status, 200, "{}", thanks.response_body);
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let bye = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, actor, AgentContent::text("Bye"))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Thanks for waiting", "Bye"]
+    );
+    let recorder = stack.botpress.recorder();
+    let bye_created = recorder.matching("POST", "/v1/chat/messages/get-or-create")[1].at;
+    let stopped = recorder.matching("POST", "/v1/chat/events");
+    let stopped: Vec<_> = stopped
+        .iter()
+        .filter(|call| call.body.contains("hitlStopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1);
+    assert!(bye_created <= stopped[0].at, "the reply before the end");
+    assert_eq!(
+        status_of(&stack, &handoff.thread_id, &bye.message_id),
+        "SENT"
+    );
+
+    let retried = stack.hubspot.deliver_held(&bye).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id).len(), 2);
+}
+
 on_both_paths!(
+    a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_the_close,
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,

@@ -16,8 +16,8 @@ use super::retry::Repeat;
 use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
     AccessTokens, AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel,
-    FetchedFile, FoundChannelAccount, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
-    PublishedMessage, Service, ThreadStatus, UpstreamError,
+    FetchedFile, FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary, IncomingMessage,
+    NewContact, PublishedMessage, Service, ThreadStatus, UpstreamError,
 };
 
 /// Where HubSpot's Custom Channels API lives (the path HubSpot's guide and Postman collection use).
@@ -668,7 +668,7 @@ impl HubSpotGateway for HubSpotClient {
         thread_id: &str,
         channel_id: &str,
         after_ms: i64,
-        reply: &AgentMessage,
+        before: HistoryBound<'_>,
     ) -> Result<Vec<AgentMessage>, UpstreamError> {
         const OP: &str = "read thread messages";
         // Usually only this reply and a few customer messages are newer than the mark: a
@@ -711,17 +711,17 @@ impl HubSpotGateway for HubSpotClient {
                 if created_at.is_some_and(|created_at| created_at <= after_ms) {
                     break 'pages;
                 }
-                // The reply itself and what came after it need no reading (its rich text
-                // through an HTML parser is the costly part of a message).
+                // The bound and what came after it need no reading (a message's rich text
+                // through an HTML parser is the costly part of it).
                 let id = message.get("id").and_then(super::hubspot_message::id_text);
-                let not_before_reply = created_at.is_none_or(|created_at| {
+                let not_before = created_at.is_none_or(|created_at| {
                     (created_at, id.as_deref().unwrap_or_default())
-                        >= (reply.created_at_ms, reply.message_id.as_str())
+                        >= (before.created_at_ms, before.message_id)
                 });
                 // By id too: a reply whose event gave no `createdAt` is timed by the event
                 // (`eventTimestamp`, later than the history's time), and must not be taken for
                 // a reply before itself, which would wait on its own claim for ever.
-                if not_before_reply || id.as_deref() == Some(reply.message_id.as_str()) {
+                if not_before || id.as_deref() == Some(before.message_id) {
                     continue;
                 }
                 let is_ours = message.get("type").and_then(Value::as_str) == Some("MESSAGE")

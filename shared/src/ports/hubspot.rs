@@ -64,6 +64,32 @@ pub enum ThreadStatus {
     Closed,
 }
 
+/// Where a read of a thread's history stops: at a message (its creation time and id), or at
+/// a moment (every message created up to it is before it).
+#[derive(Clone, Copy, Debug)]
+pub struct HistoryBound<'a> {
+    pub created_at_ms: i64,
+    pub message_id: &'a str,
+}
+
+impl<'a> HistoryBound<'a> {
+    /// Before `message`, which is itself left out.
+    pub fn message(message: &'a AgentMessage) -> Self {
+        Self {
+            created_at_ms: message.created_at_ms,
+            message_id: &message.message_id,
+        }
+    }
+
+    /// Everything created up to `at_ms`, included.
+    pub fn moment(at_ms: i64) -> Self {
+        Self {
+            created_at_ms: at_ms.saturating_add(1),
+            message_id: "",
+        }
+    }
+}
+
 /// An agent as the actors API describes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AgentProfile {
@@ -173,15 +199,16 @@ pub trait HubSpotGateway: Send + Sync {
         actor_ids: &[String],
     ) -> Result<Vec<AgentProfile>, UpstreamError>;
     /// The agents' messages on `channel_id` in a thread written after `after_ms` (ms since the
-    /// epoch) and before `reply` (earlier creation time, or the same and a smaller id), oldest
-    /// first: the replies the relay must relay before `reply`. Internal comments, other
-    /// channels' messages and `reply` itself are not included.
+    /// epoch) and before `before` (earlier creation time, or the same and a smaller id), oldest
+    /// first: the replies the relay must relay before a later reply, or before the thread's
+    /// close. Internal comments, other channels' messages and the message `before` names are
+    /// not included.
     async fn agent_messages_before(
         &self,
         thread_id: &str,
         channel_id: &str,
         after_ms: i64,
-        reply: &AgentMessage,
+        before: HistoryBound<'_>,
     ) -> Result<Vec<AgentMessage>, UpstreamError>;
     /// The whole text of a message HubSpot truncated (`.../original-content`), made readable
     /// as a message's own text is.

@@ -15,7 +15,7 @@ pub use clock::{Clock, SystemClock};
 pub use files::{FetchError, FetchedFile, FileSource};
 pub use hubspot::{
     AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel, FileAttachment,
-    FoundChannelAccount, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
+    FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
     PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};

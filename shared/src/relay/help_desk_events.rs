@@ -242,6 +242,8 @@ impl Relay {
                 }
             }
             ThreadChange::Status(status) if is_closing_status(&status) => {
+                self.relay_replies_before_close(&session, &thread_id, occurred_at_ms)
+                    .await?;
                 self.tell_the_bot(
                     &session,
                     "hitlStopped",

@@ -11,7 +11,8 @@
 //! (503): HubSpot's retry brings it back after the earlier one is done.
 //!
 //! Cost: one thread read per reply; with the SENT status that is two HubSpot calls per reply,
-//! issue #9's budget, once the agent is cached.
+//! issue #9's budget, once the agent is cached. A close reads the thread once too, so the
+//! agent's last replies reach the customer before the bot hears the handoff ended.
 //!
 //! Guarantee: a reply is never relayed before an earlier reply of the same thread that HubSpot
 //! lists in the thread's history when the later one is relayed. Limits, all of which relay the
@@ -24,6 +25,7 @@
 use super::help_desk_events::agent_message_key;
 use super::{Outcome, Relay, RelayError};
 use crate::model::{AgentMessage, HandoffSession};
+use crate::ports::HistoryBound;
 
 impl Relay {
     /// Relays, oldest first, the thread's replies written before `reply` and not relayed yet.
@@ -35,11 +37,7 @@ impl Relay {
         if reply.created_at_ms <= 0 {
             return Ok(());
         }
-        // Before the first reply of the session, every agent message since it opened counts.
-        let mark = session
-            .replies_relayed_until_ms
-            .unwrap_or_else(|| session.created_at.timestamp_millis() - 1);
-        if reply.created_at_ms <= mark {
+        if reply.created_at_ms <= relayed_until(session) {
             tracing::info!(
                 session = session.id,
                 message_id = reply.message_id,
@@ -47,24 +45,55 @@ impl Relay {
             );
             return Ok(());
         }
-        // Only what lies between the mark and this reply, oldest first (the port's contract).
+        self.relay_replies_before(session, &reply.thread_id, HistoryBound::message(reply))
+            .await
+    }
+
+    /// Relays, oldest first, the thread's replies written up to its close at `closed_at_ms`
+    /// and not relayed yet, before the bot hears `hitlStopped`: an agent's last words whose
+    /// own delivery is waiting for HubSpot's retry (an earlier reply was still in flight,
+    /// Botpress answered a 5xx) would otherwise meet an ended handoff and never reach the
+    /// customer. One thread read per close.
+    pub(super) async fn relay_replies_before_close(
+        &self,
+        session: &HandoffSession,
+        thread_id: &str,
+        closed_at_ms: i64,
+    ) -> Result<(), RelayError> {
+        self.relay_replies_before(session, thread_id, HistoryBound::moment(closed_at_ms))
+            .await
+    }
+
+    /// Relays, oldest first, the thread's replies after the session's mark and before
+    /// `before`, each under the ledger key its own delivery uses.
+    async fn relay_replies_before(
+        &self,
+        session: &HandoffSession,
+        thread_id: &str,
+        before: HistoryBound<'_>,
+    ) -> Result<(), RelayError> {
+        // Only what lies between the mark and the bound, oldest first (the port's contract).
         let earlier = match self
             .hubspot
-            .agent_messages_before(&reply.thread_id, &session.channel_id, mark, reply)
+            .agent_messages_before(
+                thread_id,
+                &session.channel_id,
+                relayed_until(session),
+                before,
+            )
             .await
         {
             Ok(earlier) => earlier,
             // HubSpot's retry reads it again.
             Err(error) if error.retryable => return Err(error.into()),
             // No retry would read it (a scope or a thread HubSpot refuses to list): the order is
-            // a courtesy, the reply itself is not, so it goes now; any earlier one still comes
+            // a courtesy, what waits on it is not, so it goes now; any earlier reply still comes
             // with its own delivery.
             Err(error) => {
                 tracing::warn!(
                     %error,
                     session = session.id,
-                    message_id = reply.message_id,
-                    "the thread's history could not be read; relaying the reply without checking for earlier ones"
+                    "the thread's history could not be read; going on without checking for earlier replies"
                 );
                 return Ok(());
             }
@@ -85,11 +114,19 @@ impl Relay {
                 Err(error) if !error.retryable() => tracing::warn!(
                     %error,
                     message_id = message.message_id,
-                    "an earlier agent reply could not be relayed; relaying the later one anyway"
+                    "an earlier agent reply could not be relayed; going on without it"
                 ),
                 Err(error) => return Err(error),
             }
         }
         Ok(())
     }
+}
+
+/// The session's reply-order mark; before its first reply, every agent message since it
+/// opened counts.
+fn relayed_until(session: &HandoffSession) -> i64 {
+    session
+        .replies_relayed_until_ms
+        .unwrap_or_else(|| session.created_at.timestamp_millis() - 1)
 }
