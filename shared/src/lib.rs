@@ -14,6 +14,7 @@ pub mod adapters;
 pub mod app;
 pub mod config;
 pub mod http;
+mod lenient;
 pub mod model;
 pub mod ports;
 pub mod redact;

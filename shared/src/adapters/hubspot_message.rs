@@ -17,7 +17,7 @@ struct WireMessage {
     channel_id: Value,
     #[serde(default)]
     conversations_thread_id: Value,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     senders: Vec<Sender>,
     #[serde(default)]
     created_by: Option<String>,
@@ -27,7 +27,7 @@ struct WireMessage {
     text: Option<String>,
     #[serde(default)]
     rich_text: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     attachments: Vec<Value>,
     #[serde(default)]
     truncation_status: Option<String>,

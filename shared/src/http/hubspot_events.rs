@@ -88,7 +88,7 @@ struct ChannelEvent {
     message: Option<Value>,
     #[serde(default)]
     event_timestamp: Option<String>,
-    #[serde(default)]
+    #[serde(default, deserialize_with = "crate::lenient::null_as_default")]
     channel_integration_thread_ids: Vec<String>,
 }
 
@@ -297,6 +297,23 @@ mod tests {
         );
         assert_eq!(reply.agent_name.as_deref(), Some("Ada Agent"));
         assert_eq!(reply.created_at_ms, 0);
+    }
+
+    /// A list HubSpot sends as `null` reads as an empty one, not as a reply refused at every
+    /// retry.
+    #[test]
+    fn null_lists_in_an_agent_reply_read_as_empty() {
+        let body =
+            br#"{"type":"OUTGOING_CHANNEL_MESSAGE_CREATED","channelIntegrationThreadIds":null,
+            "message":{"id":"m1","channelId":"1234","conversationsThreadId":"9012",
+            "senders":[{"actorId":"A-12345","name":null}],"attachments":null,"text":"Hello"}}"#;
+        let delivery = read_delivery(body).unwrap();
+        let [HelpDeskEvent::AgentReply(reply)] = delivery.events.as_slice() else {
+            panic!("expected one reply: {delivery:?}");
+        };
+        assert_eq!(reply.text, "Hello");
+        assert!(reply.attachments.is_empty());
+        assert_eq!(reply.integration_thread_id, None);
     }
 
     #[test]
