@@ -90,7 +90,7 @@ async fn attachments_follow_the_text_each_once_as_image_file_and_readable_lines(
             ),
             (
                 "image".to_string(),
-                json!({ "imageUrl": "https://files.example.com/label.png", "title": "label.png" }),
+                json!({ "imageUrl": "https://files.example.com/label.png" }),
                 format!("{message_id}#1")
             ),
             (

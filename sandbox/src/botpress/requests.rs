@@ -196,9 +196,53 @@ pub fn check_schedule(schedule: Option<&Schedule>) -> Result<(), ApiError> {
     }
 }
 
+/// The payload of a message of the integration's `hitl` channel, against its declared schema:
+/// `@botpress/sdk`'s `messages.defaults` of that type plus an optional `userId`
+/// (`infra/botpress-integration/interfaces/hitl.ts`). Those schemas are zod objects, which
+/// become `additionalProperties: false`: a field the type does not declare (a `title` on an
+/// image) is refused, as are a missing or empty required one. Other types are not checked.
+pub fn check_channel_payload(kind: &str, payload: &Map<String, Value>) -> Result<(), ApiError> {
+    let (required, optional): (&str, &[&str]) = match kind {
+        "text" => ("text", &[]),
+        "image" => ("imageUrl", &[]),
+        "audio" => ("audioUrl", &[]),
+        "video" => ("videoUrl", &[]),
+        "file" => ("fileUrl", &["title"]),
+        _ => return Ok(()),
+    };
+    if !payload
+        .get(required)
+        .and_then(Value::as_str)
+        .is_some_and(|value| !value.is_empty())
+    {
+        return Err(ApiError::invalid_payload(format!(
+            "payload.{required} is required for a {kind} message (a non-empty string)"
+        )));
+    }
+    for field in payload.keys() {
+        if field != required && field != "userId" && !optional.contains(&field.as_str()) {
+            return Err(ApiError::invalid_payload(format!(
+                "payload.{field} is not allowed in a {kind} message"
+            )));
+        }
+    }
+    for field in optional {
+        if payload
+            .get(*field)
+            .is_some_and(|value| value.as_str().is_none_or(str::is_empty))
+        {
+            return Err(ApiError::invalid_payload(format!(
+                "payload.{field} must be a non-empty string"
+            )));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn unknown_fields_are_rejected_by_name() {
@@ -232,6 +276,29 @@ mod tests {
         assert!(parse::<CreateMessageBody>(body.as_bytes()).is_err());
         let body = r#"{"payload":{},"userId":"u","conversationId":"c","type":"text","tags":{},"origin":"human"}"#;
         assert!(parse::<CreateMessageBody>(body.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn channel_payloads_are_checked_against_the_sdk_defaults() {
+        let payload = |value: Value| value.as_object().unwrap().clone();
+        assert!(
+            check_channel_payload("image", &payload(json!({"imageUrl": "https://x/a.png"})))
+                .is_ok()
+        );
+        assert!(
+            check_channel_payload(
+                "file",
+                &payload(json!({"fileUrl": "https://x/a", "title": "a.pdf", "userId": "u"}))
+            )
+            .is_ok()
+        );
+        let refused = check_channel_payload(
+            "image",
+            &payload(json!({"imageUrl": "https://x/a.png", "title": "a.png"})),
+        );
+        assert!(refused.unwrap_err().message.contains("payload.title"));
+        assert!(check_channel_payload("text", &payload(json!({"text": ""}))).is_err());
+        assert!(check_channel_payload("card", &payload(json!({"anything": 1}))).is_ok());
     }
 
     #[test]

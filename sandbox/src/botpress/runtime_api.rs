@@ -19,8 +19,8 @@ use super::{
     model::{Direction, to_json},
     requests::{
         CreateEventBody, CreateMessageBody, GetOrCreateConversationBody, GetOrCreateMessageBody,
-        GetOrCreateUserBody, check_id, check_max_len, check_optional_id, check_schedule,
-        check_tags, parse,
+        GetOrCreateUserBody, check_channel_payload, check_id, check_max_len, check_optional_id,
+        check_schedule, check_tags, parse,
     },
     state::SimState,
     store::{NewEvent, NewMessage},
@@ -138,6 +138,7 @@ fn new_message(
     check_max_len("type", &body.kind, 200)?;
     check_tags("tags", &body.tags)?;
     check_schedule(body.schedule.as_ref())?;
+    check_channel_payload(&body.kind, &body.payload)?;
     let store = state.store();
     if store.conversation(&body.conversation_id).is_none() {
         return Err(ApiError::not_found(format!(

@@ -342,7 +342,9 @@ fn botpress_parts(
 }
 
 /// A file as Botpress's standard message of its kind (`@botpress/sdk` `messages.defaults`):
-/// the URL, and the file's name as the optional `title` (required reading for `file`).
+/// the URL, and for a `file` its name as `title`. Only `file` declares a `title`: the image,
+/// audio and video schemas are the URL alone, and Botpress refuses a field a message type does
+/// not declare.
 fn file_part(kind: FileKind, url: &str, name: Option<&str>) -> (&'static str, Value) {
     let (kind, url_field) = match kind {
         FileKind::Image => ("image", "imageUrl"),
@@ -351,10 +353,8 @@ fn file_part(kind: FileKind, url: &str, name: Option<&str>) -> (&'static str, Va
         FileKind::File => ("file", "fileUrl"),
     };
     let mut payload = json!({ url_field: url });
-    match (name, kind) {
-        (Some(name), _) => payload["title"] = json!(name),
-        (None, "file") => payload["title"] = json!("File"),
-        (None, _) => {}
+    if kind == "file" {
+        payload["title"] = json!(name.filter(|name| !name.is_empty()).unwrap_or("File"));
     }
     (kind, payload)
 }
@@ -434,7 +434,7 @@ mod tests {
                 (
                     "image".into(),
                     "m1#1".into(),
-                    json!({ "imageUrl": "https://f/a.png", "title": "a.png" })
+                    json!({ "imageUrl": "https://f/a.png" })
                 ),
                 (
                     "file".into(),
