@@ -210,10 +210,10 @@ pub fn check_channel_payload(kind: &str, payload: &Map<String, Value>) -> Result
         "file" => ("fileUrl", &["title"]),
         _ => return Ok(()),
     };
-    if !payload
+    if payload
         .get(required)
         .and_then(Value::as_str)
-        .is_some_and(|value| !value.is_empty())
+        .is_none_or(str::is_empty)
     {
         return Err(ApiError::invalid_payload(format!(
             "payload.{required} is required for a {kind} message (a non-empty string)"
