@@ -4,6 +4,7 @@ use flow_support::{
     DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Path, eventually, on_both_paths, registered_stack, settle,
     start_handoff, text,
 };
+use hitl_sandbox::faults::Failure;
 use serde_json::json;
 
 async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user(path: Path) {
@@ -464,6 +465,30 @@ async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: P
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 }
 
+/// The agent moved the thread to the trash just before the bot ends the handoff: HubSpot
+/// refuses to close it (404), and `stopHitl` still answers 200, so the bot's plugin tells the
+/// customer they are back with the bot.
+async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.hubspot.faults().fail_next(
+        "/conversations/v3/conversations/threads/",
+        Failure {
+            status: 404,
+            retry_after: None,
+        },
+        1,
+    );
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    let late = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .await
+        .1;
+    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
+}
+
 async fn a_whole_conversation_keeps_every_message_in_order(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -533,5 +558,6 @@ on_both_paths!(
     an_agent_reply_reaches_the_bot_once_as_the_agent,
     an_agent_closing_the_thread_stops_the_handoff,
     the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped,
+    the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it,
     a_whole_conversation_keeps_every_message_in_order,
 );

@@ -256,6 +256,9 @@ impl Relay {
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
     /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot.
     /// The thread is closed on every call, so a retry after a failed close still closes it.
+    /// A close HubSpot refuses for good (the thread went to the trash, say) still ends the
+    /// handoff: the customer is back with the bot either way, and a refusal would keep the
+    /// bot's plugin from telling them so; an agent's later reply there is marked FAILED.
     pub async fn stop_handoff(
         &self,
         bot: &BotpressContext,
@@ -264,9 +267,19 @@ impl Relay {
         let session = self.session_of_conversation(bot, conversation_id).await?;
         self.store.close(&session.id).await?;
         if let Some(thread_id) = &session.thread_id {
-            self.hubspot
+            match self
+                .hubspot
                 .set_thread_status(thread_id, ThreadStatus::Closed)
-                .await?;
+                .await
+            {
+                Ok(()) => {}
+                Err(error) if error.retryable => return Err(error.into()),
+                Err(error) => tracing::warn!(
+                    %error,
+                    session = session.id,
+                    "HubSpot refused to close the thread for good; the handoff is ended all the same"
+                ),
+            }
         }
         tracing::info!(session = session.id, "handoff stopped by the bot");
         Ok(())
