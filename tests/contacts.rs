@@ -76,13 +76,17 @@ async fn with_the_setting_on_the_contact_is_created_once(path: Path) {
     assert!(body.contains("\"firstname\":\"Cleo\""), "{body}");
     assert!(body.contains("\"lastname\":\"Ray\""), "{body}");
 
-    // Botpress retries createUser: the same user, no second contact.
+    // Botpress retries createUser: no second contact (the retry's user is on the same one).
     let retried = stack
         .caller
         .create_user("Cleo Ray", Some("cleo.new@example.com"))
         .await;
     assert_eq!(retried.status, 200, "{}", retried.text);
-    assert_eq!(text(&retried.body, "/output/userId"), user_id);
+    let retried_user = text(&retried.body, "/output/userId");
+    assert_eq!(
+        the_stored_contact_of(&stack, &retried_user).await,
+        contacts[0]
+    );
     assert_eq!(creates(&stack), 1);
     assert_eq!(
         stack

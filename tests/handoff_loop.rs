@@ -5,9 +5,9 @@ use flow_support::{
     start_handoff, text,
 };
 use hitl_sandbox::faults::Failure;
-use serde_json::json;
+use serde_json::{Value, json};
 
-async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user(path: Path) {
+async fn create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user(path: Path) {
     let stack = registered_stack(path).await;
     let created = stack
         .caller
@@ -45,15 +45,66 @@ async fn create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress
         .expect("the Botpress user exists");
     assert_eq!(user["name"], "Jane Doe");
     assert!(user["tags"]["hubspotContactId"].is_string(), "{user}");
+    // The HITL plugin calls createUser once per end user: another end user who gave the same
+    // address is a user of their own, on the same contact.
     let again = stack
         .caller
         .create_user("Jane Doe", Some("jane.doe@example.com"))
         .await;
+    let other = text(&again.body, "/output/userId");
+    assert_ne!(other, user_id, "a user per end user");
     assert_eq!(
-        text(&again.body, "/output/userId"),
-        user_id,
-        "the same customer is the same user"
+        stack.botpress.user(&other).unwrap()["tags"]["hubspotContactId"],
+        user["tags"]["hubspotContactId"]
     );
+}
+
+/// Two end users who gave the same address (a shared mailbox) each hand off: each gets a
+/// conversation and a help desk thread of their own, and the agent's reply to one reaches only
+/// that one.
+async fn two_end_users_sharing_an_address_get_a_handoff_each(path: Path) {
+    let stack = registered_stack(path).await;
+    let mut handoffs = Vec::new();
+    for name in ["Jane Doe", "John Doe"] {
+        let created = stack
+            .caller
+            .create_user(name, Some("jane.doe@example.com"))
+            .await;
+        let user_id = text(&created.body, "/output/userId");
+        let started = stack
+            .caller
+            .start_hitl(&user_id, Some("Help"), None, json!([]))
+            .await;
+        assert_eq!(started.status, 200, "{}", started.text);
+        let threads = stack.hubspot.threads();
+        let thread_id = threads.last().unwrap().id.clone();
+        handoffs.push((text(&started.body, "/output/conversationId"), thread_id));
+    }
+    let [
+        (jane_conversation, jane_thread),
+        (john_conversation, john_thread),
+    ] = handoffs.as_slice()
+    else {
+        unreachable!()
+    };
+    assert_ne!(jane_conversation, john_conversation);
+    assert_ne!(jane_thread, john_thread);
+    let reply = stack
+        .hubspot
+        .agent_reply(jane_thread, DEMO_AGENTS[0].0, "Hello Jane")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let texts_in = |conversation: &str| -> Vec<Value> {
+        stack
+            .botpress
+            .messages_in(conversation)
+            .iter()
+            .map(|message| message["payload"]["text"].clone())
+            .collect()
+    };
+    assert_eq!(texts_in(jane_conversation), [json!("Hello Jane")]);
+    assert!(texts_in(john_conversation).is_empty());
 }
 
 async fn create_user_finds_the_contact_by_phone_in_e164(path: Path) {
@@ -546,7 +597,8 @@ async fn a_whole_conversation_keeps_every_message_in_order(path: Path) {
 }
 
 on_both_paths!(
-    create_user_finds_the_contact_by_email_and_gets_or_creates_the_botpress_user,
+    create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,
+    two_end_users_sharing_an_address_get_a_handoff_each,
     create_user_finds_the_contact_by_phone_in_e164,
     a_customer_missing_from_the_crm_gets_a_400_naming_the_contact_to_create,
     start_hitl_opens_a_thread_and_a_hitl_conversation_mapped_both_ways,

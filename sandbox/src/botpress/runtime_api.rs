@@ -18,9 +18,9 @@ use super::{
     guard::guard,
     model::{Direction, to_json},
     requests::{
-        CreateEventBody, CreateMessageBody, GetOrCreateConversationBody, GetOrCreateMessageBody,
-        GetOrCreateUserBody, check_channel_payload, check_id, check_max_len, check_optional_id,
-        check_schedule, check_tags, parse,
+        CreateEventBody, CreateMessageBody, CreateUserBody, GetOrCreateConversationBody,
+        GetOrCreateMessageBody, GetOrCreateUserBody, check_channel_payload, check_id,
+        check_max_len, check_optional_id, check_schedule, check_tags, parse,
     },
     state::SimState,
     store::{NewEvent, NewMessage},
@@ -35,6 +35,7 @@ type ApiResult = Result<(StatusCode, Json<Value>), ApiError>;
 /// The whole Runtime API router: every call recorded, then guarded (faults, token, bot id).
 pub fn router(state: Arc<SimState>, recorder: Recorder) -> Router {
     Router::new()
+        .route("/v1/chat/users", post(create_user))
         .route("/v1/chat/users/get-or-create", post(get_or_create_user))
         .route("/v1/chat/users/{id}", get(get_user))
         .route(
@@ -83,6 +84,22 @@ async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> 
         body.discriminate_by_tags.as_deref(),
     );
     Ok((StatusCode::OK, Json(json!({ "user": to_json(&user) }))))
+}
+
+/// Answers 201 with a new user, even when another has the same tags.
+async fn create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
+    let body: CreateUserBody = parse(&body)?;
+    check_tags("tags", &body.tags)?;
+    if let Some(name) = &body.name {
+        check_max_len("name", name, 200)?;
+    }
+    if let Some(picture_url) = &body.picture_url {
+        check_max_len("pictureUrl", picture_url, 40_000)?;
+    }
+    let user = state
+        .store()
+        .create_user(&body.tags, body.name, body.picture_url);
+    Ok((StatusCode::CREATED, Json(json!({ "user": to_json(&user) }))))
 }
 
 async fn get_user(State(state): State<Arc<SimState>>, Path(id): Path<String>) -> ApiResult {

@@ -105,6 +105,16 @@ impl Store {
             }
             return user.clone();
         }
+        self.create_user(tags, name, picture_url)
+    }
+
+    /// A new user, whatever users have the same tags (`createUser`).
+    pub fn create_user(
+        &mut self,
+        tags: &Tags,
+        name: Option<String>,
+        picture_url: Option<String>,
+    ) -> User {
         let created_at = now();
         let mut user_tags = Tags::new();
         apply_tags(&mut user_tags, tags);

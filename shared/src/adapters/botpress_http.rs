@@ -71,6 +71,20 @@ impl BotpressClient {
 
 #[async_trait]
 impl BotpressGateway for BotpressClient {
+    async fn create_user(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<String, UpstreamError> {
+        let body = user_body(tags, name, picture_url);
+        let answer: UserAnswer = self
+            .call("create user", self.post(bot, "/v1/chat/users").json(&body))
+            .await?;
+        Ok(answer.user.id)
+    }
+
     async fn get_or_create_user(
         &self,
         bot: &BotpressContext,
@@ -78,13 +92,7 @@ impl BotpressGateway for BotpressClient {
         name: Option<&str>,
         picture_url: Option<&str>,
     ) -> Result<String, UpstreamError> {
-        let mut body = json!({ "tags": tags });
-        if let Some(name) = name {
-            body["name"] = json!(name);
-        }
-        if let Some(picture_url) = picture_url {
-            body["pictureUrl"] = json!(picture_url);
-        }
+        let body = user_body(tags, name, picture_url);
         let answer: UserAnswer = self
             .call(
                 "get or create user",
@@ -160,4 +168,20 @@ impl BotpressGateway for BotpressClient {
             .await?;
         Ok(())
     }
+}
+
+/// The body of `createUser` and `getOrCreateUser`: the tags, and the name and picture when known.
+fn user_body(
+    tags: BTreeMap<String, String>,
+    name: Option<&str>,
+    picture_url: Option<&str>,
+) -> serde_json::Value {
+    let mut body = json!({ "tags": tags });
+    if let Some(name) = name {
+        body["name"] = json!(name);
+    }
+    if let Some(picture_url) = picture_url {
+        body["pictureUrl"] = json!(picture_url);
+    }
+    body
 }

@@ -24,6 +24,14 @@ pub struct BotpressMessage {
 /// The Botpress Runtime API calls the relay makes, as an integration call.
 #[async_trait]
 pub trait BotpressGateway: Send + Sync {
+    /// A new user, even when another has the same tags (`createUser`).
+    async fn create_user(
+        &self,
+        bot: &BotpressContext,
+        tags: BTreeMap<String, String>,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<String, UpstreamError>;
     async fn get_or_create_user(
         &self,
         bot: &BotpressContext,

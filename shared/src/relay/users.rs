@@ -60,8 +60,16 @@ pub(crate) const CONTACT_TAG: &str = "hubspotContactId";
 
 impl Relay {
     /// Checks the customer is a HubSpot contact (the help desk addresses them by email or
-    /// phone), creating the contact when the deployment allows it, and gets or creates the
-    /// Botpress user that stands for them.
+    /// phone), creating the contact when the deployment allows it, and creates the Botpress
+    /// user that stands for them.
+    ///
+    /// A new user on every call, not one per contact: the HITL plugin calls `createUser` once
+    /// per end user and links the two, and a handoff is one per user. Two end users who gave
+    /// the same address (a shared `info@` mailbox, a household's phone) would otherwise share
+    /// one user and so one handoff: the second's `startHitl` would be handed the first's
+    /// conversation, and the agent's replies to the first would reach the second. Each gets
+    /// a thread of its own in the help desk, on the same contact. A retried call whose answer
+    /// was lost leaves an unused user behind, which nothing reaches.
     pub async fn create_user(
         &self,
         bot: &BotpressContext,
@@ -87,7 +95,7 @@ impl Relay {
         let tags = BTreeMap::from([(CONTACT_TAG.to_string(), contact_id.clone())]);
         let user_id = self
             .botpress
-            .get_or_create_user(bot, tags, name, input.picture_url.as_deref())
+            .create_user(bot, tags, name, input.picture_url.as_deref())
             .await?;
         self.store
             .save_customer(&Customer {
