@@ -128,12 +128,15 @@ impl SafeFileFetcher {
     }
 
     async fn read(&self, response: reqwest::Response) -> Result<FetchedFile, FetchError> {
-        let content_type = response
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|value| value.to_str().ok())
-            .map(channel_limits::essence)
-            .unwrap_or_default();
+        let name = file_name(response.url());
+        let content_type = channel_limits::relayed_type(
+            response
+                .headers()
+                .get(header::CONTENT_TYPE)
+                .and_then(|value| value.to_str().ok())
+                .unwrap_or_default(),
+            &name,
+        );
         if !channel_limits::is_allowed_mime_type(&content_type) {
             let shown = if content_type.is_empty() {
                 "none"
@@ -149,7 +152,6 @@ impl SafeFileFetcher {
         if response.content_length().is_some_and(|length| length > max) {
             return Err(too_large(max));
         }
-        let name = file_name(response.url());
         let mut response = response;
         let mut bytes = Vec::new();
         while let Some(chunk) = response
@@ -487,6 +489,24 @@ mod tests {
                 get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<p>") }),
             )
             .route(
+                "/scan.pdf",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "application/octet-stream")],
+                        vec![3u8; 10],
+                    )
+                }),
+            )
+            .route(
+                "/tool.exe",
+                get(|| async {
+                    (
+                        [(header::CONTENT_TYPE, "application/octet-stream")],
+                        vec![4u8; 10],
+                    )
+                }),
+            )
+            .route(
                 "/moved",
                 get(|| async { axum::response::Redirect::temporary("/small.png") }),
             )
@@ -527,6 +547,16 @@ mod tests {
             ),
             ("small.png", "image/png", 10)
         );
+        // An object store's `application/octet-stream`: typed by the name, if it names an
+        // allowed type.
+        let scan = fetcher.fetch(&format!("{origin}/scan.pdf")).await.unwrap();
+        assert_eq!(scan.content_type, "application/pdf");
+        match fetcher.fetch(&format!("{origin}/tool.exe")).await {
+            Err(FetchError::Refused(message)) => {
+                assert!(message.contains("application/octet-stream"), "{message}")
+            }
+            other => panic!("expected the type refusal, got {other:?}"),
+        }
         match fetcher.fetch(&format!("{origin}/missing.png")).await {
             Err(FetchError::Refused(message)) => assert!(message.contains("404"), "{message}"),
             other => panic!("expected a refusal, got {other:?}"),

@@ -38,6 +38,46 @@ pub const ALLOWED_MIME_TYPES: &[&str] = &[
     "video/quicktime",
 ];
 
+/// The allowed type a file name's extension stands for, for a file served without a type of its
+/// own (`application/octet-stream`, as object stores often answer, or none): every extension of
+/// an allowed type, and nothing else.
+const TYPE_BY_EXTENSION: &[(&str, &str)] = &[
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("gif", "image/gif"),
+    ("webp", "image/webp"),
+    ("pdf", "application/pdf"),
+    ("txt", "text/plain"),
+    ("csv", "text/csv"),
+    ("mp3", "audio/mpeg"),
+    ("m4a", "audio/mp4"),
+    ("ogg", "audio/ogg"),
+    ("oga", "audio/ogg"),
+    ("wav", "audio/wav"),
+    ("weba", "audio/webm"),
+    ("mp4", "video/mp4"),
+    ("webm", "video/webm"),
+    ("mov", "video/quicktime"),
+];
+
+/// The type a file is relayed as: the one it was served with, unless that says nothing
+/// (`application/octet-stream`, or none), when the name's extension tells it if it names an
+/// allowed type.
+pub fn relayed_type(served: &str, file_name: &str) -> String {
+    let served = essence(served);
+    if !served.is_empty() && served != "application/octet-stream" {
+        return served;
+    }
+    let extension = file_name
+        .rsplit_once('.')
+        .map(|(_, extension)| extension.to_ascii_lowercase());
+    TYPE_BY_EXTENSION
+        .iter()
+        .find(|(known, _)| Some(*known) == extension.as_deref())
+        .map_or(served, |(_, mime)| mime.to_string())
+}
+
 /// The type's essence (`image/png` of `image/png; charset=binary`), lower-cased.
 pub fn essence(content_type: &str) -> String {
     content_type
@@ -144,6 +184,27 @@ pub fn attachment_capabilities() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_file_served_without_a_type_of_its_own_is_typed_by_its_extension() {
+        assert_eq!(
+            relayed_type("image/png; charset=binary", "a.jpg"),
+            "image/png"
+        );
+        assert_eq!(
+            relayed_type("application/octet-stream", "Scan.PDF"),
+            "application/pdf"
+        );
+        assert_eq!(relayed_type("", "photo.jpeg"), "image/jpeg");
+        assert_eq!(
+            relayed_type("application/octet-stream", "setup.exe"),
+            "application/octet-stream"
+        );
+        assert_eq!(relayed_type("", "noextension"), "");
+        for (_, mime) in TYPE_BY_EXTENSION {
+            assert!(is_allowed_mime_type(mime), "{mime} is allowed");
+        }
+    }
 
     #[test]
     fn long_text_is_split_whole_at_whitespace_where_it_can() {
