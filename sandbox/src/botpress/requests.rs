@@ -211,7 +211,8 @@ pub fn check_schedule(schedule: Option<&Schedule>) -> Result<(), ApiError> {
     }
 }
 
-/// The payload of a message of the integration's `hitl` channel, against its declared schema:
+/// The payload of a message (every conversation the simulator holds is on the integration's
+/// `hitl` channel) against that channel's declared schema:
 /// `@botpress/sdk`'s `messages.defaults` of that type plus an optional `userId`
 /// (`infra/botpress-integration/interfaces/hitl.ts`). Those schemas are zod objects, which
 /// become `additionalProperties: false`: a field the type does not declare (a `title` on an

@@ -714,14 +714,7 @@ impl HubSpotGateway for HubSpotClient {
                 // The bound and what came after it need no reading (a message's rich text
                 // through an HTML parser is the costly part of it).
                 let id = message.get("id").and_then(super::hubspot_message::id_text);
-                let not_before = created_at.is_none_or(|created_at| {
-                    (created_at, id.as_deref().unwrap_or_default())
-                        >= (before.created_at_ms, before.message_id)
-                });
-                // By id too: a reply whose event gave no `createdAt` is timed by the event
-                // (`eventTimestamp`, later than the history's time), and must not be taken for
-                // a reply before itself, which would wait on its own claim for ever.
-                if not_before || id.as_deref() == Some(before.message_id) {
+                if before.is_after(created_at, id.as_deref().unwrap_or_default()) {
                     continue;
                 }
                 let is_ours = message.get("type").and_then(Value::as_str) == Some("MESSAGE")

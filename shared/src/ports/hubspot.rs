@@ -64,28 +64,31 @@ pub enum ThreadStatus {
     Closed,
 }
 
-/// Where a read of a thread's history stops: at a message (its creation time and id), or at
-/// a moment (every message created up to it is before it).
+/// Where a read of a thread's history stops.
 #[derive(Clone, Copy, Debug)]
-pub struct HistoryBound<'a> {
-    pub created_at_ms: i64,
-    pub message_id: &'a str,
+pub enum HistoryBound<'a> {
+    /// Before this message (earlier creation time, or the same and a smaller id), which is
+    /// itself left out.
+    Message(&'a AgentMessage),
+    /// Up to this moment (ms since the epoch), included.
+    Moment(i64),
 }
 
-impl<'a> HistoryBound<'a> {
-    /// Before `message`, which is itself left out.
-    pub fn message(message: &'a AgentMessage) -> Self {
-        Self {
-            created_at_ms: message.created_at_ms,
-            message_id: &message.message_id,
-        }
-    }
-
-    /// Everything created up to `at_ms`, included.
-    pub fn moment(at_ms: i64) -> Self {
-        Self {
-            created_at_ms: at_ms.saturating_add(1),
-            message_id: "",
+impl HistoryBound<'_> {
+    /// Whether a history entry created at `created_at_ms` (unknown: `None`) with `id` lies
+    /// before the bound.
+    pub fn is_after(&self, created_at_ms: Option<i64>, id: &str) -> bool {
+        match self {
+            Self::Message(message) => {
+                // By id too: a reply whose event gave no `createdAt` is timed by the event
+                // (`eventTimestamp`, later than the history's time), and must not be taken for
+                // a reply before itself, which would wait on its own claim for ever.
+                id == message.message_id
+                    || created_at_ms.is_none_or(|created_at| {
+                        (created_at, id) >= (message.created_at_ms, message.message_id.as_str())
+                    })
+            }
+            Self::Moment(at_ms) => created_at_ms.is_none_or(|created_at| created_at > *at_ms),
         }
     }
 }
@@ -224,4 +227,48 @@ pub trait HubSpotGateway: Send + Sync {
         message_id: &str,
         status: &DeliveryStatus,
     ) -> Result<(), UpstreamError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bound_keeps_what_came_before_it() {
+        let reply = AgentMessage {
+            message_id: "m5".into(),
+            channel_id: "c".into(),
+            thread_id: "t".into(),
+            actor_id: "A-1".into(),
+            agent_name: None,
+            text: "Bye".into(),
+            attachments: Vec::new(),
+            created_at_ms: 500,
+            truncated: false,
+            integration_thread_id: None,
+        };
+        let before_reply = HistoryBound::Message(&reply);
+        assert!(!before_reply.is_after(Some(499), "m9"));
+        assert!(
+            !before_reply.is_after(Some(500), "m4"),
+            "same time, smaller id"
+        );
+        assert!(before_reply.is_after(Some(500), "m6"));
+        assert!(
+            before_reply.is_after(Some(400), "m5"),
+            "the reply itself, by id"
+        );
+        assert!(
+            before_reply.is_after(None, "m1"),
+            "untimed: not known to be before"
+        );
+
+        let up_to_close = HistoryBound::Moment(500);
+        assert!(
+            !up_to_close.is_after(Some(500), "m9"),
+            "the moment itself is included"
+        );
+        assert!(up_to_close.is_after(Some(501), "m1"));
+        assert!(up_to_close.is_after(None, "m1"));
+    }
 }

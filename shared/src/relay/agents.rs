@@ -96,19 +96,19 @@ impl Relay {
                 .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
             return Ok(agent.botpress_user_id);
         }
-        let profile = match self.agents.profile(actor_id) {
-            Some(profile) => profile,
+        let (profile, profile_read) = match self.agents.profile(actor_id) {
+            Some(profile) => (profile, true),
             None => match self.hubspot.agent_profile(actor_id).await {
                 Ok(profile) => {
                     self.agents.remember_profile(actor_id, profile.clone());
-                    profile
+                    (profile, true)
                 }
                 Err(error) if error.retryable => return Err(error.into()),
                 // The profile only names the agent (a scope the install lacks, say): the agent
                 // still reaches the customer, under the name the message gave if any.
                 Err(error) => {
-                    tracing::warn!(%error, actor_id, "the agent's HubSpot profile could not be read; the agent goes without it");
-                    None
+                    tracing::error!(%error, actor_id, "the agent's HubSpot profile could not be read; the agent goes without it until it can be");
+                    (None, false)
                 }
             },
         };
@@ -122,6 +122,11 @@ impl Relay {
             .botpress
             .get_or_create_user(bot, tags, name.as_deref(), avatar.as_deref())
             .await?;
+        if !profile_read {
+            // Not kept: the agent's next message reads the profile again, and once it can be
+            // read, the user is kept with what it says.
+            return Ok(user_id);
+        }
         self.store
             .save_agent_user(&AgentUser {
                 bot_id: bot.bot_id.clone(),

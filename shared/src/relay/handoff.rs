@@ -220,7 +220,12 @@ impl Relay {
             Ok(None) => Ok(()),
             Err(error) => Err(error.into()),
         };
-        if let Err(error) = caught_up {
+        if let Err(RelayError::InProgress) = caught_up {
+            tracing::info!(
+                thread_id,
+                "the thread's agent is being announced by the assignment's own webhook"
+            );
+        } else if let Err(error) = caught_up {
             tracing::warn!(
                 %error,
                 thread_id,
@@ -274,10 +279,17 @@ impl Relay {
             {
                 Ok(()) => {}
                 Err(error) if error.retryable => return Err(error.into()),
-                Err(error) => tracing::warn!(
+                // Gone (moved to the trash): nothing is left open.
+                Err(error) if error.status == Some(404) => tracing::warn!(
                     %error,
                     session = session.id,
-                    "HubSpot refused to close the thread for good; the handoff is ended all the same"
+                    "the thread is gone; the handoff is ended all the same"
+                ),
+                // Left open in the help desk (a scope the install lacks, say): a person must see it.
+                Err(error) => tracing::error!(
+                    %error,
+                    session = session.id,
+                    "HubSpot refused to close the thread for good; the handoff is ended, the thread left open"
                 ),
             }
         }

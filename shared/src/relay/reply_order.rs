@@ -45,7 +45,7 @@ impl Relay {
             );
             return Ok(());
         }
-        self.relay_replies_before(session, &reply.thread_id, HistoryBound::message(reply))
+        self.relay_replies_before(session, &reply.thread_id, HistoryBound::Message(reply))
             .await
     }
 
@@ -60,7 +60,7 @@ impl Relay {
         thread_id: &str,
         closed_at_ms: i64,
     ) -> Result<(), RelayError> {
-        self.relay_replies_before(session, thread_id, HistoryBound::moment(closed_at_ms))
+        self.relay_replies_before(session, thread_id, HistoryBound::Moment(closed_at_ms))
             .await
     }
 
@@ -107,7 +107,7 @@ impl Relay {
                 Ok(Outcome::Done) => tracing::info!(
                     session = session.id,
                     message_id = message.message_id,
-                    "relayed an earlier agent reply before a later one"
+                    "relayed an agent reply ahead of its own delivery, to keep the thread's order"
                 ),
                 Ok(_) => {}
                 // Failed for good and marked FAILED for the agent: it must not hold back the rest.

@@ -375,14 +375,20 @@ pub async fn handoff(
         return back_to("/chat");
     };
     let (name, contact) = (field(&form, "name"), field(&form, "contact"));
-    let history = with_session(&web, &id, |session| {
+    let asked = with_session(&web, &id, |session| {
+        // The HITL plugin makes one Botpress user per end user (`createUser` once, then linked):
+        // a visitor asking again with the same address is the user they were.
+        let linked = session
+            .user_id
+            .clone()
+            .filter(|_| session.contact == contact);
         session.name = name.clone();
         session.contact = contact.clone();
         session.current = None;
         session
             .lines
             .push(Line::now(Kind::Notice, "", "Asking for a human…"));
-        session
+        let history = session
             .lines
             .iter()
             .filter(|line| matches!(line.kind, Kind::Customer | Kind::Bot))
@@ -393,22 +399,29 @@ pub async fn handoff(
                     "direction": if line.kind == Kind::Customer { "outgoing" } else { "incoming" },
                 })
             })
-            .collect::<Vec<_>>()
+            .collect::<Vec<_>>();
+        (history, linked)
     });
-    let Some(history) = history else {
+    let Some((history, linked)) = asked else {
         return back_to("/chat");
     };
     let caller = &web.inner.caller;
-    let created = caller.create_user(&name, Some(&contact)).await;
-    let Some(user_id) = created.output()["userId"].as_str().map(str::to_string) else {
-        note_error(
-            &web,
-            &id,
-            "createUser failed",
-            &created.status,
-            &created.text,
-        );
-        return back_to("/chat");
+    let user_id = match linked {
+        Some(user_id) => user_id,
+        None => {
+            let created = caller.create_user(&name, Some(&contact)).await;
+            let Some(user_id) = created.output()["userId"].as_str().map(str::to_string) else {
+                note_error(
+                    &web,
+                    &id,
+                    "createUser failed",
+                    &created.status,
+                    &created.text,
+                );
+                return back_to("/chat");
+            };
+            user_id
+        }
     };
     let last_said = history
         .iter()
