@@ -515,41 +515,11 @@ async fn replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_o
 }
 
 /// The earlier reply's own delivery is still being relayed (its thread read is rate-limited for
-/// a second) when the later one arrives: the later one does not overtake it; it is refused with
-/// 503 and HubSpot's retry relays it after.
+/// three seconds) when the later one arrives: the later one does not overtake it; it waits for
+/// it 1.5 s, is then refused with 503, and HubSpot's retry relays it after.
 async fn a_reply_waits_for_an_earlier_one_still_being_relayed(path: Path) {
-    let stack = registered_stack(path).await;
-    let handoff = start_handoff(&stack).await;
-    let actor = DEMO_AGENTS[0].0;
-    let first = stack
-        .hubspot
-        .agent_writes(&handoff.thread_id, actor, AgentContent::text("first"))
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(5)).await;
-    let second = stack
-        .hubspot
-        .agent_writes(&handoff.thread_id, actor, AgentContent::text("second"))
-        .unwrap();
-    let slow_read = Failure {
-        status: 429,
-        retry_after: Some(1),
-    };
-    stack
-        .hubspot
-        .faults()
-        .fail_next("/conversations/v3/conversations/threads/", slow_read, 1);
-    let (first_delivery, second_delivery) =
-        tokio::join!(stack.hubspot.deliver_held(&first), async {
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            stack.hubspot.deliver_held(&second).await
-        });
-    let first_delivery = first_delivery.unwrap();
-    assert_eq!(
-        first_delivery.status, 200,
-        "{}",
-        first_delivery.response_body
-    );
-    let mut second_delivery = second_delivery.unwrap();
+    let (stack, handoff, second_delivery) = a_reply_behind_one_in_flight_for(path, 3).await;
+    let mut second_delivery = second_delivery;
     if path == Path::InProcess {
         assert_eq!(
             second_delivery.status, 503,
@@ -570,6 +540,63 @@ async fn a_reply_waits_for_an_earlier_one_still_being_relayed(path: Path) {
         second_delivery.response_body
     );
     assert_eq!(texts(&stack, &handoff.conversation_id), ["first", "second"]);
+}
+
+/// The earlier reply's own delivery ends within the 1.5 s the later one waits for it (its
+/// thread read is rate-limited for one second): the later one goes right after it, with no 503
+/// and no wait for HubSpot's retry.
+async fn a_reply_behind_one_about_to_finish_waits_and_goes_at_once(path: Path) {
+    let (stack, handoff, second_delivery) = a_reply_behind_one_in_flight_for(path, 1).await;
+    assert_eq!(
+        second_delivery.status, 200,
+        "{}",
+        second_delivery.response_body
+    );
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["first", "second"]);
+}
+
+/// Two replies, the later delivered 300 ms after the earlier, whose thread read HubSpot
+/// rate-limits for `seconds`: the stack, the handoff, and the later one's delivery.
+async fn a_reply_behind_one_in_flight_for(
+    path: Path,
+    seconds: u32,
+) -> (
+    SandboxStack,
+    flow_support::Handoff,
+    hitl_sandbox::hubspot::Delivery,
+) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let actor = DEMO_AGENTS[0].0;
+    let first = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, actor, AgentContent::text("first"))
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let second = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, actor, AgentContent::text("second"))
+        .unwrap();
+    let slow_read = Failure {
+        status: 429,
+        retry_after: Some(seconds),
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next("/conversations/v3/conversations/threads/", slow_read, 1);
+    let (first_delivery, second_delivery) =
+        tokio::join!(stack.hubspot.deliver_held(&first), async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            stack.hubspot.deliver_held(&second).await
+        });
+    let first_delivery = first_delivery.unwrap();
+    assert_eq!(
+        first_delivery.status, 200,
+        "{}",
+        first_delivery.response_body
+    );
+    (stack, handoff, second_delivery.unwrap())
 }
 
 /// Inbox routing can assign a thread, or an agent close it, in the moment between the thread's
@@ -993,6 +1020,41 @@ async fn start_hitl_whose_opening_answer_is_lost(stack: &SandboxStack) -> (Strin
     (user_id, demo_customers_thread(stack))
 }
 
+/// The agent says goodbye and closes at once: the close arrives while "Bye" is being relayed
+/// (Botpress answers slowly). The close waits for it, and the bot hears `hitlStopped` after
+/// "Bye", without a 503 sending the close back to HubSpot's retry.
+async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let bye = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text("Bye"),
+        )
+        .unwrap();
+    stack.botpress.set_latency(Duration::from_millis(400));
+    let (delivered, closed) = tokio::join!(stack.hubspot.deliver_held(&bye), async {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        stack.hubspot.close(&handoff.thread_id).await
+    });
+    stack.botpress.clear_faults();
+    let (delivered, closed) = (delivered.unwrap(), closed.unwrap());
+    assert_eq!(delivered.status, 200, "{}", delivered.response_body);
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["Bye"]);
+    let recorder = stack.botpress.recorder();
+    let bye_created = recorder.matching("POST", "/v1/chat/messages/get-or-create")[0].at;
+    let stopped: Vec<_> = recorder
+        .matching("POST", "/v1/chat/events")
+        .into_iter()
+        .filter(|call| call.body.contains("hitlStopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1);
+    assert!(bye_created <= stopped[0].at, "the reply before the end");
+}
+
 /// Botpress refuses for good to make a new agent's user: the reply cannot reach the customer,
 /// and the agent sees it FAILED with the reason instead of it being acknowledged unseen.
 async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
@@ -1096,6 +1158,7 @@ async fn a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_th
 
 on_both_paths!(
     a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_the_close,
+    a_close_right_after_a_reply_in_flight_waits_for_it,
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
@@ -1107,6 +1170,7 @@ on_both_paths!(
     a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer,
     replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
     a_reply_waits_for_an_earlier_one_still_being_relayed,
+    a_reply_behind_one_about_to_finish_waits_and_goes_at_once,
     an_assignment_and_a_close_while_the_handoff_opens_reach_the_bot_once_it_is_open,
     one_broken_event_does_not_hold_back_the_rest_of_its_batch,
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,

@@ -17,6 +17,14 @@ const LEASE_PAST_BUDGET: Duration = Duration::from_secs(6);
 /// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
 const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
+/// How long work waits for another attempt of a unit it must come after (a reply being relayed
+/// by its own delivery right now) before it is refused as in progress: a relay takes well under
+/// a second, where the sender's retry of the refused work comes a minute or more later.
+const WAIT_FOR_WORK_IN_FLIGHT: Duration = Duration::from_millis(1_500);
+const WAIT_STEP: Duration = Duration::from_millis(100);
+/// What a wait leaves of the request's budget: enough to relay the work once it may.
+const LEFT_AFTER_WAITING: Duration = Duration::from_millis(1_500);
+
 /// How long a claim made now may be held: see [`LEASE_WITHOUT_BUDGET`].
 pub(super) fn claim_lease() -> Duration {
     crate::adapters::budget::remaining()
@@ -57,6 +65,30 @@ impl Relay {
         once_after_read(&*self.store, key, async { Ok(()) }, |()| work).await
     }
 
+    /// [`Relay::once_finishing`], waiting a little for an attempt in flight elsewhere to end
+    /// ([`WAIT_FOR_WORK_IN_FLIGHT`], within the request's budget) before refusing: for work
+    /// that something else waits on, so one in progress does not send the waiting work back
+    /// to its sender's retry, minutes later.
+    pub(crate) async fn once_finishing_or_wait<W, F>(
+        &self,
+        key: &str,
+        work: W,
+    ) -> Result<Outcome, RelayError>
+    where
+        W: Fn() -> F,
+        F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
+    {
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.once_finishing(key, work()).await {
+                Err(RelayError::InProgress) if may_wait(started.elapsed()) => {
+                    tokio::time::sleep(WAIT_STEP).await;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+
     /// [`Relay::once_finishing`] for work that starts with a read: the read is made while the
     /// key is claimed, not after, so the two cost one round trip to the store instead of two.
     /// Its answer is dropped unless the claim is acquired.
@@ -79,6 +111,13 @@ impl Relay {
     {
         once_after_read(&*self.store, key, read, work).await
     }
+}
+
+/// Whether work that has waited `waited` for another attempt may wait one step more.
+fn may_wait(waited: Duration) -> bool {
+    waited + WAIT_STEP <= WAIT_FOR_WORK_IN_FLIGHT
+        && crate::adapters::budget::remaining()
+            .is_none_or(|left| left >= WAIT_STEP + LEFT_AFTER_WAITING)
 }
 
 /// The gate behind [`Relay::once_after_read`] (and so every `once`), over the ledger alone.

@@ -7,8 +7,9 @@
 //! written after the mark (one HubSpot call, newest first, stopping at the mark) and relays
 //! every earlier one first, oldest first, each under the same ledger key its own delivery
 //! uses, so each is relayed exactly once whichever delivery gets there first. When the earlier
-//! one's own delivery is being relayed right now, the later one is refused with "in progress"
-//! (503): HubSpot's retry brings it back after the earlier one is done.
+//! one's own delivery is being relayed right now, the later one waits for it (up to 1.5 s,
+//! within its budget: `Relay::once_finishing_or_wait`), and past that is refused with "in
+//! progress" (503): HubSpot's retry brings it back after the earlier one is done.
 //!
 //! Cost: one thread read per reply; with the SENT status that is two HubSpot calls per reply,
 //! issue #9's budget, once the agent is cached. A close reads the thread once too, so the
@@ -101,7 +102,7 @@ impl Relay {
         for message in earlier {
             let key = agent_message_key(&message.message_id);
             match self
-                .once_finishing(&key, self.deliver_agent_message(session, &message))
+                .once_finishing_or_wait(&key, || self.deliver_agent_message(session, &message))
                 .await
             {
                 Ok(Outcome::Done) => tracing::info!(
