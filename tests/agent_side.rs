@@ -52,6 +52,30 @@ fn status_of(stack: &SandboxStack, thread_id: &str, message_id: &str) -> String 
         .expect("the agent's message is in the thread")
 }
 
+/// The help desk status of the thread's message reading `text`.
+fn status_of_text(stack: &SandboxStack, thread_id: &str, text: &str) -> String {
+    let thread = stack.hubspot.thread(thread_id).unwrap();
+    thread
+        .messages
+        .iter()
+        .find(|message| message.text == text)
+        .map(|message| message.status.clone())
+        .expect("the agent's message is in the thread")
+}
+
+/// The bot heard `hitlStopped` once, after the agent message created `index`-th (from 0).
+fn the_bot_hears_hitl_stopped_once_after_message(stack: &SandboxStack, index: usize) {
+    let recorder = stack.botpress.recorder();
+    let message_created = recorder.matching("POST", "/v1/chat/messages/get-or-create")[index].at;
+    let stopped: Vec<_> = recorder
+        .matching("POST", "/v1/chat/events")
+        .into_iter()
+        .filter(|call| call.body.contains("hitlStopped"))
+        .collect();
+    assert_eq!(stopped.len(), 1);
+    assert!(message_created <= stopped[0].at, "the reply before the end");
+}
+
 async fn attachments_follow_the_text_each_once_as_image_file_and_readable_lines(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -828,9 +852,7 @@ async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(
     stack.hubspot.faults().clear();
     assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     assert_eq!(texts(&stack, &handoff.conversation_id), ["On it"]);
-    let sent = stack.hubspot.thread(&handoff.thread_id).unwrap();
-    let message = sent.messages.iter().find(|m| m.text == "On it").unwrap();
-    assert_eq!(message.status, "SENT");
+    assert_eq!(status_of_text(&stack, &handoff.thread_id, "On it"), "SENT");
 }
 
 /// An agent moves the thread to the trash (`conversation.deletion`, for an app subscribed to
@@ -1044,15 +1066,7 @@ async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
     assert_eq!(delivered.status, 200, "{}", delivered.response_body);
     assert_eq!(closed.status, 200, "{}", closed.response_body);
     assert_eq!(texts(&stack, &handoff.conversation_id), ["Bye"]);
-    let recorder = stack.botpress.recorder();
-    let bye_created = recorder.matching("POST", "/v1/chat/messages/get-or-create")[0].at;
-    let stopped: Vec<_> = recorder
-        .matching("POST", "/v1/chat/events")
-        .into_iter()
-        .filter(|call| call.body.contains("hitlStopped"))
-        .collect();
-    assert_eq!(stopped.len(), 1);
-    assert!(bye_created <= stopped[0].at, "the reply before the end");
+    the_bot_hears_hitl_stopped_once_after_message(&stack, 0);
 }
 
 /// Botpress refuses for good to make a new agent's user: the reply cannot reach the customer,
@@ -1070,9 +1084,10 @@ async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
         .unwrap();
     assert_eq!(delivery.status, 200, "{}", delivery.response_body);
     assert!(texts(&stack, &handoff.conversation_id).is_empty());
-    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
-    let message = thread.messages.iter().find(|m| m.text == "Hello").unwrap();
-    assert_eq!(message.status, "FAILED");
+    assert_eq!(
+        status_of_text(&stack, &handoff.thread_id, "Hello"),
+        "FAILED"
+    );
 }
 
 /// HubSpot refuses for good to give the agent's profile (a scope the install lacks, say): the
@@ -1137,15 +1152,7 @@ async fn a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_th
         texts(&stack, &handoff.conversation_id),
         ["Thanks for waiting", "Bye"]
     );
-    let recorder = stack.botpress.recorder();
-    let bye_created = recorder.matching("POST", "/v1/chat/messages/get-or-create")[1].at;
-    let stopped = recorder.matching("POST", "/v1/chat/events");
-    let stopped: Vec<_> = stopped
-        .iter()
-        .filter(|call| call.body.contains("hitlStopped"))
-        .collect();
-    assert_eq!(stopped.len(), 1);
-    assert!(bye_created <= stopped[0].at, "the reply before the end");
+    the_bot_hears_hitl_stopped_once_after_message(&stack, 1);
     assert_eq!(
         status_of(&stack, &handoff.thread_id, &bye.message_id),
         "SENT"

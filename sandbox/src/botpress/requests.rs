@@ -36,21 +36,6 @@ pub struct GetOrCreateUserBody {
     pub discriminate_by_tags: Option<Vec<String>>,
 }
 
-/// Body of createUser: getOrCreateUser's without `discriminateByTags`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateUserBody {
-    pub tags: Tags,
-    /// Deprecated by Botpress but still part of the schema, so accepted and ignored.
-    #[serde(default, deserialize_with = "present")]
-    #[allow(dead_code)]
-    pub integration_name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    pub picture_url: Option<String>,
-}
-
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GetOrCreateConversationBody {

@@ -18,9 +18,9 @@ use super::{
     guard::guard,
     model::{Direction, to_json},
     requests::{
-        CreateEventBody, CreateMessageBody, CreateUserBody, GetOrCreateConversationBody,
-        GetOrCreateMessageBody, GetOrCreateUserBody, check_channel_payload, check_id,
-        check_max_len, check_optional_id, check_schedule, check_tags, parse,
+        CreateEventBody, CreateMessageBody, GetOrCreateConversationBody, GetOrCreateMessageBody,
+        GetOrCreateUserBody, check_channel_payload, check_id, check_max_len, check_optional_id,
+        check_schedule, check_tags, parse,
     },
     state::SimState,
     store::{NewEvent, NewMessage},
@@ -68,8 +68,9 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|value| !value.is_empty())
 }
 
-async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
-    let body: GetOrCreateUserBody = parse(&body)?;
+/// A createUser or getOrCreateUser body, checked against the spec's limits.
+fn user_body(body: &[u8]) -> Result<GetOrCreateUserBody, ApiError> {
+    let body: GetOrCreateUserBody = parse(body)?;
     check_tags("tags", &body.tags)?;
     if let Some(name) = &body.name {
         check_max_len("name", name, 200)?;
@@ -77,6 +78,11 @@ async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> 
     if let Some(picture_url) = &body.picture_url {
         check_max_len("pictureUrl", picture_url, 40_000)?;
     }
+    Ok(body)
+}
+
+async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
+    let body = user_body(&body)?;
     let user = state.store().get_or_create_user(
         &body.tags,
         body.name,
@@ -88,13 +94,12 @@ async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> 
 
 /// Answers 201 with a new user, even when another has the same tags.
 async fn create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
-    let body: CreateUserBody = parse(&body)?;
-    check_tags("tags", &body.tags)?;
-    if let Some(name) = &body.name {
-        check_max_len("name", name, 200)?;
-    }
-    if let Some(picture_url) = &body.picture_url {
-        check_max_len("pictureUrl", picture_url, 40_000)?;
+    let body = user_body(&body)?;
+    if body.discriminate_by_tags.is_some() {
+        // createUserBody is getOrCreateUser's without it, and `additionalProperties: false`.
+        return Err(ApiError::invalid_payload(
+            "discriminateByTags is not allowed in createUser",
+        ));
     }
     let user = state
         .store()
