@@ -79,10 +79,8 @@ impl BotpressGateway for BotpressClient {
         picture_url: Option<&str>,
     ) -> Result<String, UpstreamError> {
         let body = user_body(tags, name, picture_url);
-        let answer: UserAnswer = self
-            .call("create user", self.post(bot, "/v1/chat/users").json(&body))
-            .await?;
-        Ok(answer.user.id)
+        self.post_user(bot, "create user", "/v1/chat/users", &body)
+            .await
     }
 
     async fn get_or_create_user(
@@ -93,13 +91,13 @@ impl BotpressGateway for BotpressClient {
         picture_url: Option<&str>,
     ) -> Result<String, UpstreamError> {
         let body = user_body(tags, name, picture_url);
-        let answer: UserAnswer = self
-            .call(
-                "get or create user",
-                self.post(bot, "/v1/chat/users/get-or-create").json(&body),
-            )
-            .await?;
-        Ok(answer.user.id)
+        self.post_user(
+            bot,
+            "get or create user",
+            "/v1/chat/users/get-or-create",
+            &body,
+        )
+        .await
     }
 
     async fn get_or_create_conversation(
@@ -167,6 +165,22 @@ impl BotpressGateway for BotpressClient {
             )
             .await?;
         Ok(())
+    }
+}
+
+impl BotpressClient {
+    /// `createUser` or `getOrCreateUser` (`path`): the id of the user Botpress answers.
+    async fn post_user(
+        &self,
+        bot: &BotpressContext,
+        operation: &'static str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<String, UpstreamError> {
+        let answer: UserAnswer = self
+            .call(operation, self.post(bot, path).json(body))
+            .await?;
+        Ok(answer.user.id)
     }
 }
 

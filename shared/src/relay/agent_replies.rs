@@ -102,6 +102,25 @@ impl Relay {
         self.deliver_agent_message(&session, &reply).await
     }
 
+    /// Botpress refused `message` (or part of it, or its agent) for good: the agent sees it
+    /// FAILED with `reason`, and the reply is done, so it holds back no later one.
+    async fn refused_for_good(
+        &self,
+        session: &HandoffSession,
+        message: &AgentMessage,
+        reason: String,
+    ) -> (Outcome, Option<FinishingWrite>) {
+        tracing::error!(
+            session = session.id,
+            message_id = message.message_id,
+            reason = %crate::redact::redact_text(&reason),
+            "Botpress refused an agent reply, its agent or part of it, for good; marked FAILED for the agent"
+        );
+        self.mark_reply(message, DeliveryStatus::Failed(reason))
+            .await;
+        (Outcome::Done, self.replies_mark(session, message))
+    }
+
     /// The session whose `integrationThreadId` the reply's event names, when the reply's
     /// thread lookup missed it: one that had not recorded its thread yet (the reply is to the
     /// thread it opened), or had just recorded this one.
@@ -151,19 +170,11 @@ impl Relay {
             .await
         {
             Ok(user_id) => user_id,
+            // No retry would make the agent's user: the agent learns the message did not go,
+            // instead of it being acknowledged unseen.
             Err(error) if !error.retryable() => {
-                // No retry would make the agent's user: the agent learns the message did not go,
-                // instead of it being acknowledged unseen.
                 let reason = format!("Not delivered: the bot did not accept this agent ({error}).");
-                tracing::error!(
-                    session = session.id,
-                    message_id = message.message_id,
-                    reason = %crate::redact::redact_text(&reason),
-                    "the agent's Botpress user could not be made; the reply is marked FAILED for the agent"
-                );
-                self.mark_reply(message, DeliveryStatus::Failed(reason))
-                    .await;
-                return Ok((Outcome::Done, self.replies_mark(session, message)));
+                return Ok(self.refused_for_good(session, message, reason).await);
             }
             Err(error) => return Err(error),
         };
@@ -192,15 +203,7 @@ impl Relay {
         }
         if !refused.is_empty() {
             let reason = refusal_reason(&refused, count);
-            tracing::error!(
-                session = session.id,
-                message_id = message.message_id,
-                reason = %crate::redact::redact_text(&reason),
-                "Botpress refused an agent reply, or part of it, for good; marked FAILED for the agent"
-            );
-            self.mark_reply(message, DeliveryStatus::Failed(reason))
-                .await;
-            return Ok((Outcome::Done, self.replies_mark(session, message)));
+            return Ok(self.refused_for_good(session, message, reason).await);
         }
         if cut_short {
             // Delivered, but not whole: the agent decides whether to send the rest again.

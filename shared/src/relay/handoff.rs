@@ -220,17 +220,17 @@ impl Relay {
             Ok(None) => Ok(()),
             Err(error) => Err(error.into()),
         };
-        if let Err(RelayError::InProgress) = caught_up {
-            tracing::info!(
+        match caught_up {
+            Ok(()) => {}
+            Err(RelayError::InProgress) => tracing::info!(
                 thread_id,
                 "the thread's agent is being announced by the assignment's own webhook"
-            );
-        } else if let Err(error) = caught_up {
-            tracing::warn!(
+            ),
+            Err(error) => tracing::warn!(
                 %error,
                 thread_id,
                 "could not check whether an agent took the thread before its handoff was recorded"
-            );
+            ),
         }
     }
 
