@@ -558,6 +558,28 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     assert_eq!(stored["operatorNote"], "kept");
     assert!(stored["hubspotAccessToken"].is_string());
 
+    // A table that does not exist: exit 1 (fix it), not 4 (try again), naming the table,
+    // and nothing created in HubSpot before the store was found unusable.
+    let run = call(vec![
+        "setup".into(),
+        "--secret-id".into(),
+        secret_id.clone(),
+        "--table".into(),
+        "cli-no-such-table".into(),
+    ])
+    .await
+    .expect(1);
+    assert!(
+        run.stderr.contains("ResourceNotFoundException"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(
+        operator.counts(),
+        (0, 0),
+        "no channel made for a failed setup"
+    );
+
     call(with(&["setup"])).await.expect(0);
     let again = call(with(&["setup"])).await.expect(0);
     assert!(again.stdout.contains("found, reused"), "{}", again.stdout);

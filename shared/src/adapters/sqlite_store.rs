@@ -197,7 +197,7 @@ impl SqliteStore {
             let mut connection = connection
                 .lock()
                 .map_err(|_| StoreError::new(operation, "connection lock poisoned"))?;
-            work(&mut connection).map_err(|e| StoreError::new(operation, e))
+            work(&mut connection).map_err(|e| sqlite_failure(operation, e))
         })
         .await
         .map_err(|e| StoreError::new(operation, e))?
@@ -205,6 +205,20 @@ impl SqliteStore {
 
     fn now_ms(&self) -> i64 {
         self.clock.now().timestamp_millis()
+    }
+}
+
+/// A SQLite error as a [`StoreError`]: transient when another process holds the file's lock,
+/// refused otherwise (a read-only or full disk, a damaged file), which waiting will not mend.
+fn sqlite_failure(operation: &'static str, error: rusqlite::Error) -> StoreError {
+    let busy = matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    );
+    if busy {
+        StoreError::new(operation, error)
+    } else {
+        StoreError::refused(operation, error)
     }
 }
 

@@ -4,19 +4,35 @@ use crate::model::{AgentUser, ChannelSetup, Customer, HandoffSession};
 
 use super::IdempotencyLedger;
 
-/// The store failed; the work can be retried.
+/// The store failed. A relay retries its work whatever the cause (an operator can mend a
+/// wrong table or a missing permission while HubSpot and Botpress keep retrying); `transient`
+/// tells an operator's command whether the same call may pass as it is (exit 4, "try again")
+/// or the store refused it (exit 1, "fix what it names").
 #[derive(Debug, thiserror::Error)]
 #[error("store {operation} failed: {message}")]
 pub struct StoreError {
     pub operation: &'static str,
     pub message: String,
+    /// The store was out of reach, busy or throttling, not refusing the call.
+    pub transient: bool,
 }
 
 impl StoreError {
+    /// A failure trying again may get past: a network error, a timeout, throttling, a 5xx.
     pub fn new(operation: &'static str, error: impl std::fmt::Display) -> Self {
         Self {
             operation,
             message: error.to_string(),
+            transient: true,
+        }
+    }
+
+    /// A failure the same call will meet again: no such table, no permission, an item
+    /// the bridge cannot read.
+    pub fn refused(operation: &'static str, error: impl std::fmt::Display) -> Self {
+        Self {
+            transient: false,
+            ..Self::new(operation, error)
         }
     }
 }

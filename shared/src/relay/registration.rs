@@ -27,12 +27,12 @@ impl Relay {
     pub async fn connect_inboxes(&self, wanted: &[String]) -> Result<Connection, RelayError> {
         let listed = self.hubspot.list_inboxes().await?;
         let targets = self.inboxes_to_connect(&listed, wanted)?;
+        // Read before anything is created in HubSpot: a store that cannot be used (a wrong
+        // table, a missing permission) stops the connection with nothing half-made.
+        let stored = self.store.channel_setup().await?;
         let (channel_id, channel_created) = self.find_or_create_channel().await?;
         // Accounts of a channel we no longer use (a teardown, then a new channel) are dropped.
-        let mut accounts = self
-            .store
-            .channel_setup()
-            .await?
+        let mut accounts = stored
             .filter(|stored| stored.channel_id == channel_id)
             .map(|stored| stored.inbox_accounts())
             .unwrap_or_default();

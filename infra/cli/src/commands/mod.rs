@@ -82,10 +82,15 @@ impl From<UpstreamError> for Failure {
 
 impl From<hitl_bridge::relay::RelayError> for Failure {
     /// What trying again may pass (a service or the store unreachable, work in flight) is
-    /// "unreachable"; a refusal is "failed".
+    /// "unreachable"; a refusal is "failed", the store's too (a wrong `--table`, a missing
+    /// permission), though the relay itself retries those.
     fn from(error: hitl_bridge::relay::RelayError) -> Self {
+        let unreachable = match &error {
+            hitl_bridge::relay::RelayError::Store(store) => store.transient,
+            other => other.retryable(),
+        };
         Self {
-            code: if error.retryable() {
+            code: if unreachable {
                 exit::UNREACHABLE
             } else {
                 exit::FAILED

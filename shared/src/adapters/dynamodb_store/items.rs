@@ -83,7 +83,7 @@ fn malformed(item: &Item, name: &str, problem: &str) -> StoreError {
         Some(AttributeValue::S(pk)) => pk.as_str(),
         _ => "?",
     };
-    StoreError::new(
+    StoreError::refused(
         "read item",
         format!("attribute `{name}` of item `{pk}` {problem}"),
     )

@@ -9,6 +9,8 @@ use std::error::Error;
 use std::fmt;
 use std::time::Duration;
 
+use aws_runtime::retries::classifiers::{THROTTLING_ERRORS, TRANSIENT_ERRORS};
+use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem, Update};
@@ -223,13 +225,37 @@ pub(super) fn refused_item<R>(
     }
 }
 
-/// An SDK error as a [`StoreError`], with the whole chain of causes in the message.
-pub(super) fn failure<E, R>(operation: &'static str, error: SdkError<E, R>) -> StoreError
+/// An SDK error as a [`StoreError`], with the whole chain of causes in the message; transient
+/// unless DynamoDB refused the call (an unknown table, a missing permission, a malformed
+/// request), so an operator is told to fix it rather than to try again.
+pub(super) fn failure<E>(operation: &'static str, error: SdkError<E, HttpResponse>) -> StoreError
 where
-    E: Error + 'static,
-    R: fmt::Debug + 'static,
+    E: Error + ProvideErrorMetadata + 'static,
 {
-    StoreError::new(operation, DisplayErrorContext(error))
+    let refused = is_refusal(&error);
+    let message = DisplayErrorContext(error);
+    if refused {
+        StoreError::refused(operation, message)
+    } else {
+        StoreError::new(operation, message)
+    }
+}
+
+/// Whether DynamoDB answered the call with a 4xx that trying again will meet again: not
+/// throttling, a request timeout or a transaction conflict (the codes the SDK's own retry
+/// classifier treats as throttling or transient, and the conflict it leaves to the caller).
+fn is_refusal<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
+    let SdkError::ServiceError(service) = error else {
+        return false;
+    };
+    let status = service.raw().status().as_u16();
+    let code = service.err().code().unwrap_or_default();
+    let retried = THROTTLING_ERRORS
+        .iter()
+        .chain(TRANSIENT_ERRORS)
+        .chain(&["TransactionConflictException"])
+        .any(|retried| *retried == code);
+    (400..500).contains(&status) && status != 429 && !retried
 }
 
 /// How many times a write is tried when it races with others before giving up.
@@ -244,6 +270,29 @@ pub(super) async fn back_off(attempt: u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn answered(status: u16, code: &str) -> StoreError {
+        use aws_sdk_dynamodb::operation::get_item::GetItemError;
+        use aws_smithy_types::body::SdkBody;
+        use aws_smithy_types::error::ErrorMetadata;
+        let error = GetItemError::generic(ErrorMetadata::builder().code(code).build());
+        let raw = HttpResponse::new(status.try_into().unwrap(), SdkBody::empty());
+        failure("read item", SdkError::service_error(error, raw))
+    }
+
+    #[test]
+    fn a_refusal_is_told_from_what_trying_again_may_pass() {
+        assert!(!answered(400, "ResourceNotFoundException").transient);
+        assert!(!answered(400, "AccessDeniedException").transient);
+        assert!(answered(400, "ProvisionedThroughputExceededException").transient);
+        assert!(answered(400, "ThrottlingException").transient);
+        assert!(answered(400, "TransactionConflictException").transient);
+        assert!(answered(500, "InternalServerError").transient);
+        assert!(answered(503, "ServiceUnavailable").transient);
+        let unreachable: SdkError<aws_sdk_dynamodb::operation::get_item::GetItemError, _> =
+            SdkError::timeout_error("no answer");
+        assert!(failure("read item", unreachable).transient);
+    }
 
     #[test]
     fn only_the_placeholders_used_are_sent() {
