@@ -324,7 +324,90 @@ async fn an_upload_refused_for_a_missing_scope_says_how_to_fix_it(path: Path) {
     assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
 }
 
+/// A customer's image, slow to fetch, reaches the help desk after the text they sent next:
+/// each is published at the time the customer sent it (Botpress's `createdAt`), so the
+/// thread, in HubSpot's order, shows them as written. A Botpress clock ahead of ours never
+/// puts a message in the future.
+async fn a_file_published_after_the_next_text_keeps_its_place_in_the_thread(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let at = |offset_ms: i64| {
+        (chrono::Utc::now() + chrono::Duration::milliseconds(offset_ms))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    };
+    let (image_sent, text_sent) = (at(-3_000), at(-1_000));
+    let text = stack
+        .caller
+        .user_message_created_at(
+            "msg_order_text_00000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "text",
+            json!({ "text": "the box was open too" }),
+            &text_sent,
+        )
+        .await;
+    assert_eq!(text.status, 200, "{}", text.text);
+    let url = stack.botpress.host_file("dent.png", "image/png", png());
+    let image = stack
+        .caller
+        .user_message_created_at(
+            "msg_order_image_0000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "image",
+            json!({ "imageUrl": url }),
+            &image_sent,
+        )
+        .await;
+    assert_eq!(image.status, 200, "{}", image.text);
+
+    let mut thread = stack.hubspot.thread(&handoff.thread_id).unwrap().messages;
+    thread.sort_by(|a, b| a.created_at.cmp(&b.created_at));
+    let relayed: Vec<_> = thread
+        .iter()
+        .filter(|m| {
+            m.integration_idempotency_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("msg_order_"))
+        })
+        .collect();
+    assert_eq!(relayed.len(), 2, "{relayed:?}");
+    assert_eq!(
+        relayed[0].created_at, image_sent,
+        "the image first, as sent"
+    );
+    assert_eq!(relayed[0].attachments[0]["fileUsageType"], "IMAGE");
+    assert_eq!(relayed[1].created_at, text_sent);
+    assert_eq!(relayed[1].text, "the box was open too");
+
+    let ahead = stack
+        .caller
+        .user_message_created_at(
+            "msg_ahead_000000000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "text",
+            json!({ "text": "sent from a clock an hour fast" }),
+            &at(3_600_000),
+        )
+        .await;
+    assert_eq!(ahead.status, 200, "{}", ahead.text);
+    let checked = at(0);
+    let published = stack.hubspot.thread(&handoff.thread_id).unwrap().messages;
+    let ahead = published
+        .iter()
+        .find(|m| m.text == "sent from a clock an hour fast")
+        .expect("relayed");
+    assert!(
+        ahead.created_at <= checked,
+        "{} > {checked}",
+        ahead.created_at
+    );
+}
+
 on_both_paths!(
+    a_file_published_after_the_next_text_keeps_its_place_in_the_thread,
     an_upload_refused_for_a_missing_scope_says_how_to_fix_it,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     an_image_is_relayed_as_a_file_attachment,

@@ -190,6 +190,23 @@ impl BotpressCaller {
         self.send("message_created", body).await
     }
 
+    /// As [`Self::user_message_of_type`], for a message Botpress created at `created_at` (RFC
+    /// 3339): one whose relaying started late, as a slow file's does.
+    pub async fn user_message_created_at(
+        &self,
+        message_id: &str,
+        conversation_id: &str,
+        user_id: &str,
+        kind: &str,
+        payload: Value,
+        created_at: &str,
+    ) -> CallResult {
+        let mut body =
+            self.message_created_body(message_id, conversation_id, user_id, kind, payload);
+        body["message"]["createdAt"] = json!(created_at);
+        self.send("message_created", body).await
+    }
+
     /// The body of `message_created` for a text message: whole conversation, message and user
     /// objects, as the SDK's integration server receives them.
     fn message_created_body(

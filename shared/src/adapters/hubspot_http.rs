@@ -539,7 +539,10 @@ impl HubSpotGateway for HubSpotClient {
                 "fileId": file.file_id,
                 "fileUsageType": file.usage,
             })).collect::<Vec<_>>(),
-            "timestamp": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            "timestamp": message
+                .sent_at
+                .unwrap_or_else(chrono::Utc::now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
         let response = self
             .send_authorized(OP, |token| {

@@ -2,6 +2,7 @@
 //! message saying what is wrong (a 400). Pure: no I/O, no relay, so it can be fuzzed.
 
 use axum::http::HeaderMap;
+use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -25,6 +26,8 @@ pub enum BotpressCall {
         bot: BotpressContext,
         conversation_id: String,
         message_id: String,
+        /// When the customer sent it (the message's `createdAt`), if Botpress said.
+        sent_at: Option<DateTime<Utc>>,
         parts: Vec<UserContent>,
     },
 }
@@ -49,7 +52,16 @@ struct MessageCreated {
     kind: String,
     payload: Value,
     conversation: Identified,
-    message: Identified,
+    message: CreatedMessage,
+}
+
+#[derive(Deserialize)]
+struct CreatedMessage {
+    id: String,
+    /// Read leniently: a time that does not parse leaves the message timed by its relaying,
+    /// rather than refusing what the customer wrote.
+    #[serde(default, rename = "createdAt")]
+    created_at: Option<Value>,
 }
 
 #[derive(Deserialize)]
@@ -124,6 +136,13 @@ fn read_message(bot: BotpressContext, body: &[u8]) -> Result<BotpressCall, Strin
         bot,
         conversation_id: created.conversation.id,
         message_id: created.message.id,
+        sent_at: created
+            .message
+            .created_at
+            .as_ref()
+            .and_then(Value::as_str)
+            .and_then(|at| DateTime::parse_from_rfc3339(at).ok())
+            .map(|at| at.with_timezone(&Utc)),
         parts,
     })
 }

@@ -60,10 +60,11 @@ async fn perform(bridge: &Bridge, call: BotpressCall) -> Result<Value, RelayErro
             bot,
             conversation_id,
             message_id,
+            sent_at,
             parts,
         } => {
             relay
-                .forward_user_message(&bot, &conversation_id, &message_id, &parts)
+                .forward_user_message(&bot, &conversation_id, &message_id, sent_at, &parts)
                 .await?;
             return Ok(json!({}));
         }

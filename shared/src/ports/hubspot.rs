@@ -1,4 +1,5 @@
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::model::{AgentMessage, DeliveryIdentifier};
 
@@ -33,6 +34,10 @@ pub struct IncomingMessage {
     pub sender: DeliveryIdentifier,
     /// Files uploaded to the file manager, published as `FILE` attachments.
     pub attachments: Vec<FileAttachment>,
+    /// The message's `timestamp`: when the customer sent it, so the thread keeps the order
+    /// they wrote in when a slow file is published after the text that followed it; `None`
+    /// (what the bridge itself writes) is the time of publishing.
+    pub sent_at: Option<DateTime<Utc>>,
 }
 
 /// A file in HubSpot's file manager, attached to a published message.

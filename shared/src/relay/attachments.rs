@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use super::{Outcome, Relay, RelayError};
 use crate::model::{
@@ -77,6 +78,7 @@ impl Relay {
         bot: &BotpressContext,
         conversation_id: &str,
         message_id: &str,
+        sent_at: Option<DateTime<Utc>>,
         parts: &[UserContent],
     ) -> Result<Outcome, RelayError> {
         check_parts(parts)?;
@@ -113,12 +115,21 @@ impl Relay {
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
                         attachments,
+                        sent_at: sent_at.map(|sent_at| self.part_sent_at(sent_at, index)),
                     })
                     .await?;
             }
             Ok((Outcome::Done, None))
         })
         .await
+    }
+
+    /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart
+    /// per part, so a bloc keeps its order, and never later than now (a Botpress clock ahead
+    /// of ours must not put a message in HubSpot's future).
+    fn part_sent_at(&self, sent_at: DateTime<Utc>, index: usize) -> DateTime<Utc> {
+        let index = i64::try_from(index).unwrap_or(i64::MAX);
+        (sent_at + chrono::Duration::milliseconds(index)).min(self.clock.now())
     }
 
     /// Who the session's messages come from: fixed on the session when it opened; a session

@@ -154,6 +154,7 @@ impl Relay {
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
                         attachments: Vec::new(),
+                        sent_at: None,
                     })
                     .await?;
                 *thread_id = Some(published.thread_id.clone());
