@@ -327,7 +327,8 @@ async fn an_upload_refused_for_a_missing_scope_says_how_to_fix_it(path: Path) {
 /// A customer's image, slow to fetch, reaches the help desk after the text they sent next:
 /// each is published at the time the customer sent it (Botpress's `createdAt`), so the
 /// thread, in HubSpot's order, shows them as written. A Botpress clock ahead of ours never
-/// puts a message in the future.
+/// puts a message in the future, one behind never above the handoff's opening, and a message
+/// relayed over a minute late is placed where the agent looks: now.
 async fn a_file_published_after_the_next_text_keeps_its_place_in_the_thread(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -335,7 +336,9 @@ async fn a_file_published_after_the_next_text_keeps_its_place_in_the_thread(path
         (chrono::Utc::now() + chrono::Duration::milliseconds(offset_ms))
             .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
     };
-    let (image_sent, text_sent) = (at(-3_000), at(-1_000));
+    // Both sent after the handoff opened.
+    tokio::time::sleep(std::time::Duration::from_millis(1_500)).await;
+    let (image_sent, text_sent) = (at(-1_000), at(-400));
     let text = stack
         .caller
         .user_message_created_at(
@@ -381,28 +384,64 @@ async fn a_file_published_after_the_next_text_keeps_its_place_in_the_thread(path
     assert_eq!(relayed[1].created_at, text_sent);
     assert_eq!(relayed[1].text, "the box was open too");
 
-    let ahead = stack
-        .caller
-        .user_message_created_at(
-            "msg_ahead_000000000000000000001",
-            &handoff.conversation_id,
-            &handoff.user_id,
-            "text",
-            json!({ "text": "sent from a clock an hour fast" }),
-            &at(3_600_000),
-        )
-        .await;
-    assert_eq!(ahead.status, 200, "{}", ahead.text);
+    let sent_before = at(0);
+    for (id, text, created_at) in [
+        (
+            "msg_ahead_00000000000000000001",
+            "from a clock an hour fast",
+            at(3_600_000),
+        ),
+        (
+            "msg_behind_0000000000000000001",
+            "from a clock 30 s slow",
+            at(-30_000),
+        ),
+        (
+            "msg_late_000000000000000000001",
+            "relayed two minutes late",
+            at(-120_000),
+        ),
+    ] {
+        let sent = stack
+            .caller
+            .user_message_created_at(
+                id,
+                &handoff.conversation_id,
+                &handoff.user_id,
+                "text",
+                json!({ "text": text }),
+                &created_at,
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+    }
     let checked = at(0);
     let published = stack.hubspot.thread(&handoff.thread_id).unwrap().messages;
-    let ahead = published
-        .iter()
-        .find(|m| m.text == "sent from a clock an hour fast")
-        .expect("relayed");
+    let time_of = |text: &str| {
+        published
+            .iter()
+            .find(|m| m.text == text)
+            .unwrap_or_else(|| panic!("`{text}` relayed"))
+            .created_at
+            .clone()
+    };
+    // The first message published into the thread: the opening.
+    let opening = published[0].created_at.clone();
+    let ahead = time_of("from a clock an hour fast");
+    assert!(ahead <= checked, "{ahead} > {checked}");
+    let behind = time_of("from a clock 30 s slow");
     assert!(
-        ahead.created_at <= checked,
-        "{} > {checked}",
-        ahead.created_at
+        behind > opening,
+        "{behind} not after the opening at {opening}"
+    );
+    assert!(
+        behind < sent_before,
+        "{behind}: still before it was relayed"
+    );
+    let late = time_of("relayed two minutes late");
+    assert!(
+        sent_before <= late && late <= checked,
+        "{late} placed now, between {sent_before} and {checked}"
     );
 }
 

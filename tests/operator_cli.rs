@@ -559,7 +559,17 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     assert!(stored["hubspotAccessToken"].is_string());
 
     // A table that does not exist: exit 1 (fix it), not 4 (try again), naming the table,
-    // and nothing created in HubSpot before the store was found unusable.
+    // and nothing created in HubSpot before the store was found unusable; so too when the
+    // access token has run out, and its refresh would take a lock in that table.
+    let mut expired = stored.clone();
+    expired["hubspotAccessTokenExpiresAt"] = json!("2020-01-01T00:00:00Z");
+    secrets_manager
+        .put_secret_value()
+        .secret_id(&secret_id)
+        .secret_string(expired.to_string())
+        .send()
+        .await
+        .unwrap();
     let run = call(vec![
         "setup".into(),
         "--secret-id".into(),

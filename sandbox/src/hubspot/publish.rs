@@ -423,11 +423,14 @@ fn build_message(
 ) -> Message {
     let id = store.ids.message();
     let thread = &mut store.threads[thread_index];
-    if request.incoming {
-        thread.latest_received_at = Some(request.created_at);
+    // The latest message's time: a message published late with an earlier `timestamp` does
+    // not move it back.
+    let latest = if request.incoming {
+        &mut thread.latest_received_at
     } else {
-        thread.latest_sent_at = Some(request.created_at);
-    }
+        &mut thread.latest_sent_at
+    };
+    *latest = (*latest).max(Some(request.created_at));
     let visitor = format!("V-{}", thread.associated_contact_id);
     let mut senders = request.senders;
     if request.incoming {

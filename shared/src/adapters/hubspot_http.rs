@@ -541,7 +541,6 @@ impl HubSpotGateway for HubSpotClient {
             })).collect::<Vec<_>>(),
             "timestamp": message
                 .sent_at
-                .unwrap_or_else(chrono::Utc::now)
                 .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         });
         let response = self

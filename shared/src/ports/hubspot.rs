@@ -34,10 +34,11 @@ pub struct IncomingMessage {
     pub sender: DeliveryIdentifier,
     /// Files uploaded to the file manager, published as `FILE` attachments.
     pub attachments: Vec<FileAttachment>,
-    /// The message's `timestamp`: when the customer sent it, so the thread keeps the order
-    /// they wrote in when a slow file is published after the text that followed it; `None`
-    /// (what the bridge itself writes) is the time of publishing.
-    pub sent_at: Option<DateTime<Utc>>,
+    /// The message's `timestamp`: for a customer's message, when they sent it, so the thread
+    /// keeps the order they wrote in when a slow file is published after the text that
+    /// followed it; for what the bridge writes itself (the opening, the transcript), the time
+    /// of publishing.
+    pub sent_at: DateTime<Utc>,
 }
 
 /// A file in HubSpot's file manager, attached to a published message.

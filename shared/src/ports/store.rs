@@ -4,8 +4,9 @@ use crate::model::{AgentUser, ChannelSetup, Customer, HandoffSession};
 
 use super::IdempotencyLedger;
 
-/// The store failed. A relay retries its work whatever the cause (an operator can mend a
-/// wrong table or a missing permission while HubSpot and Botpress keep retrying); `transient`
+/// The store failed. The relay answers 503 whatever the cause, so HubSpot or Botpress sends
+/// the work again (an operator can mend a wrong table or a missing permission meanwhile);
+/// `transient`
 /// tells an operator's command whether the same call may pass as it is (exit 4, "try again")
 /// or the store refused it (exit 1, "fix what it names").
 #[derive(Debug, thiserror::Error)]

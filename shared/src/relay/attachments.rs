@@ -50,6 +50,10 @@ pub enum UserContent {
     },
 }
 
+/// How old a customer's message may be and still be placed at the time they sent it: room for
+/// a slow file's fetch and upload, and Botpress's first retries.
+const LATE_AFTER: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
 /// The relay's file source until the composition root sets the real one.
 pub(super) struct NoFileSource;
 
@@ -115,7 +119,7 @@ impl Relay {
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
                         attachments,
-                        sent_at: sent_at.map(|sent_at| self.part_sent_at(sent_at, index)),
+                        sent_at: self.part_sent_at(&session, sent_at, index),
                     })
                     .await?;
             }
@@ -125,11 +129,30 @@ impl Relay {
     }
 
     /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart
-    /// per part, so a bloc keeps its order, and never later than now (a Botpress clock ahead
-    /// of ours must not put a message in HubSpot's future).
-    fn part_sent_at(&self, sent_at: DateTime<Utc>, index: usize) -> DateTime<Utc> {
+    /// per part, so a bloc keeps its order. Botpress's `createdAt` is taken only within
+    /// bounds: never later than now (a Botpress clock ahead of ours must not put a message in
+    /// HubSpot's future), never before the handoff was opened (nor above the opening and the
+    /// transcript), and not when it is over [`LATE_AFTER`] old, as after Botpress retried for
+    /// a while: a message placed that far back, above the agent's later replies, could be
+    /// missed, so it is placed now, where the agent looks.
+    fn part_sent_at(
+        &self,
+        session: &HandoffSession,
+        sent_at: Option<DateTime<Utc>>,
+        index: usize,
+    ) -> DateTime<Utc> {
+        let now = self.clock.now();
+        let Some(sent_at) = sent_at.filter(|sent_at| now - *sent_at <= LATE_AFTER) else {
+            return now;
+        };
+        let opened = session
+            .activated_at_ms
+            .and_then(chrono::DateTime::from_timestamp_millis)
+            .unwrap_or(session.created_at);
         let index = i64::try_from(index).unwrap_or(i64::MAX);
-        (sent_at + chrono::Duration::milliseconds(index)).min(self.clock.now())
+        (sent_at + chrono::Duration::milliseconds(index))
+            .max(opened)
+            .min(now)
     }
 
     /// Who the session's messages come from: fixed on the session when it opened; a session

@@ -154,7 +154,7 @@ impl Relay {
                         sender_name: customer.name.clone(),
                         sender: customer.identifier.clone(),
                         attachments: Vec::new(),
-                        sent_at: None,
+                        sent_at: self.clock.now(),
                     })
                     .await?;
                 *thread_id = Some(published.thread_id.clone());

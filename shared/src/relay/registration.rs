@@ -25,11 +25,12 @@ impl Relay {
     /// and remembers them all. Running it again creates nothing new; naming one more inbox
     /// adds one account.
     pub async fn connect_inboxes(&self, wanted: &[String]) -> Result<Connection, RelayError> {
+        // Read first, before HubSpot is called (a token refresh takes a lock in the store) and
+        // before anything is created there: a table that cannot be read (a wrong name, no
+        // read permission) stops the connection with the store's own error and nothing made.
+        let stored = self.store.channel_setup().await?;
         let listed = self.hubspot.list_inboxes().await?;
         let targets = self.inboxes_to_connect(&listed, wanted)?;
-        // Read before anything is created in HubSpot: a store that cannot be used (a wrong
-        // table, a missing permission) stops the connection with nothing half-made.
-        let stored = self.store.channel_setup().await?;
         let (channel_id, channel_created) = self.find_or_create_channel().await?;
         // Accounts of a channel we no longer use (a teardown, then a new channel) are dropped.
         let mut accounts = stored

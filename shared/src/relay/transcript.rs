@@ -55,7 +55,7 @@ impl Relay {
                     sender_name: customer.name.clone(),
                     sender: customer.identifier.clone(),
                     attachments: Vec::new(),
-                    sent_at: None,
+                    sent_at: self.clock.now(),
                 })
                 .await?;
         }

@@ -94,6 +94,11 @@ pub async fn run(args: DoctorArgs) -> Outcome {
             .map_err(|error| match error {
                 // The lock (or the grant) lives in the store: a live bridge refreshing now, or
                 // a store out of reach. Reinstalling would not help.
+                TokenError::Store(store) if !store.transient => problem(
+                    error.to_string(),
+                    "the store refused: check HITL_DB, or --table and the IAM rights on it (and on \
+                     the secret, for --secret-id)",
+                ),
                 TokenError::Store(_) => problem(
                     error.to_string(),
                     "another process (the bridge) holds the token refresh lock, or the store is \

@@ -21,12 +21,13 @@ use hitl_bridge::ports::UpstreamError;
 pub mod exit {
     /// Done; every doctor check passed.
     pub const OK: u8 = 0;
-    /// HubSpot, Botpress or AWS refused (or a doctor check failed).
+    /// HubSpot, Botpress, AWS or the local store refused (or a doctor check failed).
     pub const FAILED: u8 = 1;
     // 2: a bad command line (clap's own code).
     /// A setting or the OAuth grant is missing or malformed.
     pub const CONFIG: u8 = 3;
-    /// A service could not be reached (network, timeout, 5xx).
+    /// A service could not be reached (network, timeout, throttling, 5xx), or the local
+    /// store's file is locked by another process.
     pub const UNREACHABLE: u8 = 4;
     /// `serve` stopped by a second Ctrl-C or SIGTERM before the requests in flight ended.
     pub const FORCED_STOP: u8 = 130;
@@ -35,10 +36,12 @@ pub mod exit {
 /// The exit codes, for `hitl --help`.
 pub const EXIT_CODES_HELP: &str = "Exit codes:
   0  done (doctor: every check passed)
-  1  HubSpot, Botpress or AWS refused the request, or a doctor check failed
+  1  HubSpot, Botpress, AWS or the local store refused the request (a wrong --table, no
+     permission), or a doctor check failed
   2  bad command line
   3  configuration missing or malformed (a setting, the secret, or no OAuth grant yet)
-  4  a service could not be reached (network error, timeout, or a 5xx answer)
+  4  a service could not be reached (network error, timeout, throttling, or a 5xx answer),
+     or the local store is locked by another process
   130  serve: stopped by a second Ctrl-C or SIGTERM without waiting for requests in flight
 
 Configuration comes from the environment, the names the bridge itself reads (README,

@@ -205,7 +205,7 @@ fn claim_from_record(record: &Item, claim_id: &str) -> Result<Claim, StoreError>
         }
         IN_PROGRESS => Ok(Claim::InProgress),
         COMPLETED => Ok(Claim::Completed(items::optional_string(record, OUTCOME)?)),
-        other => Err(StoreError::new(
+        other => Err(StoreError::refused(
             "claim idempotency key",
             format!("unexpected ledger state `{other}`"),
         )),

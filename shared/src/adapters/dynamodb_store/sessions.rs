@@ -249,7 +249,7 @@ impl DynamoStore {
             Ok(Some(item)) => items::string(&item, SESSION_ID).unwrap_or_default(),
             _ => String::new(),
         };
-        StoreError::new(
+        StoreError::refused(
             operation,
             format!(
                 "{} `{id}` already belongs to another session `{owner}`",

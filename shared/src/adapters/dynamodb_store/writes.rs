@@ -241,12 +241,16 @@ where
     }
 }
 
-/// Whether DynamoDB answered the call with a 4xx that trying again will meet again: not
-/// throttling, a request timeout or a transaction conflict (the codes the SDK's own retry
-/// classifier treats as throttling or transient, and the conflict it leaves to the caller).
+/// Whether trying the call again will meet the same failure: it could not be built, or
+/// DynamoDB answered a 4xx that is not throttling, a request timeout or a transaction
+/// conflict (the codes the SDK's own retry classifier treats as throttling or transient, and
+/// the conflict it leaves to the caller).
 fn is_refusal<E: ProvideErrorMetadata>(error: &SdkError<E, HttpResponse>) -> bool {
-    let SdkError::ServiceError(service) = error else {
-        return false;
+    let service = match error {
+        SdkError::ServiceError(service) => service,
+        // The request could not even be built (no region, a malformed endpoint).
+        SdkError::ConstructionFailure(_) => return true,
+        _ => return false,
     };
     let status = service.raw().status().as_u16();
     let code = service.err().code().unwrap_or_default();

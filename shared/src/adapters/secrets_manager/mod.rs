@@ -115,14 +115,14 @@ impl TokenVault for SecretsManagerVault {
         const OPERATION: &str = "read the HubSpot tokens from Secrets Manager";
         self.read_document()
             .await
-            .map_err(|error| StoreError::new(OPERATION, error))?
+            .map_err(|error| vault_failure(OPERATION, error))?
             .tokens()
             .map_err(|problem| {
                 let error = SecretsError::Incomplete {
                     secret_id: self.secret_id.clone(),
                     problems: vec![problem],
                 };
-                StoreError::new(OPERATION, error)
+                vault_failure(OPERATION, error)
             })
     }
 
@@ -142,7 +142,7 @@ impl TokenVault for SecretsManagerVault {
         let mut document = self
             .read_document()
             .await
-            .map_err(|error| StoreError::new(OPERATION, error))?;
+            .map_err(|error| vault_failure(OPERATION, error))?;
         if document.grant_replaced_since(tokens) {
             tracing::warn!(
                 secret_id = %self.secret_id,
@@ -157,6 +157,17 @@ impl TokenVault for SecretsManagerVault {
         }
         self.write_document(&document)
             .await
-            .map_err(|error| StoreError::new(OPERATION, error))
+            .map_err(|error| vault_failure(OPERATION, error))
+    }
+}
+
+/// A secret error as the token vault's [`StoreError`]: only Secrets Manager out of reach
+/// (the network, throttling, a 5xx) is worth trying again as it is; a secret that is missing,
+/// not allowed or malformed needs an operator.
+fn vault_failure(operation: &'static str, error: SecretsError) -> StoreError {
+    if matches!(error, SecretsError::Service { .. }) {
+        StoreError::new(operation, error)
+    } else {
+        StoreError::refused(operation, error)
     }
 }
