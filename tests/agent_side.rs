@@ -1056,9 +1056,11 @@ async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
             AgentContent::text("Bye"),
         )
         .unwrap();
-    stack.botpress.set_latency(Duration::from_millis(400));
+    // Slow enough that the close finds "Bye" in flight, quick enough that it ends well inside
+    // the close's 1.5 s wait on a loaded machine (the contract check's proxy in between).
+    stack.botpress.set_latency(Duration::from_millis(250));
     let (delivered, closed) = tokio::join!(stack.hubspot.deliver_held(&bye), async {
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
         stack.hubspot.close(&handoff.thread_id).await
     });
     stack.botpress.clear_faults();
