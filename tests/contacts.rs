@@ -2,9 +2,16 @@
 //! deployment sets HUBSPOT_CREATE_MISSING_CONTACTS=true; then the contact is created once,
 //! whatever the retries and races, and an email HubSpot already has (its 409) is used.
 
-use flow_support::{Path, on_both_paths, options, registered_stack, registered_stack_with, text};
-use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use std::sync::Arc;
+
+use chrono::TimeDelta;
+use flow_support::{
+    MovableClock, Path, create_demo_customer, on_both_paths, options, registered_stack,
+    registered_stack_with, text,
+};
+use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
 use hitl_sandbox::faults::Failure;
+use serde_json::json;
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
 
@@ -278,3 +285,56 @@ on_both_paths!(
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,
 );
+
+/// The bridge keeps a customer's record 30 days from its last handoff. A customer back after
+/// that, whose end user the HITL plugin still links to the Botpress user made for them, still
+/// reaches an agent: the record is rebuilt from the user's contact tag and the HubSpot
+/// contact, and the thread is theirs. A user id Botpress does not know is refused as before,
+/// saying what to do. In process only: the bridge's clock is moved past the 30 days, which
+/// the Lambda path's system clock cannot be.
+#[tokio::test]
+async fn a_customer_back_after_their_record_expired_still_reaches_an_agent() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let user_id = create_demo_customer(&stack).await;
+    clock.catch_up();
+
+    let user_reads = || stack.botpress.recorder().count("GET", "/v1/chat/users/");
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Back again"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    assert_eq!(
+        user_reads(),
+        1,
+        "the record was rebuilt from the Botpress user"
+    );
+    let thread = stack
+        .hubspot
+        .thread_opened_by(DEMO_CUSTOMER_EMAIL)
+        .expect("the thread is opened by the customer's address");
+    assert_eq!(thread.messages[0].senders[0]["name"], "Jane Doe");
+    let stopped = stack
+        .caller
+        .stop_hitl(&text(&started.body, "/output/conversationId"))
+        .await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    let again = stack
+        .caller
+        .start_hitl(&user_id, Some("One more thing"), None, json!([]))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(user_reads(), 1, "kept again for 30 days: no second rebuild");
+
+    let unknown = stack
+        .caller
+        .start_hitl("user_0000000000000000000000000000", None, None, json!([]))
+        .await;
+    assert_eq!(unknown.status, 400, "{}", unknown.text);
+    assert!(unknown.text.contains("createUser"), "{}", unknown.text);
+}

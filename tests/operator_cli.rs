@@ -591,8 +591,38 @@ async fn with_secret_id_the_grant_goes_into_the_secret_and_setup_uses_it() {
     );
 
     call(with(&["setup"])).await.expect(0);
+    // A customer record as an older version saved it, without an expiry: setup gives it one.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    dynamodb
+        .put_item()
+        .table_name(&table)
+        .item(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CUSTOMER#bot#older".into()),
+        )
+        .send()
+        .await
+        .unwrap();
     let again = call(with(&["setup"])).await.expect(0);
     assert!(again.stdout.contains("found, reused"), "{}", again.stdout);
+    assert!(
+        again
+            .stdout
+            .contains("Gave 1 customer record an older version"),
+        "{}",
+        again.stdout
+    );
+    let older = dynamodb
+        .get_item()
+        .table_name(&table)
+        .key(
+            "pk",
+            aws_sdk_dynamodb::types::AttributeValue::S("CUSTOMER#bot#older".into()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert!(older.item.unwrap().contains_key("ttl"));
     assert_eq!(operator.counts(), (1, 1));
     let run = call(with(&["doctor"])).await.expect(0);
     assert!(

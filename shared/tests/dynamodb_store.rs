@@ -18,8 +18,8 @@ use hitl_bridge::model::{
     InboxAccount, SessionStatus,
 };
 use hitl_bridge::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, FinishingWrite, IdempotencyLedger,
-    RefreshLock, SessionStore,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
+    IdempotencyLedger, RefreshLock, SessionStore,
 };
 
 /// A clock the test moves by hand.
@@ -840,6 +840,70 @@ async fn channel_customers_and_agents_round_trip() {
     agent.name = None;
     store.save_agent_user(&agent).await.unwrap();
     assert_eq!(store.agent_user("bot", "A-1").await.unwrap(), Some(agent));
+}
+
+/// A customer's record (their name and address) lasts 30 days from its last save, then reads
+/// as absent (DynamoDB's TTL deletes it later); saving it again, as each handoff does, keeps
+/// it 30 days more.
+#[tokio::test]
+async fn a_customer_is_kept_30_days_from_its_last_save() {
+    let f = fixture().await;
+    let customer = Customer {
+        bot_id: "bot".into(),
+        botpress_user_id: "user".into(),
+        name: "Jane".into(),
+        identifier: DeliveryIdentifier::Email("jane@example.com".into()),
+        hubspot_contact_id: "101".into(),
+    };
+    f.store.save_customer(&customer).await.unwrap();
+    let item = f.item("CUSTOMER#bot#user").await.expect("saved");
+    let ttl: i64 = item["ttl"].as_n().unwrap().parse().unwrap();
+    assert_eq!(ttl, f.clock.now().timestamp() + 30 * 24 * 3600);
+    f.clock.advance(29 * 24 * 3600);
+    f.store.save_customer(&customer).await.unwrap();
+    f.clock.advance(29 * 24 * 3600);
+    assert_eq!(
+        f.store.customer("bot", "user").await.unwrap().as_ref(),
+        Some(&customer),
+        "58 days after it was made, 29 after its last use"
+    );
+    f.clock.advance(2 * 24 * 3600);
+    assert_eq!(f.store.customer("bot", "user").await.unwrap(), None);
+}
+
+/// A customer item an older version saved without a `ttl` gets one from `expire_untimed`
+/// (`hitl setup`), 30 days from now; one that has its own is left as it is.
+#[tokio::test]
+async fn customers_saved_without_an_expiry_are_given_one() {
+    let f = fixture().await;
+    f.put_raw(&[
+        ("pk", AttributeValue::S("CUSTOMER#bot#older".into())),
+        ("bot_id", AttributeValue::S("bot".into())),
+    ])
+    .await;
+    let customer = Customer {
+        bot_id: "bot".into(),
+        botpress_user_id: "newer".into(),
+        name: "Jane".into(),
+        identifier: DeliveryIdentifier::Email("jane@example.com".into()),
+        hubspot_contact_id: "101".into(),
+    };
+    f.store.save_customer(&customer).await.unwrap();
+    let saved_ttl = f.item("CUSTOMER#bot#newer").await.unwrap()["ttl"].clone();
+    f.clock.advance(3_600);
+
+    assert_eq!(f.store.expire_untimed().await.unwrap(), 1);
+    let ttl: i64 = f.item("CUSTOMER#bot#older").await.unwrap()["ttl"]
+        .as_n()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(ttl, f.clock.now().timestamp() + 30 * 24 * 3600);
+    assert_eq!(
+        f.item("CUSTOMER#bot#newer").await.unwrap()["ttl"],
+        saved_ttl
+    );
+    assert_eq!(f.store.expire_untimed().await.unwrap(), 0, "once");
 }
 
 #[tokio::test]

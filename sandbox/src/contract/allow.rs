@@ -221,10 +221,10 @@ pub const ALLOWED: &[Allowed] = &[
             correlationId}` without it (HubSpot's OAuth guide, \"Refreshing OAuth tokens\"); the \
             simulator answers that shape (sandbox/src/hubspot/oauth.rs).",
     },
-    // Botpress's error answers.
+    // Botpress's error answers, to any call (a `getUser` of an unknown user answers 404).
     Allowed {
         api: "botpress",
-        method: "POST",
+        method: "*",
         path: "*",
         location: "response.body",
         message: "Response body must NOT have additional properties; found '{key}'",
@@ -236,7 +236,7 @@ pub const ALLOWED: &[Allowed] = &[
     // An error body lacks what the success body requires (the answer's resource).
     Allowed {
         api: "botpress",
-        method: "POST",
+        method: "*",
         path: "*",
         location: "response.body",
         message: "Response body must have required property '{key}'",

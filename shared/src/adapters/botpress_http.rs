@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use super::http_client::read_json;
 use crate::model::BotpressContext;
-use crate::ports::{BotpressGateway, BotpressMessage, Service, UpstreamError};
+use crate::ports::{BotpressGateway, BotpressMessage, BotpressUser, Service, UpstreamError};
 
 pub struct BotpressClient {
     http: reqwest::Client,
@@ -28,6 +28,19 @@ struct Identified {
 #[derive(Deserialize)]
 struct UserAnswer {
     user: Identified,
+}
+
+#[derive(Deserialize)]
+struct FoundUser {
+    user: FoundUserFields,
+}
+
+#[derive(Deserialize)]
+struct FoundUserFields {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    tags: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -50,8 +63,12 @@ impl BotpressClient {
     }
 
     fn post(&self, bot: &BotpressContext, path: &str) -> RequestBuilder {
-        self.http
-            .post(format!("{}{path}", self.base))
+        self.with_bot_headers(self.http.post(format!("{}{path}", self.base)), bot)
+    }
+
+    /// The token and the headers that make a call the integration's, in `bot`.
+    fn with_bot_headers(&self, request: RequestBuilder, bot: &BotpressContext) -> RequestBuilder {
+        request
             .bearer_auth(self.token.expose_secret())
             .header("x-bot-id", &bot.bot_id)
             .header("x-integration-id", &bot.integration_id)
@@ -81,6 +98,59 @@ impl BotpressGateway for BotpressClient {
         let body = user_body(tags, name, picture_url);
         self.post_user(bot, "create user", "/v1/chat/users", &body)
             .await
+    }
+
+    async fn user(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+    ) -> Result<Option<BotpressUser>, UpstreamError> {
+        const OP: &str = "get user";
+        // The id as one path segment, whatever it holds.
+        let mut url =
+            reqwest::Url::parse(&format!("{}/v1/chat/users/", self.base)).map_err(|error| {
+                UpstreamError::unexpected(
+                    Service::Botpress,
+                    OP,
+                    format!("bad API base URL: {error}"),
+                )
+            })?;
+        url.path_segments_mut()
+            .map_err(|()| {
+                UpstreamError::unexpected(
+                    Service::Botpress,
+                    OP,
+                    "the API base URL cannot have a path",
+                )
+            })?
+            .pop_if_empty()
+            .push(user_id);
+        let request = self.with_bot_headers(self.http.get(url), bot);
+        let response = super::retry::send_with_retries(Service::Botpress, OP, request).await?;
+        if response.status() == reqwest::StatusCode::NOT_FOUND {
+            // Botpress answers 404 for an unknown bot too: only a 404 about the user is "no
+            // such user" (the rule `hitl doctor` uses to tell them apart).
+            let text = response.text().await.unwrap_or_default();
+            let message = serde_json::from_str::<Value>(&text)
+                .ok()
+                .and_then(|body| body.get("message")?.as_str().map(str::to_string))
+                .unwrap_or_else(|| text.clone());
+            let about_the_bot = message.replace(user_id, "").to_lowercase().contains("bot");
+            if about_the_bot {
+                return Err(UpstreamError::from_status(
+                    Service::Botpress,
+                    OP,
+                    404,
+                    &text,
+                ));
+            }
+            return Ok(None);
+        }
+        let found: FoundUser = read_json(Service::Botpress, OP, response).await?;
+        Ok(Some(BotpressUser {
+            name: found.user.name,
+            tags: found.user.tags,
+        }))
     }
 
     async fn get_or_create_user(

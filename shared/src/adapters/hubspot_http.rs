@@ -15,9 +15,9 @@ use super::http_client::read_json;
 use super::retry::Repeat;
 use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
-    AccessTokens, AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel,
-    FetchedFile, FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary, IncomingMessage,
-    NewContact, PublishedMessage, Service, ThreadStatus, UpstreamError,
+    AccessTokens, AgentProfile, ChannelSpec, ContactAddress, CreatedContact, DeliveryStatus,
+    ExistingChannel, FetchedFile, FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary,
+    IncomingMessage, NewContact, PublishedMessage, Service, ThreadStatus, UpstreamError,
 };
 
 /// Where HubSpot's Custom Channels API lives (the path HubSpot's guide and Postman collection use).
@@ -86,6 +86,13 @@ fn authorized_unless_said() -> bool {
 #[derive(Deserialize)]
 struct Created {
     id: String,
+}
+
+/// A CRM object's `properties`: every value a string or `null`.
+#[derive(Deserialize)]
+struct ContactProperties {
+    #[serde(default)]
+    properties: std::collections::HashMap<String, Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -453,6 +460,41 @@ impl HubSpotGateway for HubSpotClient {
                 Ok(page.results.into_iter().next().map(|contact| contact.id))
             }
         }
+    }
+
+    async fn contact_address(
+        &self,
+        contact_id: &str,
+    ) -> Result<Option<ContactAddress>, UpstreamError> {
+        const OP: &str = "read contact";
+        let url = self.url("/crm/v3/objects/contacts", &[contact_id]);
+        let response = self
+            .send_authorized(OP, |token| {
+                self.authorized(Method::GET, url.clone(), token).query(&[
+                    ("properties", "email"),
+                    ("properties", "phone"),
+                    ("properties", "mobilephone"),
+                ])
+            })
+            .await?;
+        if response.status() == StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        let contact: ContactProperties = read_json(Service::HubSpot, OP, response).await?;
+        let property = |name: &str| {
+            contact
+                .properties
+                .get(name)
+                .and_then(|value| value.as_deref())
+                .map(str::trim)
+                .filter(|value| !value.is_empty())
+                .map(str::to_string)
+        };
+        Ok(Some(ContactAddress {
+            email: property("email"),
+            phone: property("phone"),
+            mobile_phone: property("mobilephone"),
+        }))
     }
 
     async fn create_contact(&self, contact: &NewContact) -> Result<CreatedContact, UpstreamError> {

@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::{
-    AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    InboxAccount, SessionCustomer, SessionStatus,
+    AgentUser, BotpressContext, CUSTOMER_RETENTION, ChannelSetup, Customer, DeliveryIdentifier,
+    HandoffSession, InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
@@ -66,6 +66,7 @@ CREATE TABLE IF NOT EXISTS customers (
     identifier_type    TEXT NOT NULL,
     identifier_value   TEXT NOT NULL,
     hubspot_contact_id TEXT NOT NULL,
+    saved_at_ms        INTEGER,
     PRIMARY KEY (bot_id, botpress_user_id)
 );
 CREATE TABLE IF NOT EXISTS agent_users (
@@ -107,6 +108,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "customer_identifier_value", "TEXT"),
     ("sessions", "closed_at_ms", "INTEGER"),
     ("sessions", "activated_at_ms", "INTEGER"),
+    ("customers", "saved_at_ms", "INTEGER"),
 ];
 
 /// How long a closed session is kept: what the DynamoDB store's TTL keeps it
@@ -177,6 +179,13 @@ impl SqliteStore {
             .execute(
                 "UPDATE sessions SET closed_at_ms = ?1 \
                  WHERE status = 'closed' AND closed_at_ms IS NULL",
+                params![clock.now().timestamp_millis()],
+            )
+            .map_err(|e| StoreError::new("upgrade schema", e))?;
+        // Customers saved before their saving was timed: their 30 days start now too.
+        connection
+            .execute(
+                "UPDATE customers SET saved_at_ms = ?1 WHERE saved_at_ms IS NULL",
                 params![clock.now().timestamp_millis()],
             )
             .map_err(|e| StoreError::new("upgrade schema", e))?;
@@ -547,12 +556,13 @@ impl ChannelStore for SqliteStore {
 impl CustomerStore for SqliteStore {
     async fn save_customer(&self, customer: &Customer) -> Result<(), StoreError> {
         let customer = customer.clone();
+        let now = self.now_ms();
         self.run("save customer", move |connection| {
             connection.execute(
-                "INSERT INTO customers (bot_id, botpress_user_id, name, identifier_type, identifier_value, hubspot_contact_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                "INSERT INTO customers (bot_id, botpress_user_id, name, identifier_type, identifier_value, hubspot_contact_id, saved_at_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
                  ON CONFLICT (bot_id, botpress_user_id) DO UPDATE SET name = ?3, identifier_type = ?4, \
-                 identifier_value = ?5, hubspot_contact_id = ?6",
+                 identifier_value = ?5, hubspot_contact_id = ?6, saved_at_ms = ?7",
                 params![
                     customer.bot_id,
                     customer.botpress_user_id,
@@ -560,6 +570,7 @@ impl CustomerStore for SqliteStore {
                     customer.identifier.hubspot_type(),
                     customer.identifier.value(),
                     customer.hubspot_contact_id,
+                    now,
                 ],
             )?;
             Ok(())
@@ -573,12 +584,14 @@ impl CustomerStore for SqliteStore {
         botpress_user_id: &str,
     ) -> Result<Option<Customer>, StoreError> {
         let (bot_id, user_id) = (bot_id.to_string(), botpress_user_id.to_string());
+        let expired_before = self.now_ms() - CUSTOMER_RETENTION.num_milliseconds();
         self.run("read customer", move |connection| {
             connection
                 .query_row(
                     "SELECT bot_id, botpress_user_id, name, identifier_type, identifier_value, hubspot_contact_id \
-                     FROM customers WHERE bot_id = ?1 AND botpress_user_id = ?2",
-                    params![bot_id, user_id],
+                     FROM customers WHERE bot_id = ?1 AND botpress_user_id = ?2 \
+                     AND (saved_at_ms IS NULL OR saved_at_ms > ?3)",
+                    params![bot_id, user_id, expired_before],
                     |row| {
                         let kind: String = row.get(3)?;
                         let identifier = identifier_from(3, &kind, row.get(4)?)?;
@@ -614,6 +627,16 @@ impl ExpiringStore for SqliteStore {
             purged += transaction.execute(
                 "DELETE FROM sessions WHERE status = 'closed' AND closed_at_ms <= ?1",
                 params![now - CLOSED_RETENTION_MS],
+            )?;
+            // A row an older version sharing the file wrote since it was opened: its 30 days
+            // start now, as at the opening.
+            transaction.execute(
+                "UPDATE customers SET saved_at_ms = ?1 WHERE saved_at_ms IS NULL",
+                params![now],
+            )?;
+            purged += transaction.execute(
+                "DELETE FROM customers WHERE saved_at_ms <= ?1",
+                params![now - CUSTOMER_RETENTION.num_milliseconds()],
             )?;
             transaction.commit()?;
             Ok(purged)
@@ -1003,6 +1026,58 @@ mod tests {
             store.claim("kept", Duration::from_secs(60)).await.unwrap(),
             Claim::Completed(_)
         ));
+    }
+
+    /// A customer's record lasts 30 days from its last save (each handoff saves it), then
+    /// reads as absent and is purged; one an older version saved untimed gets its 30 days
+    /// from the first opening of the file by this version.
+    #[tokio::test]
+    async fn a_customer_is_kept_30_days_from_its_last_save_then_purged() {
+        let dir =
+            std::env::temp_dir().join(format!("hitl-customers-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("hitl.db");
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let advance = |days: i64| *clock.0.lock().unwrap() += ChronoDuration::days(days);
+        let customer = |user: &str| Customer {
+            bot_id: "bot".into(),
+            botpress_user_id: user.into(),
+            name: "Jane".into(),
+            identifier: DeliveryIdentifier::Email("jane@example.com".into()),
+            hubspot_contact_id: "101".into(),
+        };
+        {
+            let store = SqliteStore::open(&path, clock.clone()).unwrap();
+            store.save_customer(&customer("kept")).await.unwrap();
+            store.save_customer(&customer("older")).await.unwrap();
+        }
+        // A row as an older version wrote it: untimed.
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "UPDATE customers SET saved_at_ms = NULL WHERE botpress_user_id = 'older'",
+                [],
+            )
+            .unwrap();
+        advance(20);
+        let store = SqliteStore::open(&path, clock.clone()).unwrap();
+        advance(20);
+        store.save_customer(&customer("kept")).await.unwrap();
+        advance(9);
+        assert!(store.customer("bot", "older").await.unwrap().is_some());
+        advance(2);
+        assert_eq!(store.customer("bot", "older").await.unwrap(), None);
+        assert!(store.customer("bot", "kept").await.unwrap().is_some());
+        assert_eq!(
+            store.purge_expired().await.unwrap(),
+            1,
+            "the customer unused for 31 days"
+        );
+        advance(20);
+        assert_eq!(store.customer("bot", "kept").await.unwrap(), None);
+        assert_eq!(store.purge_expired().await.unwrap(), 1);
+        drop(store);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     /// A session an older version closed without timing it gets its 30 days from the first

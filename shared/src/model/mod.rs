@@ -11,6 +11,6 @@ mod session;
 pub use agent_message::{AgentMessage, Attachment, FileKind};
 pub use botpress_context::BotpressContext;
 pub use channel::{ChannelSetup, InboxAccount};
-pub use customer::{AgentUser, Customer};
+pub use customer::{AgentUser, CUSTOMER_RETENTION, Customer};
 pub use delivery_identifier::{DeliveryIdentifier, IdentifierError};
 pub use session::{HandoffSession, SessionCustomer, SessionStatus};

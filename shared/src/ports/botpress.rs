@@ -21,6 +21,13 @@ pub struct BotpressMessage {
     pub delay: Option<std::time::Duration>,
 }
 
+/// A Botpress user as `getUser` answers it: what the bridge needs of one.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BotpressUser {
+    pub name: Option<String>,
+    pub tags: BTreeMap<String, String>,
+}
+
 /// The Botpress Runtime API calls the relay makes, as an integration call.
 #[async_trait]
 pub trait BotpressGateway: Send + Sync {
@@ -32,6 +39,12 @@ pub trait BotpressGateway: Send + Sync {
         name: Option<&str>,
         picture_url: Option<&str>,
     ) -> Result<String, UpstreamError>;
+    /// The user with this id (`getUser`); `None` when Botpress has none.
+    async fn user(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+    ) -> Result<Option<BotpressUser>, UpstreamError>;
     async fn get_or_create_user(
         &self,
         bot: &BotpressContext,

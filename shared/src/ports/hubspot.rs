@@ -124,6 +124,14 @@ pub struct NewContact {
     pub lastname: Option<String>,
 }
 
+/// How a CRM contact can be reached: the properties a delivery identifier is made from.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ContactAddress {
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub mobile_phone: Option<String>,
+}
+
 /// What a create-contact call found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CreatedContact {
@@ -182,6 +190,12 @@ pub trait HubSpotGateway: Send + Sync {
         &self,
         identifier: &DeliveryIdentifier,
     ) -> Result<Option<String>, UpstreamError>;
+    /// The email address and phone numbers of the CRM contact `contact_id`; `None` when
+    /// HubSpot has no such contact (deleted or merged away).
+    async fn contact_address(
+        &self,
+        contact_id: &str,
+    ) -> Result<Option<ContactAddress>, UpstreamError>;
     /// Creates a CRM contact (`POST /crm/v3/objects/contacts`). HubSpot keeps email addresses
     /// unique, so a second create with the same email answers the existing contact.
     async fn create_contact(&self, contact: &NewContact) -> Result<CreatedContact, UpstreamError>;

@@ -10,13 +10,13 @@ mod store;
 mod tokens;
 mod upstream_error;
 
-pub use botpress::{BotpressGateway, BotpressMessage};
+pub use botpress::{BotpressGateway, BotpressMessage, BotpressUser};
 pub use clock::{Clock, SystemClock};
 pub use files::{FetchError, FetchedFile, FileSource};
 pub use hubspot::{
-    AgentProfile, ChannelSpec, CreatedContact, DeliveryStatus, ExistingChannel, FileAttachment,
-    FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary, IncomingMessage, NewContact,
-    PublishedMessage, ThreadStatus,
+    AgentProfile, ChannelSpec, ContactAddress, CreatedContact, DeliveryStatus, ExistingChannel,
+    FileAttachment, FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary,
+    IncomingMessage, NewContact, PublishedMessage, ThreadStatus,
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
 pub use store::{

@@ -119,6 +119,13 @@ pub trait ExpiringStore: Send + Sync {
     /// Deletes what has expired by now; returns how many records went. A store whose records
     /// expire on their own (DynamoDB's TTL) has nothing to do.
     async fn purge_expired(&self) -> Result<usize, StoreError>;
+
+    /// Gives an expiry to the customer records an older version saved without one, so they go
+    /// 30 days from now unless used; returns how many. `hitl setup` runs it (after an
+    /// upgrade); a store that does this when it is opened (SQLite) has nothing to do.
+    async fn expire_untimed(&self) -> Result<usize, StoreError> {
+        Ok(0)
+    }
 }
 
 /// Everything the relay keeps, for adapters that keep it all in one place.

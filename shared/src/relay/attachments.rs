@@ -156,7 +156,7 @@ impl Relay {
     }
 
     /// Who the session's messages come from: fixed on the session when it opened; a session
-    /// stored by an older version reads the customer record.
+    /// stored by an older version reads the customer record (rebuilt if it has expired).
     async fn session_customer(
         &self,
         session: &HandoffSession,
@@ -164,8 +164,7 @@ impl Relay {
         if let Some(customer) = &session.customer {
             return Ok(customer.clone());
         }
-        self.store
-            .customer(&session.bot.bot_id, &session.customer_user_id)
+        self.known_customer(&session.bot, &session.customer_user_id)
             .await?
             .map(|customer| SessionCustomer::from(&customer))
             .ok_or_else(|| {

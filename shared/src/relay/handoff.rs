@@ -55,16 +55,7 @@ impl Relay {
     ) -> Result<String, RelayError> {
         let setup = self.channel_setup().await?;
         let inbox = self.inbox_account_for(&setup, input.hitl_session.as_ref())?;
-        let customer = self
-            .store
-            .customer(&bot.bot_id, &input.user_id)
-            .await?
-            .ok_or_else(|| {
-                RelayError::InvalidInput(format!(
-                    "startHitl: unknown userId `{}`; create it with the createUser action first",
-                    input.user_id
-                ))
-            })?;
+        let customer = self.customer_for_handoff(bot, &input.user_id).await?;
         let candidate = HandoffSession::new(
             bot.clone(),
             input.user_id.clone(),

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{Relay, RelayError};
-use crate::model::{BotpressContext, Customer, DeliveryIdentifier};
+use crate::model::{BotpressContext, CUSTOMER_RETENTION, Customer, DeliveryIdentifier};
 use crate::redact::redacted;
 
 /// `createUser`'s input, as the HITL plugin sends it.
@@ -108,6 +108,102 @@ impl Relay {
             .await?;
         tracing::info!(user_id, customer = %redacted(identifier.value()), "customer ready for handoff");
         Ok(user_id)
+    }
+}
+
+impl Relay {
+    /// The customer `startHitl` names, whose record is then kept [`CUSTOMER_RETENTION`] from
+    /// now. A record that has expired while the HITL plugin still links its end user to the
+    /// Botpress user (a customer back after a month) is rebuilt from that user's contact tag
+    /// and the HubSpot contact's address, so they reach an agent without a new `createUser`.
+    pub(crate) async fn customer_for_handoff(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+    ) -> Result<Customer, RelayError> {
+        if user_id.trim().is_empty() {
+            return Err(RelayError::InvalidInput(
+                "startHitl: userId is empty; pass the id createUser answered".to_string(),
+            ));
+        }
+        let customer = self.known_customer(bot, user_id).await?.ok_or_else(|| {
+            RelayError::InvalidInput(format!(
+                "startHitl: unknown userId `{user_id}`; create it with the createUser action first"
+            ))
+        })?;
+        self.store.save_customer(&customer).await?;
+        Ok(customer)
+    }
+
+    /// The customer behind a Botpress user: their record, or one rebuilt (and saved) from the
+    /// user once the record has expired; `None` when Botpress has no such user or it is not
+    /// one this integration made.
+    pub(crate) async fn known_customer(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+    ) -> Result<Option<Customer>, RelayError> {
+        if let Some(customer) = self.store.customer(&bot.bot_id, user_id).await? {
+            return Ok(Some(customer));
+        }
+        let Some(customer) = self.rebuilt_customer(bot, user_id).await? else {
+            return Ok(None);
+        };
+        self.store.save_customer(&customer).await?;
+        tracing::info!(
+            user_id,
+            retention_days = CUSTOMER_RETENTION.num_days(),
+            "customer record rebuilt from the Botpress user and the HubSpot contact"
+        );
+        Ok(Some(customer))
+    }
+
+    /// The customer behind a Botpress user this integration made, from the user's contact tag
+    /// and the contact's address (email first, then phone, then mobile phone: one address may
+    /// differ from the one `createUser` was given, but it reaches the same contact). `None`
+    /// when Botpress has no such user or it carries no contact tag; a contact that is gone or
+    /// cannot be addressed is refused, naming it.
+    async fn rebuilt_customer(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+    ) -> Result<Option<Customer>, RelayError> {
+        let Some(user) = self.botpress.user(bot, user_id).await? else {
+            return Ok(None);
+        };
+        let Some(contact_id) = user.tags.get(CONTACT_TAG).filter(|id| !id.is_empty()) else {
+            return Ok(None);
+        };
+        let gone = |why: &str| {
+            RelayError::InvalidInput(format!(
+                "the HubSpot contact {contact_id} of userId `{user_id}` {why}; call createUser again with the customer's email or phone"
+            ))
+        };
+        let address = self
+            .hubspot
+            .contact_address(contact_id)
+            .await?
+            .ok_or_else(|| gone("no longer exists (deleted or merged)"))?;
+        let region = self.settings.default_phone_region.as_deref();
+        let identifier = [address.email, address.phone, address.mobile_phone]
+            .into_iter()
+            .flatten()
+            .find_map(|raw| DeliveryIdentifier::parse(&raw, region).ok())
+            .ok_or_else(|| gone("has no email address or phone number the help desk can use"))?;
+        let name = user
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .unwrap_or(identifier.value())
+            .to_string();
+        Ok(Some(Customer {
+            bot_id: bot.bot_id.clone(),
+            botpress_user_id: user_id.to_string(),
+            name,
+            identifier,
+            hubspot_contact_id: contact_id.clone(),
+        }))
     }
 }
 

@@ -59,6 +59,20 @@ pub async fn run(args: SetupArgs) -> Outcome {
         );
     }
     println!("Saved in {}.", connected.where_);
+    let expired = connected
+        .bridge
+        .relay
+        .store()
+        .expire_untimed()
+        .await
+        .map_err(hitl_bridge::relay::RelayError::from)?;
+    if expired > 0 {
+        let records = if expired == 1 { "record" } else { "records" };
+        println!(
+            "Gave {expired} customer {records} an older version kept without an expiry one: \
+             they go in 30 days unless their customer hands off again."
+        );
+    }
     if !connection.channel_created && connection.accounts_created.is_empty() {
         println!("Nothing to do: HubSpot was already connected.");
     } else {

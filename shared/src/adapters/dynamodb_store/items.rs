@@ -267,8 +267,10 @@ pub(super) fn channel_from_item(item: &Item) -> Result<ChannelSetup, StoreError>
     })
 }
 
-pub(super) fn customer_item(customer: &Customer) -> Item {
+/// A customer item, kept until `ttl` (epoch seconds; see `CUSTOMER_RETENTION`).
+pub(super) fn customer_item(customer: &Customer, ttl: i64) -> Item {
     let mut item = key(keys::customer(&customer.bot_id, &customer.botpress_user_id));
+    item.insert(TTL.to_string(), n(ttl));
     for (name, value) in [
         ("bot_id", customer.bot_id.as_str()),
         ("botpress_user_id", &customer.botpress_user_id),

@@ -24,8 +24,15 @@ pub(super) fn active(bot_id: &str, customer_user_id: &str) -> String {
 
 pub(super) const CHANNEL: &str = "CHANNEL";
 
+/// What every customer item's key starts with.
+pub(super) const CUSTOMER_PREFIX: &str = "CUSTOMER#";
+
 pub(super) fn customer(bot_id: &str, botpress_user_id: &str) -> String {
-    format!("CUSTOMER#{}#{}", part(bot_id), part(botpress_user_id))
+    format!(
+        "{CUSTOMER_PREFIX}{}#{}",
+        part(bot_id),
+        part(botpress_user_id)
+    )
 }
 
 pub(super) fn agent(bot_id: &str, actor_id: &str) -> String {

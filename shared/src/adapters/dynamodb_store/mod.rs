@@ -110,4 +110,53 @@ impl crate::ports::ExpiringStore for DynamoStore {
     async fn purge_expired(&self) -> Result<usize, StoreError> {
         Ok(0)
     }
+
+    /// One pass over the table (a scan, paged): each customer item without a `ttl` gets one,
+    /// unless a save gave it one meanwhile.
+    async fn expire_untimed(&self) -> Result<usize, StoreError> {
+        const OPERATION: &str = "give untimed customers an expiry";
+        let ttl = self.now_secs() + crate::model::CUSTOMER_RETENTION.num_seconds();
+        let mut start: Option<Item> = None;
+        let mut expired = 0;
+        loop {
+            let page = self
+                .client
+                .scan()
+                .table_name(&self.table)
+                .filter_expression("begins_with(pk, :customer) AND attribute_not_exists(#ttl)")
+                .projection_expression("pk")
+                .expression_attribute_names("#ttl", items::TTL)
+                .expression_attribute_values(":customer", items::s(keys::CUSTOMER_PREFIX))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| writes::failure(OPERATION, e))?;
+            for item in page.items() {
+                let Some(pk) = item.get(items::PK) else {
+                    continue;
+                };
+                let timed = self
+                    .client
+                    .update_item()
+                    .table_name(&self.table)
+                    .key(items::PK, pk.clone())
+                    .update_expression("SET #ttl = :ttl")
+                    .condition_expression("attribute_exists(pk) AND attribute_not_exists(#ttl)")
+                    .expression_attribute_names("#ttl", items::TTL)
+                    .expression_attribute_values(":ttl", items::n(ttl))
+                    .send()
+                    .await;
+                match timed {
+                    Ok(_) => expired += 1,
+                    Err(error) if writes::is_condition_failed(&error) => {}
+                    Err(error) => return Err(writes::failure(OPERATION, error)),
+                }
+            }
+            match page.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => break,
+            }
+        }
+        Ok(expired)
+    }
 }

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 
-use crate::model::{AgentUser, ChannelSetup, Customer};
+use crate::model::{AgentUser, CUSTOMER_RETENTION, ChannelSetup, Customer};
 use crate::ports::{AgentStore, ChannelStore, CustomerStore, StoreError};
 
 use super::{DynamoStore, items, keys};
@@ -26,7 +26,8 @@ impl ChannelStore for DynamoStore {
 #[async_trait]
 impl CustomerStore for DynamoStore {
     async fn save_customer(&self, customer: &Customer) -> Result<(), StoreError> {
-        self.put("save customer", items::customer_item(customer))
+        let ttl = self.now_secs() + CUSTOMER_RETENTION.num_seconds();
+        self.put("save customer", items::customer_item(customer, ttl))
             .await
     }
 
