@@ -186,8 +186,8 @@ impl BotpressCaller {
         kind: &str,
         payload: Value,
     ) -> CallResult {
-        let body = self.message_created_body(message_id, conversation_id, user_id, kind, payload);
-        self.send("message_created", body).await
+        self.user_message_created_at(message_id, conversation_id, user_id, kind, payload, &now())
+            .await
     }
 
     /// As [`Self::user_message_of_type`], for a message Botpress created at `created_at` (RFC

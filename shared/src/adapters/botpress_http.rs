@@ -10,7 +10,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http_client::read_json;
+use super::http_client::{api_url, read_json};
 use crate::model::BotpressContext;
 use crate::ports::{BotpressGateway, BotpressMessage, BotpressUser, Service, UpstreamError};
 
@@ -106,25 +106,10 @@ impl BotpressGateway for BotpressClient {
         user_id: &str,
     ) -> Result<Option<BotpressUser>, UpstreamError> {
         const OP: &str = "get user";
-        // The id as one path segment, whatever it holds.
-        let mut url =
-            reqwest::Url::parse(&format!("{}/v1/chat/users/", self.base)).map_err(|error| {
-                UpstreamError::unexpected(
-                    Service::Botpress,
-                    OP,
-                    format!("bad API base URL: {error}"),
-                )
-            })?;
-        url.path_segments_mut()
-            .map_err(|()| {
-                UpstreamError::unexpected(
-                    Service::Botpress,
-                    OP,
-                    "the API base URL cannot have a path",
-                )
-            })?
-            .pop_if_empty()
-            .push(user_id);
+        let base = reqwest::Url::parse(&self.base).map_err(|error| {
+            UpstreamError::unexpected(Service::Botpress, OP, format!("bad API base URL: {error}"))
+        })?;
+        let url = api_url(&base, "/v1/chat/users", &[user_id]);
         let request = self.with_bot_headers(self.http.get(url), bot);
         let response = super::retry::send_with_retries(Service::Botpress, OP, request).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {

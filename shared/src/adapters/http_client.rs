@@ -47,3 +47,15 @@ pub(crate) async fn read_json<T: serde::de::DeserializeOwned>(
         UpstreamError::unexpected(service, operation, format!("unexpected answer: {error}"))
     })
 }
+
+/// `base` + the API's `path`, then `ids`, each one whole path segment, percent-encoded (an
+/// email address may hold a `/`, which must not become a separator).
+pub(crate) fn api_url(base: &reqwest::Url, path: &str, ids: &[&str]) -> reqwest::Url {
+    let mut url = base.clone();
+    url.path_segments_mut()
+        .expect("an http(s) base URL has path segments")
+        .pop_if_empty()
+        .extend(path.split('/').filter(|s| !s.is_empty()))
+        .extend(ids);
+    url
+}

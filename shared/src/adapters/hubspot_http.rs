@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::http_client::read_json;
+use super::http_client::{api_url, read_json};
 use super::retry::Repeat;
 use crate::model::{AgentMessage, DeliveryIdentifier};
 use crate::ports::{
@@ -856,18 +856,6 @@ fn with_files_scope_hint(mut error: UpstreamError) -> UpstreamError {
         );
     }
     error
-}
-
-/// `base` + the API's `path`, then `ids`, each one whole path segment, percent-encoded (an
-/// email address may hold a `/`, which must not become a separator).
-fn api_url(base: &Url, path: &str, ids: &[&str]) -> Url {
-    let mut url = base.clone();
-    url.path_segments_mut()
-        .expect("an http(s) base URL has path segments")
-        .pop_if_empty()
-        .extend(path.split('/').filter(|s| !s.is_empty()))
-        .extend(ids);
-    url
 }
 
 #[cfg(test)]

@@ -126,11 +126,15 @@ impl Relay {
                 "startHitl: userId is empty; pass the id createUser answered".to_string(),
             ));
         }
-        let customer = self.known_customer(bot, user_id).await?.ok_or_else(|| {
-            RelayError::InvalidInput(format!(
-                "startHitl: unknown userId `{user_id}`; create it with the createUser action first"
-            ))
-        })?;
+        let customer = match self.store.customer(&bot.bot_id, user_id).await? {
+            Some(customer) => customer,
+            None => self.rebuilt_customer(bot, user_id).await?.ok_or_else(|| {
+                RelayError::InvalidInput(format!(
+                    "startHitl: unknown userId `{user_id}`; create it with the createUser action first"
+                ))
+            })?,
+        };
+        // Keeps it 30 days from now, and stores a rebuilt one: one write either way.
         self.store.save_customer(&customer).await?;
         Ok(customer)
     }
@@ -150,11 +154,6 @@ impl Relay {
             return Ok(None);
         };
         self.store.save_customer(&customer).await?;
-        tracing::info!(
-            user_id,
-            retention_days = CUSTOMER_RETENTION.num_days(),
-            "customer record rebuilt from the Botpress user and the HubSpot contact"
-        );
         Ok(Some(customer))
     }
 
@@ -197,6 +196,11 @@ impl Relay {
             .filter(|name| !name.is_empty())
             .unwrap_or(identifier.value())
             .to_string();
+        tracing::info!(
+            user_id,
+            retention_days = CUSTOMER_RETENTION.num_days(),
+            "customer record rebuilt from the Botpress user and the HubSpot contact"
+        );
         Ok(Some(Customer {
             bot_id: bot.bot_id.clone(),
             botpress_user_id: user_id.to_string(),
