@@ -81,8 +81,8 @@ pub enum HistoryBound<'a> {
 }
 
 impl HistoryBound<'_> {
-    /// Whether a history entry created at `created_at_ms` (unknown: `None`) with `id` lies
-    /// before the bound.
+    /// Whether a history entry created at `created_at_ms` (unknown: `None`) with `id` is not
+    /// before the bound (the bound's own message, or later), and so is left out of the read.
     pub fn is_after(&self, created_at_ms: Option<i64>, id: &str) -> bool {
         match self {
             Self::Message(message) => {
