@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use flow_support::{
-    DEMO_AGENTS, Path, create_demo_customer, demo_customers_thread, on_both_paths,
+    DEMO_AGENTS, Path, create_demo_customer, demo_customers_thread, eventually, on_both_paths,
     registered_stack, start_handoff, start_handoff_as, start_handoff_that_stays_opening, text,
 };
 use hitl_cli::sandbox_stack::SandboxStack;
@@ -544,13 +544,11 @@ async fn replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_o
 async fn a_reply_waits_for_an_earlier_one_still_being_relayed(path: Path) {
     let (stack, handoff, second_delivery) = a_reply_behind_one_in_flight_for(path, 3).await;
     let mut second_delivery = second_delivery;
-    if path == Path::InProcess {
-        assert_eq!(
-            second_delivery.status, 503,
-            "refused while the earlier reply is in flight: {}",
-            second_delivery.response_body
-        );
-    }
+    assert_eq!(
+        second_delivery.status, 503,
+        "refused while the earlier reply is in flight: {}",
+        second_delivery.response_body
+    );
     for _ in 0..20 {
         if second_delivery.status == 200 {
             break;
@@ -1043,7 +1041,7 @@ async fn start_hitl_whose_opening_answer_is_lost(stack: &SandboxStack) -> (Strin
 }
 
 /// The agent says goodbye and closes at once: the close arrives while "Bye" is being relayed
-/// (Botpress answers slowly). The close waits for it, and the bot hears `hitlStopped` after
+/// (held at Botpress). The close waits for it, and the bot hears `hitlStopped` after
 /// "Bye", without a 503 sending the close back to HubSpot's retry.
 async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
     let stack = registered_stack(path).await;
@@ -1056,14 +1054,26 @@ async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
             AgentContent::text("Bye"),
         )
         .unwrap();
-    // Slow enough that the close finds "Bye" in flight, quick enough that it ends well inside
-    // the close's 1.5 s wait on a loaded machine (the contract check's proxy in between).
-    stack.botpress.set_latency(Duration::from_millis(250));
+    // "Bye" is held at Botpress, in flight, until the close has read the thread's replies
+    // (and so found "Bye" there, claimed by its own delivery): then it is let through while
+    // the close waits for it.
+    let held = stack.botpress.hold_next("/v1/chat/messages/get-or-create");
+    let history = format!(
+        "/conversations/v3/conversations/threads/{}/messages",
+        handoff.thread_id
+    );
     let (delivered, closed) = tokio::join!(stack.hubspot.deliver_held(&bye), async {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        stack.hubspot.close(&handoff.thread_id).await
+        held.arrived().await;
+        let reads_before = stack.hubspot.recorder().count("GET", &history);
+        let (closed, ()) = tokio::join!(stack.hubspot.close(&handoff.thread_id), async {
+            eventually("the close has read the thread's replies", || {
+                stack.hubspot.recorder().count("GET", &history) > reads_before
+            })
+            .await;
+            held.release();
+        });
+        closed
     });
-    stack.botpress.clear_faults();
     let (delivered, closed) = (delivered.unwrap(), closed.unwrap());
     assert_eq!(delivered.status, 200, "{}", delivered.response_body);
     assert_eq!(closed.status, 200, "{}", closed.response_body);

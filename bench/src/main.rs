@@ -76,6 +76,8 @@ async fn main() -> anyhow::Result<()> {
         path: BridgePath::Lambda {
             binaries: args.binaries.clone(),
             aws_endpoint: aws.url().to_string(),
+            // One execution environment per function: every figure is that process's.
+            concurrency: 1,
         },
         ..SandboxOptions::default()
     })
@@ -96,6 +98,7 @@ async fn main() -> anyhow::Result<()> {
             binary: args.binaries.join("hello-lambda"),
             env: vec![("RUST_LOG".to_string(), "info".to_string())],
             timeout: Duration::from_secs(5),
+            concurrency: 1,
         })
         .await?,
     );

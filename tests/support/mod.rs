@@ -72,10 +72,16 @@ fn bridge_path(path: Path) -> BridgePath {
             BridgePath::Lambda {
                 binaries,
                 aws_endpoint,
+                concurrency: LAMBDA_CONCURRENCY,
             }
         }
     }
 }
+
+/// Execution environments each function may run at once on the Lambda path: enough for the
+/// deliveries the flows overlap (a reply in flight and a close, a retry while the first is
+/// still running), each in its own process as on AWS.
+const LAMBDA_CONCURRENCY: usize = 4;
 
 /// Where `cargo build --bins` put the function binaries (`HITL_LAMBDA_BINARIES` overrides).
 fn lambda_binaries() -> PathBuf {

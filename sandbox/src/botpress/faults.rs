@@ -3,6 +3,10 @@
 //! Botpress does fail now and then (rate limits, 5xx during deploys); a test arms a fault to check the
 //! bridge retries, or reports, instead of losing an agent's reply or a `hitlStopped` event.
 
+use std::sync::Arc;
+
+use tokio::sync::Notify;
+
 /// One armed fault: the next `remaining` calls whose path starts with `path_prefix` answer `status`.
 #[derive(Debug, Clone)]
 struct Fault {
@@ -17,6 +21,47 @@ pub struct Faults {
     armed: Vec<Fault>,
     /// Every call waits this long before it is answered (a slow Botpress).
     latency: std::time::Duration,
+    /// Calls to hold until the test releases them, by path prefix, in the order armed.
+    holds: Vec<(String, Gate)>,
+}
+
+/// The two signals between a held call and the test holding it.
+#[derive(Debug, Clone, Default)]
+pub struct Gate {
+    arrived: Arc<Notify>,
+    released: Arc<Notify>,
+}
+
+impl Gate {
+    /// Run by the held call: says it has arrived, then waits for its release.
+    pub async fn pass(&self) {
+        self.arrived.notify_one();
+        self.released.notified().await;
+    }
+}
+
+/// A test's hold on the next call under a path: the call waits, unanswered, until this is
+/// released or dropped. Lets a test put a call exactly "in flight" while something else
+/// happens, where a latency could only make that likely.
+#[derive(Debug)]
+pub struct HeldCall {
+    gate: Gate,
+}
+
+impl HeldCall {
+    /// Returns once the held call has arrived (at once if it already has).
+    pub async fn arrived(&self) {
+        self.gate.arrived.notified().await;
+    }
+
+    /// Lets the held call be answered.
+    pub fn release(self) {}
+}
+
+impl Drop for HeldCall {
+    fn drop(&mut self) {
+        self.gate.released.notify_one();
+    }
 }
 
 impl Faults {
@@ -33,7 +78,25 @@ impl Faults {
 
     pub fn clear(&mut self) {
         self.armed.clear();
+        self.holds.clear();
         self.latency = std::time::Duration::ZERO;
+    }
+
+    /// Holds the next call whose path starts with `path_prefix` until the returned hold is
+    /// released or dropped.
+    pub fn hold(&mut self, path_prefix: &str) -> HeldCall {
+        let gate = Gate::default();
+        self.holds.push((path_prefix.to_string(), gate.clone()));
+        HeldCall { gate }
+    }
+
+    /// The gate a call to `path` must pass, using up the first matching hold.
+    pub fn take_hold(&mut self, path: &str) -> Option<Gate> {
+        let index = self
+            .holds
+            .iter()
+            .position(|(prefix, _)| path.starts_with(prefix.as_str()))?;
+        Some(self.holds.remove(index).1)
     }
 
     pub fn set_latency(&mut self, latency: std::time::Duration) {
@@ -83,5 +146,23 @@ mod tests {
         assert_eq!(faults.take("/v1/chat/events"), Some(429));
         assert_eq!(faults.take("/v1/chat/events"), Some(500));
         assert_eq!(faults.take("/v1/chat/events"), None);
+    }
+
+    #[tokio::test]
+    async fn a_held_call_waits_until_released_and_holds_only_once() {
+        let mut faults = Faults::default();
+        let held = faults.hold("/v1/chat/messages");
+        assert!(faults.take_hold("/v1/chat/events").is_none());
+        let gate = faults.take_hold("/v1/chat/messages/get-or-create").unwrap();
+        assert!(faults.take_hold("/v1/chat/messages").is_none());
+        let call = tokio::spawn(async move { gate.pass().await });
+        held.arrived().await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        assert!(!call.is_finished(), "the call passed before its release");
+        held.release();
+        tokio::time::timeout(std::time::Duration::from_secs(5), call)
+            .await
+            .expect("the released call passes")
+            .unwrap();
     }
 }

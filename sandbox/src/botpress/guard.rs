@@ -1,5 +1,5 @@
-//! What every Runtime API call goes through before its handler: injected faults, then the bearer
-//! token, then the `x-bot-id` header, in that order.
+//! What every Runtime API call goes through before its handler: injected latency, holds and
+//! faults, then the bearer token, then the `x-bot-id` header, in that order.
 //!
 //! Faults come first so "the next N calls fail" holds whatever the call carries; the bot id is
 //! checked after the token, as Botpress cannot tell which bots a caller may see before knowing who
@@ -20,6 +20,10 @@ pub async fn guard(State(state): State<Arc<SimState>>, request: Request, next: N
     let latency = state.faults().latency();
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
+    }
+    let hold = state.faults().take_hold(request.uri().path());
+    if let Some(gate) = hold {
+        gate.pass().await;
     }
     let injected = state.faults().take(request.uri().path());
     if let Some(status) = injected {

@@ -28,6 +28,7 @@ use serde_json::Value;
 use tokio::net::TcpListener;
 
 pub use caller::{BotpressCaller, CallResult, CallerIdentity};
+pub use faults::HeldCall;
 pub use ids::new_id;
 
 use crate::Recorder;
@@ -193,7 +194,14 @@ impl BotpressSim {
         self.state.faults().set_latency(latency);
     }
 
-    /// Disarms every fault `fail_next` armed, and the latency (Botpress recovered).
+    /// Holds the next call whose path starts with `path_prefix` (after any latency, before
+    /// any fault) until the returned [`HeldCall`] is released or dropped.
+    pub fn hold_next(&self, path_prefix: &str) -> HeldCall {
+        self.state.faults().hold(path_prefix)
+    }
+
+    /// Disarms every fault `fail_next` armed, the holds not yet used, and the latency
+    /// (Botpress recovered).
     pub fn clear_faults(&self) {
         self.state.faults().clear();
     }

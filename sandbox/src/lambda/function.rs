@@ -1,6 +1,9 @@
-//! One Lambda function: its `bootstrap` process, started with the environment Lambda gives it,
-//! and a Runtime API only it talks to. Invocations run one at a time, as on one Lambda
-//! execution environment; the process is killed when the function is dropped.
+//! One Lambda function: its execution environments, each a `bootstrap` process started with
+//! the environment Lambda gives it and a Runtime API only it talks to. An environment runs one
+//! invocation at a time; as on Lambda, an invocation that finds every environment busy gets a
+//! new one (a cold start), up to the function's concurrency, so two deliveries at once run in
+//! two processes that share only DynamoDB and Secrets Manager. Processes are killed when the
+//! function is dropped.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -9,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{OwnedMutexGuard, mpsc, oneshot};
 
 pub use super::runtime_api::InvokeOutcome;
 use super::runtime_api::{Invocation, RuntimeState, router};
@@ -22,6 +25,9 @@ pub struct FunctionSpec {
     pub env: Vec<(String, String)>,
     /// The function's timeout: an invocation not answered by then fails.
     pub timeout: Duration,
+    /// At most this many execution environments at once (Lambda's concurrency); an
+    /// invocation that finds them all busy waits for the first.
+    pub concurrency: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -36,20 +42,132 @@ pub enum InvokeError {
 
 pub struct LambdaFunction {
     spec: FunctionSpec,
-    runtime_api: std::net::SocketAddr,
-    state: RuntimeState,
-    queue: mpsc::Sender<Invocation>,
-    /// One invocation at a time, like one execution environment.
-    busy: tokio::sync::Mutex<()>,
-    child: Mutex<Option<Child>>,
+    /// In the order they were started; the first is the one invocations made one at a time
+    /// always use.
+    environments: tokio::sync::Mutex<Vec<Arc<Environment>>>,
+    first: Arc<Environment>,
+    /// Every environment's output, line by line, in the order printed.
     logs: Arc<Mutex<Vec<String>>>,
-    /// When the current process was started (`crash_and_restart` starts another).
-    started_at: Mutex<Instant>,
 }
 
 impl LambdaFunction {
-    /// Starts the Runtime API on a free loopback port and the function process against it.
+    /// Starts the function's first execution environment.
     pub async fn start(spec: FunctionSpec) -> std::io::Result<Self> {
+        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
+        let first = Arc::new(Environment::start(&spec, &logs).await?);
+        Ok(Self {
+            environments: tokio::sync::Mutex::new(vec![Arc::clone(&first)]),
+            first,
+            spec,
+            logs,
+        })
+    }
+
+    /// The first execution environment dies (a crash, an out-of-memory kill, a timeout) and
+    /// Lambda starts a fresh one: the process is killed, the invocation it was running fails,
+    /// and a new process starts polling for the next event.
+    pub async fn crash_and_restart(&self) -> std::io::Result<()> {
+        self.first.crash_and_restart(&self.spec).await
+    }
+
+    pub fn name(&self) -> &str {
+        &self.spec.name
+    }
+
+    /// Everything the function's processes printed (its logs), line by line.
+    pub fn logs(&self) -> Vec<String> {
+        self.logs.lock().expect("logs lock").clone()
+    }
+
+    /// How many execution environments have been started (not counting restarts).
+    pub async fn environments(&self) -> usize {
+        self.environments.lock().await.len()
+    }
+
+    /// When the first environment's current process was started: the origin of cold-start
+    /// timings.
+    pub fn started_at(&self) -> Instant {
+        *self.first.started_at.lock().expect("started_at lock")
+    }
+
+    /// When the first environment's current process first polled the Runtime API for an
+    /// event (its init done), if it has yet.
+    pub fn first_poll_at(&self) -> Option<Instant> {
+        self.first.state.first_poll()
+    }
+
+    /// Lambda's `Duration` of every invocation the first environment answered so far, in
+    /// order: from the event handed to the process to its answer.
+    pub fn durations(&self) -> Vec<Duration> {
+        self.first.state.durations()
+    }
+
+    /// The first environment's current process id (for reading its memory use), while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.first
+            .child
+            .lock()
+            .expect("child lock")
+            .as_ref()
+            .and_then(Child::id)
+    }
+
+    /// Invokes the function with `event` and waits for its answer: in the first idle
+    /// environment, else in a new one while the concurrency allows, else after the first.
+    pub async fn invoke(&self, event: &[u8]) -> Result<InvokeOutcome, InvokeError> {
+        let (environment, turn) = self.idle_environment().await?;
+        environment.invoke(&self.spec, event, turn).await
+    }
+
+    async fn idle_environment(
+        &self,
+    ) -> Result<(Arc<Environment>, OwnedMutexGuard<()>), InvokeError> {
+        let environment = {
+            let mut environments = self.environments.lock().await;
+            let idle = environments.iter().find_map(|environment| {
+                let turn = Arc::clone(&environment.busy).try_lock_owned().ok()?;
+                Some((Arc::clone(environment), turn))
+            });
+            if let Some(idle) = idle {
+                return Ok(idle);
+            }
+            if environments.len() < self.spec.concurrency.max(1) {
+                let started =
+                    Environment::start(&self.spec, &self.logs)
+                        .await
+                        .map_err(|error| InvokeError::InitFailed {
+                            name: self.spec.name.clone(),
+                            reason: error.to_string(),
+                        })?;
+                let started = Arc::new(started);
+                environments.push(Arc::clone(&started));
+                started
+            } else {
+                Arc::clone(&self.first)
+            }
+        };
+        let turn = Arc::clone(&environment.busy).lock_owned().await;
+        Ok((environment, turn))
+    }
+}
+
+/// One execution environment: a process, and the Runtime API it polls.
+struct Environment {
+    runtime_api: std::net::SocketAddr,
+    state: RuntimeState,
+    queue: mpsc::Sender<Invocation>,
+    /// One invocation at a time.
+    busy: Arc<tokio::sync::Mutex<()>>,
+    child: Mutex<Option<Child>>,
+    /// When the current process was started (`crash_and_restart` starts another).
+    started_at: Mutex<Instant>,
+    /// The function's logs, which this environment's processes print into.
+    logs: Arc<Mutex<Vec<String>>>,
+}
+
+impl Environment {
+    /// Starts a Runtime API on a free loopback port and the function's process against it.
+    async fn start(spec: &FunctionSpec, logs: &Arc<Mutex<Vec<String>>>) -> std::io::Result<Self> {
         let (queue, receiver) = mpsc::channel(64);
         let state = RuntimeState::new(receiver, &spec.name);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -59,24 +177,19 @@ impl LambdaFunction {
             let _ = axum::serve(listener, app).await;
         });
         let started_at = Instant::now();
-        let logs: Arc<Mutex<Vec<String>>> = Arc::default();
-        let child = spawn_process(&spec, runtime_api, &logs)?;
+        let child = spawn_process(spec, runtime_api, logs)?;
         Ok(Self {
-            spec,
             runtime_api,
             state,
             queue,
-            busy: tokio::sync::Mutex::new(()),
+            busy: Arc::new(tokio::sync::Mutex::new(())),
             child: Mutex::new(Some(child)),
-            logs,
             started_at: Mutex::new(started_at),
+            logs: Arc::clone(logs),
         })
     }
 
-    /// The execution environment dies (a crash, an out-of-memory kill, a timeout) and Lambda
-    /// starts a fresh one: the process is killed, the invocation it was running fails, and
-    /// a new process starts polling for the next event.
-    pub async fn crash_and_restart(&self) -> std::io::Result<()> {
+    async fn crash_and_restart(&self, spec: &FunctionSpec) -> std::io::Result<()> {
         let old = self.child.lock().expect("child lock").take();
         if let Some(mut old) = old {
             let _ = old.kill().await;
@@ -84,52 +197,21 @@ impl LambdaFunction {
         self.state.fail_in_flight();
         self.state.forget_first_poll();
         *self.started_at.lock().expect("started_at lock") = Instant::now();
-        let fresh = spawn_process(&self.spec, self.runtime_api, &self.logs)?;
+        let fresh = spawn_process(spec, self.runtime_api, &self.logs)?;
         *self.child.lock().expect("child lock") = Some(fresh);
         Ok(())
     }
 
-    pub fn name(&self) -> &str {
-        &self.spec.name
-    }
-
-    /// Everything the process printed (its logs), line by line.
-    pub fn logs(&self) -> Vec<String> {
-        self.logs.lock().expect("logs lock").clone()
-    }
-
-    /// When the current process was started: the origin of cold-start timings.
-    pub fn started_at(&self) -> Instant {
-        *self.started_at.lock().expect("started_at lock")
-    }
-
-    /// When the current process first polled the Runtime API for an event (its init done),
-    /// if it has yet.
-    pub fn first_poll_at(&self) -> Option<Instant> {
-        self.state.first_poll()
-    }
-
-    /// Lambda's `Duration` of every invocation answered so far, in order: from the event
-    /// handed to the process to its answer.
-    pub fn durations(&self) -> Vec<Duration> {
-        self.state.durations()
-    }
-
-    /// The current process's id (for reading its memory use), while it runs.
-    pub fn pid(&self) -> Option<u32> {
-        self.child
-            .lock()
-            .expect("child lock")
-            .as_ref()
-            .and_then(Child::id)
-    }
-
-    /// Invokes the function with `event` and waits for its answer.
-    pub async fn invoke(&self, event: &[u8]) -> Result<InvokeOutcome, InvokeError> {
-        let _turn = self.busy.lock().await;
+    /// Hands `event` to the process and waits for its answer; `_turn` keeps others out.
+    async fn invoke(
+        &self,
+        spec: &FunctionSpec,
+        event: &[u8],
+        _turn: OwnedMutexGuard<()>,
+    ) -> Result<InvokeOutcome, InvokeError> {
         if let Some(reason) = self.state.init_error() {
             return Err(InvokeError::InitFailed {
-                name: self.spec.name.clone(),
+                name: spec.name.clone(),
                 reason,
             });
         }
@@ -137,20 +219,20 @@ impl LambdaFunction {
         let (answer, outcome) = oneshot::channel();
         self.state.expect(&request_id, answer);
         let deadline_ms = chrono::Utc::now().timestamp_millis()
-            + i64::try_from(self.spec.timeout.as_millis()).unwrap_or(i64::MAX / 2);
+            + i64::try_from(spec.timeout.as_millis()).unwrap_or(i64::MAX / 2);
         let invocation = Invocation {
             request_id: request_id.clone(),
             event: event.to_vec(),
             deadline_ms,
         };
         if self.queue.send(invocation).await.is_err() {
-            return Err(InvokeError::Stopped(self.spec.name.clone()));
+            return Err(InvokeError::Stopped(spec.name.clone()));
         }
-        match tokio::time::timeout(self.spec.timeout, self.wait(outcome)).await {
+        match tokio::time::timeout(spec.timeout, self.wait(spec, outcome)).await {
             Ok(result) => result,
             Err(_) => {
                 self.state.forget(&request_id);
-                Err(InvokeError::Timeout(self.spec.name.clone()))
+                Err(InvokeError::Timeout(spec.name.clone()))
             }
         }
     }
@@ -158,17 +240,18 @@ impl LambdaFunction {
     /// Waits for the answer, noticing a process that died or reported an init error.
     async fn wait(
         &self,
+        spec: &FunctionSpec,
         mut outcome: oneshot::Receiver<InvokeOutcome>,
     ) -> Result<InvokeOutcome, InvokeError> {
         loop {
             match tokio::time::timeout(Duration::from_millis(50), &mut outcome).await {
                 Ok(Ok(outcome)) => return Ok(outcome),
-                Ok(Err(_)) => return Err(InvokeError::Stopped(self.spec.name.clone())),
+                Ok(Err(_)) => return Err(InvokeError::Stopped(spec.name.clone())),
                 Err(_) => {}
             }
             if let Some(reason) = self.state.init_error() {
                 return Err(InvokeError::InitFailed {
-                    name: self.spec.name.clone(),
+                    name: spec.name.clone(),
                     reason,
                 });
             }
@@ -180,10 +263,10 @@ impl LambdaFunction {
                 .and_then(|child| child.try_wait().ok().flatten());
             if let Some(status) = exited {
                 return Err(InvokeError::InitFailed {
-                    name: self.spec.name.clone(),
+                    name: spec.name.clone(),
                     reason: format!(
                         "the process exited ({status}); its output:\n{}",
-                        self.logs().join("\n")
+                        self.logs.lock().expect("logs lock").join("\n")
                     ),
                 });
             }

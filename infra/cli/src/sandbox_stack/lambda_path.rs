@@ -35,6 +35,7 @@ pub async fn deploy(
     listener: tokio::net::TcpListener,
     binaries: &Path,
     aws_endpoint: &str,
+    concurrency: usize,
     settings: &Settings,
     secret_json: serde_json::Value,
 ) -> anyhow::Result<LambdaDeployment> {
@@ -105,10 +106,10 @@ pub async fn deploy(
         ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
         ("RUST_LOG".to_string(), "info".to_string()),
     ];
-    let hubspot_webhook = start(binaries, &env, "hubspot-webhook", Duration::from_secs(6)).await?;
-    let botpress_outbound =
-        start(binaries, &env, "botpress-outbound", Duration::from_secs(15)).await?;
-    let token_refresher = start(binaries, &env, "token-refresher", Duration::from_secs(15)).await?;
+    let start = |name, timeout| start(binaries, &env, name, timeout, concurrency);
+    let hubspot_webhook = start("hubspot-webhook", Duration::from_secs(6)).await?;
+    let botpress_outbound = start("botpress-outbound", Duration::from_secs(15)).await?;
+    let token_refresher = start("token-refresher", Duration::from_secs(15)).await?;
     let gateway = HttpApiGateway::serve(
         listener,
         vec![
@@ -187,12 +188,14 @@ async fn start(
     env: &[(String, String)],
     name: &str,
     timeout: Duration,
+    concurrency: usize,
 ) -> anyhow::Result<Arc<LambdaFunction>> {
     let spec = FunctionSpec {
         name: name.to_string(),
         binary: binaries.join(name),
         env: env.to_vec(),
         timeout,
+        concurrency,
     };
     LambdaFunction::start(spec)
         .await

@@ -34,6 +34,9 @@ pub enum BridgePath {
     Lambda {
         binaries: PathBuf,
         aws_endpoint: String,
+        /// Execution environments each function may run at once (Lambda's concurrency):
+        /// deliveries that overlap run in separate processes, as on AWS.
+        concurrency: usize,
     },
 }
 
@@ -197,11 +200,13 @@ impl SandboxStack {
             BridgePath::Lambda {
                 binaries,
                 aws_endpoint,
+                concurrency,
             } => {
                 let deployment = lambda_path::deploy(
                     listener,
                     binaries,
                     aws_endpoint,
+                    *concurrency,
                     &settings,
                     secret_json(&secrets),
                 )
