@@ -284,6 +284,7 @@ on_both_paths!(
     an_email_hubspot_already_has_is_used_from_its_conflict,
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,
+    a_user_read_refused_for_the_bot_is_not_taken_for_an_unknown_user,
 );
 
 /// The bridge keeps a customer's record 30 days from its last handoff. A customer back after
@@ -337,4 +338,108 @@ async fn a_customer_back_after_their_record_expired_still_reaches_an_agent() {
         .await;
     assert_eq!(unknown.status, 400, "{}", unknown.text);
     assert!(unknown.text.contains("createUser"), "{}", unknown.text);
+}
+
+/// A stack whose bridge's clock is 31 days behind, with the demo customer created on it, then
+/// caught up: the customer's record has expired, their Botpress user and contact remain. The
+/// stack, the customer's user id and their contact's id.
+async fn a_customer_whose_record_expired() -> (SandboxStack, String, String) {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let user_id = create_demo_customer(&stack).await;
+    clock.catch_up();
+    let contact_id = stack.hubspot.contacts_reached_at(DEMO_CUSTOMER_EMAIL)[0].clone();
+    (stack, user_id, contact_id)
+}
+
+/// Back after their record expired, a customer whose contact now has neither email nor phone,
+/// only a mobile number, is reached at that number.
+#[tokio::test]
+async fn a_customer_back_whose_contact_has_only_a_mobile_number_is_reached_at_it() {
+    let (stack, user_id, contact_id) = a_customer_whose_record_expired().await;
+    let mobile = "+14155550123";
+    stack
+        .hubspot
+        .edit_contact_addresses(&contact_id, None, None, Some(mobile));
+    let started = stack
+        .caller
+        .start_hitl(&user_id, Some("Back again"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let thread = stack
+        .hubspot
+        .thread_opened_by(mobile)
+        .expect("the thread is opened by the contact's mobile number");
+    assert_eq!(thread.messages[0].senders[0]["name"], "Jane Doe");
+}
+
+/// Back after their record expired, a customer whose contact was deleted, or no longer has an
+/// address, is refused with a message naming the contact and what to do; nothing is opened.
+#[tokio::test]
+async fn a_customer_back_whose_contact_is_gone_or_unaddressable_is_refused_naming_it() {
+    let (stack, user_id, contact_id) = a_customer_whose_record_expired().await;
+    stack
+        .hubspot
+        .edit_contact_addresses(&contact_id, None, None, None);
+    let unaddressable = stack
+        .caller
+        .start_hitl(&user_id, Some("Back again"), None, json!([]))
+        .await;
+    assert_eq!(unaddressable.status, 400, "{}", unaddressable.text);
+    for part in [
+        contact_id.as_str(),
+        "no email address or phone number",
+        "createUser",
+    ] {
+        assert!(
+            unaddressable.text.contains(part),
+            "{part}: {}",
+            unaddressable.text
+        );
+    }
+
+    stack.hubspot.delete_contact(&contact_id);
+    let deleted = stack
+        .caller
+        .start_hitl(&user_id, Some("Back again"), None, json!([]))
+        .await;
+    assert_eq!(deleted.status, 400, "{}", deleted.text);
+    for part in [contact_id.as_str(), "no longer exists", "createUser"] {
+        assert!(deleted.text.contains(part), "{part}: {}", deleted.text);
+    }
+    assert!(stack.hubspot.threads().is_empty(), "no thread was opened");
+    assert!(
+        stack.botpress.conversations().is_empty(),
+        "no hitl conversation was made"
+    );
+}
+
+/// Botpress answers the user read with its 404 about the bot (a bot this Botpress does not
+/// have, here): that is Botpress refusing, said as such, not "unknown userId, call createUser",
+/// which would send the bot's builder after the wrong fault.
+async fn a_user_read_refused_for_the_bot_is_not_taken_for_an_unknown_user(path: Path) {
+    let stack = registered_stack(path).await;
+    let user_id = create_demo_customer(&stack).await;
+    let mut identity = stack.caller.identity().clone();
+    identity.bot_id = "bot_not_on_this_botpress_00000000".to_string();
+    let other_bot = hitl_sandbox::botpress::BotpressCaller::new(
+        stack.caller.url(),
+        identity,
+        hitl_cli::sandbox_stack::SANDBOX_SHARED_SECRET,
+    );
+    let started = other_bot
+        .start_hitl(&user_id, Some("Hello"), None, json!([]))
+        .await;
+    assert_eq!(started.status, 400, "{}", started.text);
+    assert_eq!(started.body["type"], "RuntimeError", "{}", started.text);
+    assert!(started.text.contains("not found"), "{}", started.text);
+    assert!(
+        !started.text.contains("unknown userId"),
+        "taken for an unknown user: {}",
+        started.text
+    );
 }

@@ -36,6 +36,7 @@ fn property(contact: &Contact, name: &str) -> Option<String> {
     match name {
         "email" => contact.email.clone(),
         "phone" => contact.phone.clone(),
+        "mobilephone" => contact.mobile_phone.clone(),
         "firstname" => Some(contact.firstname.clone()),
         "lastname" => contact.lastname.clone(),
         "hs_object_id" => Some(contact.id.clone()),
@@ -146,6 +147,7 @@ pub(crate) async fn create(
     };
     let email = text("email")?;
     let phone = text("phone")?;
+    let mobile_phone = text("mobilephone")?;
     let firstname = text("firstname")?;
     let lastname = text("lastname")?;
     if let Some(email) = &email
@@ -175,6 +177,7 @@ pub(crate) async fn create(
         id: store.ids.contact(),
         email: email.map(|email| email.to_lowercase()),
         phone,
+        mobile_phone,
         firstname: firstname.unwrap_or_default(),
         lastname,
         created_at: Utc::now(),

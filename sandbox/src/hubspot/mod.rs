@@ -137,11 +137,41 @@ impl HubSpotSim {
             id: id.clone(),
             email: email.map(str::to_string),
             phone: phone.map(str::to_string),
+            mobile_phone: None,
             firstname: firstname.to_string(),
             lastname: None,
             created_at: Utc::now(),
         });
         id
+    }
+
+    /// A contact's addresses are edited in the CRM: each given as it now is (`None` cleared).
+    /// Panics on an unknown id (a test's mistake).
+    pub fn edit_contact_addresses(
+        &self,
+        id: &str,
+        email: Option<&str>,
+        phone: Option<&str>,
+        mobile_phone: Option<&str>,
+    ) {
+        let mut store = self.shared.store();
+        let contact = store
+            .contacts
+            .iter_mut()
+            .find(|contact| contact.id == id)
+            .unwrap_or_else(|| panic!("no contact {id}"));
+        contact.email = email.map(str::to_string);
+        contact.phone = phone.map(str::to_string);
+        contact.mobile_phone = mobile_phone.map(str::to_string);
+    }
+
+    /// A contact is deleted in the CRM: reading it by id answers 404 from now on, as HubSpot
+    /// does. Panics on an unknown id (a test's mistake).
+    pub fn delete_contact(&self, id: &str) {
+        let mut store = self.shared.store();
+        let before = store.contacts.len();
+        store.contacts.retain(|contact| contact.id != id);
+        assert!(store.contacts.len() < before, "no contact {id}");
     }
 
     /// The ids of the contacts whose email (case aside) or phone is `email_or_phone`.

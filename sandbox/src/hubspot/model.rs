@@ -106,6 +106,8 @@ pub(crate) struct Contact {
     pub(crate) id: String,
     pub(crate) email: Option<String>,
     pub(crate) phone: Option<String>,
+    /// HubSpot's `mobilephone` property.
+    pub(crate) mobile_phone: Option<String>,
     pub(crate) firstname: String,
     pub(crate) lastname: Option<String>,
     pub(crate) created_at: DateTime<Utc>,
