@@ -10,7 +10,9 @@ use std::time::Duration;
 use flow_support::{DEMO_AGENTS, Handoff, Path, registered_stack, start_handoff_as};
 use futures::future::join_all;
 use hitl_cli::sandbox_stack::SandboxStack;
+use hitl_sandbox::botpress::new_id;
 use hitl_sandbox::faults::Failure;
+use hitl_sandbox::hubspot::AgentContent;
 
 /// How many times a sender tries before the message counts as lost (HubSpot tries 10 times).
 const SENDER_ATTEMPTS: usize = 12;
@@ -21,6 +23,9 @@ const ROUNDS: usize = 4;
 struct Knobs {
     /// Every delivery is sent once more after it succeeded.
     duplicate_every_delivery: bool,
+    /// Every delivery is sent twice at the same moment, as a sender does that retries while
+    /// its first attempt is still running (on the Lambda path, two execution environments).
+    send_twice_at_once: bool,
     /// Access tokens expire after this round.
     expire_tokens_after_round: Option<usize>,
 }
@@ -34,10 +39,21 @@ struct Tally {
 }
 
 async fn customer_says(stack: &SandboxStack, handoff: &Handoff, text: &str, knobs: &Knobs) {
-    let (message_id, mut answer) = stack
-        .caller
-        .user_message(&handoff.conversation_id, &handoff.user_id, text)
-        .await;
+    let message_id = new_id("msg");
+    let send = || {
+        stack.caller.user_message_with_id(
+            &message_id,
+            &handoff.conversation_id,
+            &handoff.user_id,
+            text,
+        )
+    };
+    let mut answer = if knobs.send_twice_at_once {
+        let (first, second) = tokio::join!(send(), send());
+        if first.status == 200 { first } else { second }
+    } else {
+        send().await
+    };
     for _ in 1..SENDER_ATTEMPTS {
         if answer.status == 200 {
             break;
@@ -67,11 +83,26 @@ async fn customer_says(stack: &SandboxStack, handoff: &Handoff, text: &str, knob
 }
 
 async fn agent_says(stack: &SandboxStack, handoff: &Handoff, text: &str, knobs: &Knobs) {
-    let Ok(mut delivery) = stack
-        .hubspot
-        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, text)
-        .await
-    else {
+    let Ok(held) = stack.hubspot.agent_writes(
+        &handoff.thread_id,
+        DEMO_AGENTS[0].0,
+        AgentContent::text(text),
+    ) else {
+        return;
+    };
+    let delivered = if knobs.send_twice_at_once {
+        let (first, second) = tokio::join!(
+            stack.hubspot.deliver_held(&held),
+            stack.hubspot.deliver_held(&held)
+        );
+        match first {
+            Ok(first) if first.status == 200 => Ok(first),
+            _ => second,
+        }
+    } else {
+        stack.hubspot.deliver_held(&held).await
+    };
+    let Ok(mut delivery) = delivered else {
         return;
     };
     for _ in 1..SENDER_ATTEMPTS {
@@ -211,7 +242,12 @@ fn report(scenario: &str, path: Path, tally: &Tally) {
     );
 }
 
-async fn run(scenario: &str, path: Path, arm: impl FnOnce(&SandboxStack), knobs: Knobs) {
+async fn run(
+    scenario: &str,
+    path: Path,
+    arm: impl FnOnce(&SandboxStack),
+    knobs: Knobs,
+) -> SandboxStack {
     let stack = registered_stack(path).await;
     let handoffs = handoffs(&stack).await;
     arm(&stack);
@@ -219,6 +255,7 @@ async fn run(scenario: &str, path: Path, arm: impl FnOnce(&SandboxStack), knobs:
     stack.hubspot.faults().clear();
     stack.botpress.clear_faults();
     report(scenario, path, &tally);
+    stack
 }
 
 fn rate_limited() -> Failure {
@@ -250,6 +287,29 @@ async fn every_delivery_duplicated() {
 }
 
 #[tokio::test]
+async fn every_delivery_sent_twice_at_once_on_lambda() {
+    let knobs = Knobs {
+        send_twice_at_once: true,
+        ..Knobs::default()
+    };
+    let stack = run(
+        "every delivery sent twice at once",
+        Path::Lambda,
+        |_| {},
+        knobs,
+    )
+    .await;
+    let lambda = stack.lambda.as_ref().unwrap();
+    for function in [&lambda.botpress_outbound, &lambda.hubspot_webhook] {
+        assert!(
+            function.environments().await > 1,
+            "{}: the copies ran in separate execution environments",
+            function.name()
+        );
+    }
+}
+
+#[tokio::test]
 async fn rate_limits_and_server_errors() {
     let arm = |stack: &SandboxStack| {
         let faults = stack.hubspot.faults();
@@ -277,6 +337,7 @@ async fn everything_at_once_on_lambda() {
     let knobs = Knobs {
         duplicate_every_delivery: true,
         expire_tokens_after_round: Some(1),
+        ..Knobs::default()
     };
     run(
         "duplicates + 429 + 500 + token expiry",
