@@ -596,7 +596,72 @@ async fn a_whole_conversation_keeps_every_message_in_order(path: Path) {
     );
 }
 
+/// The customer asks for a person again while their handoff is open (from another conversation
+/// of the bot, say): they reach the same thread, and the agent sees the new request there, its
+/// title, description and transcript, once. The same request again (a retry whose answer was
+/// lost) adds nothing, and neither does a retry of the request that opened the handoff.
+async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let history = json!([{
+        "source": { "type": "user", "userId": handoff.user_id },
+        "type": "text",
+        "payload": { "text": "Any news on my parcel?" }
+    }]);
+    let asked_again = || {
+        stack.caller.start_hitl(
+            &handoff.user_id,
+            Some("Still no parcel"),
+            Some("Asked from the mobile app"),
+            history.clone(),
+        )
+    };
+    let thread_texts = || -> Vec<String> {
+        stack
+            .hubspot
+            .thread(&handoff.thread_id)
+            .unwrap()
+            .messages
+            .iter()
+            .map(|message| message.text.clone())
+            .collect()
+    };
+    let before = thread_texts();
+
+    let again = asked_again().await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!(
+        text(&again.body, "/output/conversationId"),
+        handoff.conversation_id,
+        "the same handoff"
+    );
+    let after = thread_texts();
+    let added = &after[before.len()..];
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert_eq!(
+        added[0],
+        "The customer asked for a person again: Still no parcel\n\nAsked from the mobile app"
+    );
+    assert!(added[1].contains("Any news on my parcel?"), "{}", added[1]);
+    assert_eq!(stack.hubspot.threads().len(), 1, "no second thread");
+
+    let retried = asked_again().await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    let opening_retried = stack
+        .caller
+        .start_hitl(
+            &handoff.user_id,
+            Some("Order did not arrive"),
+            Some("Order #1234"),
+            json!([]),
+        )
+        .await;
+    assert_eq!(opening_retried.status, 200, "{}", opening_retried.text);
+    assert_eq!(thread_texts(), after, "the same requests again add nothing");
+}
+
 on_both_paths!(
+    a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,
     two_end_users_sharing_an_address_get_a_handoff_each,
     create_user_finds_the_contact_by_phone_in_e164,

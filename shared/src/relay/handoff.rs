@@ -80,9 +80,11 @@ impl Relay {
             (session.status, &session.conversation_id)
         {
             // The handoff is open already: a retry of a `startHitl` whose answer was lost, or
-            // the customer asking again from another conversation of the bot. Either way the
-            // plugin listens only after this answer, and may have dropped the assignment sent
-            // before it: the agent is announced again.
+            // the customer asking again (`asked_again`). Either way the plugin listens only
+            // after this answer, and may have dropped the assignment sent before it: the agent
+            // is announced again.
+            self.tell_the_agent_the_customer_asked_again(&session, &customer, &input)
+                .await;
             if let Some(actor_id) = &session.assigned_actor_id
                 && let Err(error) = self
                     .announce_assignee(&session, actor_id, ANSWER_THEN_LISTEN)
@@ -92,6 +94,7 @@ impl Relay {
             }
             return Ok(conversation_id.clone());
         }
+        self.remember_opening_request(&session, &input).await?;
         let mut thread_id = session.thread_id.clone();
         match self
             .open_both_sides(bot, &input, &customer, &session, &mut thread_id)
@@ -313,7 +316,7 @@ fn opening_parts(title: Option<&str>, description: Option<&str>) -> Vec<String> 
 }
 
 /// The opening message: the title (never "undefined") and the description when there is one.
-fn opening_text(title: Option<&str>, description: Option<&str>) -> String {
+pub(super) fn opening_text(title: Option<&str>, description: Option<&str>) -> String {
     let title = title
         .map(str::trim)
         .filter(|title| !title.is_empty() && *title != "undefined")

@@ -3,6 +3,7 @@
 
 mod agent_replies;
 mod agents;
+mod asked_again;
 mod attachments;
 mod batch;
 mod contact_creation;

@@ -1,0 +1,140 @@
+//! A `startHitl` for a customer whose handoff is open already: the customer asked for a person
+//! again, from another conversation of the bot, or after the bot lost track of the handoff.
+//! The agent sees the new request in the thread (its title, description and transcript)
+//! instead of the customer's next messages arriving there without the context the bot had.
+//!
+//! The same request again, such as a retry of a `startHitl` whose answer was lost, adds
+//! nothing: every request is remembered in the idempotency ledger by a digest of its content,
+//! the one that opened the handoff too.
+
+use sha2::{Digest, Sha256};
+
+use super::handoff::{StartHandoffInput, opening_text};
+use super::transcript::transcript_parts;
+use super::{Outcome, Relay, RelayError};
+use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
+use crate::model::{Customer, HandoffSession};
+
+impl Relay {
+    /// Remembers the request that opens `session`, so the same request made again once the
+    /// handoff is open is taken for the retry it is.
+    pub(super) async fn remember_opening_request(
+        &self,
+        session: &HandoffSession,
+        input: &StartHandoffInput,
+    ) -> Result<(), RelayError> {
+        let key = request_key(session, &request_digest(input));
+        match self.once(&key, async { Ok(Outcome::Done) }).await {
+            // In flight: a concurrent attempt of the same opening is remembering it.
+            Ok(_) | Err(RelayError::InProgress) => Ok(()),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Publishes a request for a person made while `session` is open into its thread, once
+    /// per request content. A failure is logged, not returned: the handoff works without the
+    /// note, and the bot's retry of `startHitl` publishes it then.
+    pub(super) async fn tell_the_agent_the_customer_asked_again(
+        &self,
+        session: &HandoffSession,
+        customer: &Customer,
+        input: &StartHandoffInput,
+    ) {
+        let digest = request_digest(input);
+        let mut texts = split_text(
+            &format!(
+                "The customer asked for a person again: {}",
+                opening_text(input.title.as_deref(), input.description.as_deref())
+            ),
+            MAX_TEXT_CHARS,
+        );
+        texts.extend(transcript_parts(&input.message_history));
+        let kind = format!("again:{digest}");
+        let publish = self.publish_numbered(session, customer, &kind, 1, texts);
+        let outcome = self
+            .once(&request_key(session, &digest), async {
+                publish.await?;
+                Ok(Outcome::Done)
+            })
+            .await;
+        match outcome {
+            Ok(Outcome::Done) => tracing::info!(
+                session = session.id,
+                "the customer asked for a person again; the request is shown in the thread"
+            ),
+            Ok(_) | Err(RelayError::InProgress) => {}
+            Err(error) => tracing::warn!(
+                %error,
+                session = session.id,
+                "could not show the customer's new request in the thread; a retry of startHitl will"
+            ),
+        }
+    }
+}
+
+/// The ledger key of one request for a person on `session`.
+fn request_key(session: &HandoffSession, digest: &str) -> String {
+    format!("start-hitl:{}:{digest}", session.id)
+}
+
+/// What tells two requests apart: their title, description and transcript (the user and the
+/// inbox are the session's). Hashed: the ledger keeps no customer's words.
+fn request_digest(input: &StartHandoffInput) -> String {
+    let history = serde_json::to_string(&input.message_history).unwrap_or_default();
+    let digest = Sha256::new()
+        .chain_update(input.title.as_deref().unwrap_or_default())
+        .chain_update([0])
+        .chain_update(input.description.as_deref().unwrap_or_default())
+        .chain_update([0])
+        .chain_update(history)
+        .finalize();
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn input(
+        title: Option<&str>,
+        description: Option<&str>,
+        history: Vec<serde_json::Value>,
+    ) -> StartHandoffInput {
+        StartHandoffInput {
+            user_id: "user_1".to_string(),
+            title: title.map(str::to_string),
+            description: description.map(str::to_string),
+            hitl_session: None,
+            message_history: history,
+        }
+    }
+
+    #[test]
+    fn requests_differing_in_title_description_or_transcript_differ() {
+        let base = request_digest(&input(Some("Refund"), Some("Order 42"), vec![]));
+        assert_eq!(
+            base,
+            request_digest(&input(Some("Refund"), Some("Order 42"), vec![]))
+        );
+        assert_eq!(base.len(), 32);
+        for other in [
+            input(Some("Refund!"), Some("Order 42"), vec![]),
+            input(Some("Refund"), Some("Order 43"), vec![]),
+            input(Some("Refund"), None, vec![]),
+            // The separator keeps a title's end from passing for the description's start.
+            input(Some("Refund\0Order 42"), None, vec![]),
+            input(
+                Some("Refund"),
+                Some("Order 42"),
+                vec![json!({"type": "text"})],
+            ),
+        ] {
+            assert_ne!(base, request_digest(&other));
+        }
+    }
+}
