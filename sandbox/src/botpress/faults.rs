@@ -5,7 +5,10 @@
 
 use std::sync::Arc;
 
-use tokio::sync::Notify;
+use tokio::sync::{Notify, watch};
+
+/// How long a test waits for a held call to arrive before failing, instead of hanging.
+const ARRIVAL_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// One armed fault: the next `remaining` calls whose path starts with `path_prefix` answer `status`.
 #[derive(Debug, Clone)]
@@ -25,17 +28,25 @@ pub struct Faults {
     holds: Vec<(String, Gate)>,
 }
 
-/// The two signals between a held call and the test holding it.
-#[derive(Debug, Clone, Default)]
+/// The two signals between a held call and the test holding it: whether the call has arrived
+/// (kept, so every wait for it sees it), and its release (a permit, kept if given first).
+#[derive(Debug, Clone)]
 pub struct Gate {
-    arrived: Arc<Notify>,
+    arrived: Arc<watch::Sender<bool>>,
     released: Arc<Notify>,
 }
 
 impl Gate {
+    fn new() -> Self {
+        Self {
+            arrived: Arc::new(watch::Sender::new(false)),
+            released: Arc::new(Notify::new()),
+        }
+    }
+
     /// Run by the held call: says it has arrived, then waits for its release.
     pub async fn pass(&self) {
-        self.arrived.notify_one();
+        self.arrived.send_replace(true);
         self.released.notified().await;
     }
 }
@@ -49,9 +60,14 @@ pub struct HeldCall {
 }
 
 impl HeldCall {
-    /// Returns once the held call has arrived (at once if it already has).
+    /// Returns once the held call has arrived (at once if it already has). Panics when it
+    /// has not within 10 s, so a test whose call never comes fails instead of hanging.
     pub async fn arrived(&self) {
-        self.gate.arrived.notified().await;
+        let mut arrived = self.gate.arrived.subscribe();
+        tokio::time::timeout(ARRIVAL_WAIT, arrived.wait_for(|arrived| *arrived))
+            .await
+            .expect("the held call arrived within 10 s")
+            .expect("the hold's gate is alive");
     }
 
     /// Lets the held call be answered.
@@ -85,7 +101,7 @@ impl Faults {
     /// Holds the next call whose path starts with `path_prefix` until the returned hold is
     /// released or dropped.
     pub fn hold(&mut self, path_prefix: &str) -> HeldCall {
-        let gate = Gate::default();
+        let gate = Gate::new();
         self.holds.push((path_prefix.to_string(), gate.clone()));
         HeldCall { gate }
     }
@@ -156,6 +172,7 @@ mod tests {
         let gate = faults.take_hold("/v1/chat/messages/get-or-create").unwrap();
         assert!(faults.take_hold("/v1/chat/messages").is_none());
         let call = tokio::spawn(async move { gate.pass().await });
+        held.arrived().await;
         held.arrived().await;
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         assert!(!call.is_finished(), "the call passed before its release");

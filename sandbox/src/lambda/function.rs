@@ -26,7 +26,7 @@ pub struct FunctionSpec {
     /// The function's timeout: an invocation not answered by then fails.
     pub timeout: Duration,
     /// At most this many execution environments at once (Lambda's concurrency); an
-    /// invocation that finds them all busy waits for the first.
+    /// invocation that finds them all busy waits for the first (AWS would throttle it).
     pub concurrency: usize,
 }
 
@@ -113,7 +113,9 @@ impl LambdaFunction {
     }
 
     /// Invokes the function with `event` and waits for its answer: in the first idle
-    /// environment, else in a new one while the concurrency allows, else after the first.
+    /// environment, else in a new one while the concurrency allows, else queued behind the
+    /// first environment (where AWS would throttle with a 429 at the concurrency limit; the
+    /// tests stay under theirs).
     pub async fn invoke(&self, event: &[u8]) -> Result<InvokeOutcome, InvokeError> {
         let (environment, turn) = self.idle_environment().await?;
         environment.invoke(&self.spec, event, turn).await
@@ -140,11 +142,14 @@ impl LambdaFunction {
                             reason: error.to_string(),
                         })?;
                 let started = Arc::new(started);
+                // Taken before it is listed, so no other invocation takes it first.
+                let turn = Arc::clone(&started.busy)
+                    .try_lock_owned()
+                    .expect("a new environment is idle");
                 environments.push(Arc::clone(&started));
-                started
-            } else {
-                Arc::clone(&self.first)
+                return Ok((started, turn));
             }
+            Arc::clone(&self.first)
         };
         let turn = Arc::clone(&environment.busy).lock_owned().await;
         Ok((environment, turn))
@@ -232,6 +237,9 @@ impl Environment {
             Ok(result) => result,
             Err(_) => {
                 self.state.forget(&request_id);
+                // Lambda ends an execution environment whose invocation timed out: the next
+                // invocation here gets a fresh process, not one still busy with this one.
+                let _ = self.crash_and_restart(spec).await;
                 Err(InvokeError::Timeout(spec.name.clone()))
             }
         }
