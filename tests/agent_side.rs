@@ -1081,6 +1081,46 @@ async fn a_close_right_after_a_reply_in_flight_waits_for_it(path: Path) {
     the_bot_hears_hitl_stopped_once_after_message(&stack, 0);
 }
 
+/// HubSpot sends a delivery again while its first attempt still runs (the first timed out on
+/// HubSpot's side): on the Lambda path the copy runs in a second execution environment. It
+/// finds the reply in flight and is refused for HubSpot's retry instead of relaying it beside
+/// the first; the reply reaches the customer once, and the retry after is acknowledged.
+async fn a_delivery_sent_again_while_its_first_attempt_runs_is_relayed_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let reply = stack
+        .hubspot
+        .agent_writes(
+            &handoff.thread_id,
+            DEMO_AGENTS[0].0,
+            AgentContent::text("Once"),
+        )
+        .unwrap();
+    let held = stack.botpress.hold_next("/v1/chat/messages/get-or-create");
+    let (first, copy) = tokio::join!(stack.hubspot.deliver_held(&reply), async {
+        held.arrived().await;
+        let copy = stack.hubspot.deliver_held(&reply).await;
+        held.release();
+        copy
+    });
+    let (first, copy) = (first.unwrap(), copy.unwrap());
+    assert_eq!(first.status, 200, "{}", first.response_body);
+    assert_eq!(copy.status, 503, "{}", copy.response_body);
+    if let Some(lambda) = &stack.lambda {
+        assert!(
+            lambda.hubspot_webhook.environments().await >= 2,
+            "the copy ran in an environment of its own"
+        );
+    }
+    let retried = stack.hubspot.redeliver(&copy).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["Once"]);
+    assert_eq!(
+        status_of(&stack, &handoff.thread_id, &reply.message_id),
+        "SENT"
+    );
+}
+
 /// Botpress refuses for good to make a new agent's user: the reply cannot reach the customer,
 /// and the agent sees it FAILED with the reason instead of it being acknowledged unseen.
 async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
@@ -1178,6 +1218,7 @@ async fn a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_th
 on_both_paths!(
     a_last_reply_still_waiting_for_its_retry_reaches_the_customer_before_the_close,
     a_close_right_after_a_reply_in_flight_waits_for_it,
+    a_delivery_sent_again_while_its_first_attempt_runs_is_relayed_once,
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
