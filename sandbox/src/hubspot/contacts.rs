@@ -219,8 +219,9 @@ struct Filter {
 }
 
 /// One filter, checked. The simulator supports `EQ` (case-insensitive, as HubSpot compares
-/// emails) on the properties it stores (`email`, `phone`, `firstname`, `hs_object_id`); other
-/// properties, such as `mobilephone`, are unset on every simulated contact and never match.
+/// emails) on the properties it stores (`email`, `phone`, `mobilephone`, `firstname`,
+/// `lastname`, `hs_object_id`); other properties are unset on every simulated contact and
+/// never match.
 struct Condition {
     property: String,
     value: String,

@@ -160,7 +160,8 @@ impl HubSpotSim {
             .iter_mut()
             .find(|contact| contact.id == id)
             .unwrap_or_else(|| panic!("no contact {id}"));
-        contact.email = email.map(str::to_string);
+        // Stored as a create stores it: HubSpot keeps emails in lower case.
+        contact.email = email.map(str::to_lowercase);
         contact.phone = phone.map(str::to_string);
         contact.mobile_phone = mobile_phone.map(str::to_string);
     }
@@ -174,7 +175,8 @@ impl HubSpotSim {
         assert!(store.contacts.len() < before, "no contact {id}");
     }
 
-    /// The ids of the contacts whose email (case aside) or phone is `email_or_phone`.
+    /// The ids of the contacts whose email (case aside), phone or mobile phone is
+    /// `email_or_phone`.
     pub fn contacts_reached_at(&self, email_or_phone: &str) -> Vec<String> {
         self.shared
             .store()
@@ -186,6 +188,7 @@ impl HubSpotSim {
                     .as_deref()
                     .is_some_and(|email| email.eq_ignore_ascii_case(email_or_phone))
                     || contact.phone.as_deref() == Some(email_or_phone)
+                    || contact.mobile_phone.as_deref() == Some(email_or_phone)
             })
             .map(|contact| contact.id.clone())
             .collect()

@@ -490,11 +490,7 @@ fn rejection_reason(body: &str) -> String {
 /// A short, one-way fingerprint of a refresh token: enough to tell two apart, useless to a
 /// reader of the store.
 pub fn fingerprint(token: &SecretString) -> String {
-    let digest = Sha256::digest(token.expose_secret().as_bytes());
-    digest[..8]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    hex::encode(&Sha256::digest(token.expose_secret().as_bytes())[..8])
 }
 
 #[cfg(test)]

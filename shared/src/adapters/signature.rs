@@ -83,7 +83,7 @@ pub fn sign_v1(secret: &str, body: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(secret.as_bytes());
     hasher.update(body);
-    to_hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// v2: hex(sha256(client_secret + method + uri + body)).
@@ -93,7 +93,7 @@ pub fn sign_v2(secret: &str, method: &str, uri: &str, body: &[u8]) -> String {
     hasher.update(method.as_bytes());
     hasher.update(uri.as_bytes());
     hasher.update(body);
-    to_hex(&hasher.finalize())
+    hex::encode(hasher.finalize())
 }
 
 /// The URI with the escapes HubSpot's guide says it decodes before signing.
@@ -143,10 +143,6 @@ fn v3_mac(secret: &[u8], method: &str, uri: &str, body: &[u8], timestamp: &str) 
     mac.update(body);
     mac.update(timestamp.as_bytes());
     mac
-}
-
-fn to_hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]

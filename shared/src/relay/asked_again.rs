@@ -32,8 +32,9 @@ impl Relay {
     }
 
     /// Publishes a request for a person made while `session` is open into its thread, once
-    /// per request content. A failure is logged, not returned: the handoff works without the
-    /// note, and the bot's retry of `startHitl` publishes it then.
+    /// per request content. A failure is logged at WARN, not returned: the handoff works
+    /// without the note, and failing `startHitl` for it would leave the customer with no
+    /// agent at all. The note is then lost, unless the same request comes again.
     pub(super) async fn tell_the_agent_the_customer_asked_again(
         &self,
         session: &HandoffSession,
@@ -62,11 +63,12 @@ impl Relay {
                 session = session.id,
                 "the customer asked for a person again; the request is shown in the thread"
             ),
+            // In flight: an attempt of the same request is publishing it.
             Ok(_) | Err(RelayError::InProgress) => {}
             Err(error) => tracing::warn!(
                 %error,
                 session = session.id,
-                "could not show the customer's new request in the thread; a retry of startHitl will"
+                "could not show the customer's new request in the thread; the handoff goes on without it"
             ),
         }
     }
@@ -77,21 +79,22 @@ fn request_key(session: &HandoffSession, digest: &str) -> String {
     format!("start-hitl:{}:{digest}", session.id)
 }
 
-/// What tells two requests apart: their title, description and transcript (the user and the
-/// inbox are the session's). Hashed: the ledger keeps no customer's words.
+/// What tells two requests apart: what the agent would be shown of them, their title and
+/// description as the thread reads them and their transcript (the user and the inbox are the
+/// session's), so requests that read alike are one request. Each text is hashed after its
+/// length, so no two lists of texts hash alike; hashed, the ledger keeps no customer's words.
 fn request_digest(input: &StartHandoffInput) -> String {
-    let history = serde_json::to_string(&input.message_history).unwrap_or_default();
-    let digest = Sha256::new()
-        .chain_update(input.title.as_deref().unwrap_or_default())
-        .chain_update([0])
-        .chain_update(input.description.as_deref().unwrap_or_default())
-        .chain_update([0])
-        .chain_update(history)
-        .finalize();
-    digest[..16]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    let shown = std::iter::once(opening_text(
+        input.title.as_deref(),
+        input.description.as_deref(),
+    ))
+    .chain(transcript_parts(&input.message_history));
+    let mut hasher = Sha256::new();
+    for text in shown {
+        hasher.update((text.len() as u64).to_le_bytes());
+        hasher.update(text.as_bytes());
+    }
+    hex::encode(&hasher.finalize()[..16])
 }
 
 #[cfg(test)]
@@ -126,15 +129,22 @@ mod tests {
             input(Some("Refund!"), Some("Order 42"), vec![]),
             input(Some("Refund"), Some("Order 43"), vec![]),
             input(Some("Refund"), None, vec![]),
-            // The separator keeps a title's end from passing for the description's start.
-            input(Some("Refund\0Order 42"), None, vec![]),
             input(
                 Some("Refund"),
                 Some("Order 42"),
-                vec![json!({"type": "text"})],
+                vec![json!({"source": {"type": "bot"}, "type": "text", "payload": {"text": "Hi"}})],
             ),
         ] {
             assert_ne!(base, request_digest(&other));
         }
+        // What reads alike in the thread is one request.
+        assert_eq!(
+            base,
+            request_digest(&input(Some(" Refund "), Some("Order 42\n"), vec![]))
+        );
+        assert_eq!(
+            request_digest(&input(None, None, vec![])),
+            request_digest(&input(Some("undefined"), Some(" "), vec![]))
+        );
     }
 }

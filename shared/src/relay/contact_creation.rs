@@ -79,8 +79,7 @@ fn ledger_key(identifier: &DeliveryIdentifier) -> String {
         .chain_update([0])
         .chain_update(identifier.value())
         .finalize();
-    let hex: String = digest.iter().map(|byte| format!("{byte:02x}")).collect();
-    format!("hubspot-contact:{hex}")
+    format!("hubspot-contact:{}", hex::encode(digest))
 }
 
 /// `firstname` and `lastname` from a display name: the first word, and the rest.
