@@ -178,6 +178,33 @@ async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
     assert_eq!(parts[2].attachments[0]["fileUsageType"], "OTHER");
     assert_eq!(parts[2].text, "Receipt");
 
+    // An empty caption beside a photo is left out; the photo is relayed.
+    let captioned = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_0000000000000000000003",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": [
+                { "type": "image", "payload": { "imageUrl": image } },
+                { "type": "text", "payload": { "text": " " } },
+            ]}),
+        )
+        .await;
+    assert_eq!(captioned.status, 200, "{}", captioned.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let photo = thread.messages.last().unwrap();
+    assert_eq!(photo.attachments[0]["fileUsageType"], "IMAGE");
+    assert!(
+        photo
+            .integration_idempotency_id
+            .as_deref()
+            .is_some_and(|id| id.starts_with("msg_bloc_0000000000000000000003")),
+        "{:?}",
+        photo.integration_idempotency_id
+    );
+
     // A bloc with one refused part publishes none of its parts.
     let refused = stack
         .caller

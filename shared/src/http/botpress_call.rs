@@ -147,7 +147,9 @@ fn read_message(bot: BotpressContext, body: &[u8]) -> Result<BotpressCall, Strin
     })
 }
 
-/// A `bloc`'s items, each a part of its own (a bloc inside a bloc is refused).
+/// A `bloc`'s items, each a part of its own (a bloc inside a bloc is refused). A blank text
+/// item (an empty caption beside a photo, say) is left out rather than the whole bloc, and
+/// the photo with it, refused: it has nothing to relay.
 fn read_bloc(payload: &Value) -> Result<Vec<UserContent>, String> {
     let items = payload
         .get("items")
@@ -171,7 +173,18 @@ fn read_bloc(payload: &Value) -> Result<Vec<UserContent>, String> {
             let payload = item.get("payload").unwrap_or(&Value::Null);
             read_bloc_item(kind, payload, &format!("{at}.payload"))
         })
-        .collect()
+        .filter(|part| !matches!(part, Ok(UserContent::Text(text)) if text.trim().is_empty()))
+        .collect::<Result<Vec<_>, String>>()
+        .and_then(|parts| {
+            if parts.is_empty() {
+                Err(
+                    "message_created: the bloc has nothing to relay: its texts are empty"
+                        .to_string(),
+                )
+            } else {
+                Ok(parts)
+            }
+        })
 }
 
 /// One item of a bloc. Besides what a message may be, a bloc's items may be a `location`, or
@@ -240,4 +253,44 @@ fn parse<T: DeserializeOwned>(body: &[u8], what: &str) -> Result<T, String> {
 
 fn parse_input<T: DeserializeOwned>(input: Value, action: &str) -> Result<T, String> {
     serde_json::from_value(input).map_err(|error| format!("{action}: invalid input: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_blocs_blank_texts_are_left_out_and_a_bloc_of_nothing_else_refused() {
+        let parts = read_bloc(&json!({ "items": [
+            { "type": "text", "payload": { "text": "  " } },
+            { "type": "image", "payload": { "imageUrl": "https://files.example.com/a.png" } },
+            { "type": "text", "payload": { "text": "See?" } },
+        ]}))
+        .unwrap();
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(matches!(
+            &parts[0],
+            UserContent::File {
+                kind: UserFileKind::Image,
+                ..
+            }
+        ));
+        assert_eq!(parts[1], UserContent::Text("See?".to_string()));
+
+        let blank = read_bloc(&json!({ "items": [
+            { "type": "text", "payload": { "text": "" } },
+            { "type": "text", "payload": { "text": " \n " } },
+        ]}))
+        .unwrap_err();
+        assert!(blank.contains("nothing to relay"), "{blank}");
+        // A broken item still refuses the bloc, blank texts or not.
+        let broken = read_bloc(&json!({ "items": [
+            { "type": "text", "payload": { "text": "" } },
+            { "type": "image", "payload": {} },
+        ]}))
+        .unwrap_err();
+        assert!(broken.contains("imageUrl"), "{broken}");
+    }
 }
