@@ -295,14 +295,7 @@ on_both_paths!(
 /// the Lambda path's system clock cannot be.
 #[tokio::test]
 async fn a_customer_back_after_their_record_expired_still_reaches_an_agent() {
-    let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
-    let user_id = create_demo_customer(&stack).await;
-    clock.catch_up();
+    let (stack, user_id, _) = a_customer_whose_record_expired().await;
 
     let user_reads = || stack.botpress.recorder().count("GET", "/v1/chat/users/");
     let started = stack
