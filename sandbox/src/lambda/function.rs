@@ -239,7 +239,9 @@ impl Environment {
                 self.state.forget(&request_id);
                 // Lambda ends an execution environment whose invocation timed out: the next
                 // invocation here gets a fresh process, not one still busy with this one.
-                let _ = self.crash_and_restart(spec).await;
+                if let Err(error) = self.crash_and_restart(spec).await {
+                    tracing::error!(%error, function = spec.name, "the timed-out environment's new process did not start");
+                }
                 Err(InvokeError::Timeout(spec.name.clone()))
             }
         }

@@ -65,6 +65,14 @@ impl RuntimeState {
             .insert(request_id.to_string(), answer);
     }
 
+    /// Whether an invoker still waits for the answer to `request_id`.
+    fn is_pending(&self, request_id: &str) -> bool {
+        self.pending
+            .lock()
+            .expect("pending lock")
+            .contains_key(request_id)
+    }
+
     pub fn forget(&self, request_id: &str) {
         self.pending
             .lock()
@@ -143,9 +151,19 @@ async fn next(State(state): State<RuntimeState>) -> Response {
         .lock()
         .expect("first poll lock")
         .get_or_insert_with(Instant::now);
-    let invocation = state.queue.lock().await.recv().await;
-    let Some(invocation) = invocation else {
-        return StatusCode::GONE.into_response();
+    let invocation = {
+        let mut queue = state.queue.lock().await;
+        loop {
+            let Some(invocation) = queue.recv().await else {
+                return StatusCode::GONE.into_response();
+            };
+            // An event whose invoker gave up before any process took it (its invocation timed
+            // out, its environment was restarted) is not handed to the new process: Lambda
+            // does not run a timed-out event again.
+            if state.is_pending(&invocation.request_id) {
+                break invocation;
+            }
+        }
     };
     state
         .handed_out

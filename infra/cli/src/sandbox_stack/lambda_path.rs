@@ -106,10 +106,10 @@ pub async fn deploy(
         ("AWS_SECRET_ACCESS_KEY".to_string(), "test".to_string()),
         ("RUST_LOG".to_string(), "info".to_string()),
     ];
-    let start = |name, timeout| start(binaries, &env, name, timeout, concurrency);
-    let hubspot_webhook = start("hubspot-webhook", Duration::from_secs(6)).await?;
-    let botpress_outbound = start("botpress-outbound", Duration::from_secs(15)).await?;
-    let token_refresher = start("token-refresher", Duration::from_secs(15)).await?;
+    let start = |name| start(binaries, &env, name, template_timeout(name), concurrency);
+    let hubspot_webhook = start("hubspot-webhook").await?;
+    let botpress_outbound = start("botpress-outbound").await?;
+    let token_refresher = start("token-refresher").await?;
     let gateway = HttpApiGateway::serve(
         listener,
         vec![
@@ -183,6 +183,20 @@ impl LambdaDeployment {
     }
 }
 
+/// The `Timeout` template.yaml gives the function built from `binary`: the emulator ends an
+/// invocation, and restarts its execution environment, where Lambda would.
+fn template_timeout(binary: &str) -> Duration {
+    let template = include_str!("../../../../template.yaml");
+    let mut lines = template
+        .lines()
+        .skip_while(|line| line.trim() != format!("Binary: {binary}"));
+    let seconds = lines
+        .find_map(|line| line.trim().strip_prefix("Timeout:"))
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or_else(|| panic!("template.yaml gives {binary} a Timeout"));
+    Duration::from_secs(seconds)
+}
+
 async fn start(
     binaries: &Path,
     env: &[(String, String)],
@@ -201,4 +215,19 @@ async fn start(
         .await
         .map(Arc::new)
         .with_context(|| format!("starting the {name} function"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_function_gets_its_template_timeout() {
+        assert_eq!(template_timeout("hubspot-webhook"), Duration::from_secs(6));
+        assert_eq!(
+            template_timeout("botpress-outbound"),
+            Duration::from_secs(25)
+        );
+        assert_eq!(template_timeout("token-refresher"), Duration::from_secs(30));
+    }
 }
