@@ -60,6 +60,8 @@ pub struct ColdStart {
     pub cold_request: Duration,
     /// Of which the simulators and moto took (init's Secrets Manager read included).
     pub simulators: Duration,
+    /// The calls it made from its start to its answer: AWS (moto), HubSpot, Botpress.
+    pub calls: [usize; 3],
 }
 
 /// The hello-world function, behind its own emulated HTTP API.
@@ -125,6 +127,7 @@ pub async fn run(
                 init: polled.saturating_duration_since(started),
                 cold_request: answered.saturating_duration_since(started),
                 simulators: span.simulators,
+                calls: [span.aws_calls, span.hubspot_calls, span.botpress_calls],
             });
         }
     }

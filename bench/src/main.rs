@@ -316,7 +316,29 @@ fn cold_rows(table: &mut Table, cold: &std::collections::BTreeMap<Subject, Vec<c
             "",
             None,
         );
+        if !is_floor {
+            table.row(
+                "cold start",
+                &format!(
+                    "{} cold request's calls: AWS / HubSpot / Botpress (median)",
+                    subject.name()
+                ),
+                cold_calls(cold.get(&subject).map(Vec::as_slice).unwrap_or_default()),
+                "init's Secrets Manager read included",
+                None,
+            );
+        }
     }
+}
+
+/// The median count of each kind of call over the cold starts.
+fn cold_calls(samples: &[cold::ColdStart]) -> String {
+    let median_of = |kind: usize| {
+        let mut counts: Vec<usize> = samples.iter().map(|s| s.calls[kind]).collect();
+        counts.sort_unstable();
+        counts.get(counts.len() / 2).copied().unwrap_or_default()
+    };
+    format!("{} / {} / {}", median_of(0), median_of(1), median_of(2))
 }
 
 fn warm_rows(table: &mut Table, what: &str, spans: &[Span]) {

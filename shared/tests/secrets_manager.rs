@@ -414,3 +414,74 @@ async fn oauth_writes_rotated_refresh_tokens_back_for_the_next_process() {
     }
     assert_eq!(stored, expected);
 }
+
+/// The vault, counting its reads.
+struct CountedVault {
+    vault: SecretsManagerVault,
+    loads: Mutex<u32>,
+}
+
+#[async_trait]
+impl TokenVault for CountedVault {
+    async fn load(&self) -> Result<Option<StoredTokens>, StoreError> {
+        *self.loads.lock().unwrap() += 1;
+        self.vault.load().await
+    }
+
+    async fn save(&self, tokens: &StoredTokens) -> Result<(), StoreError> {
+        self.vault.save(tokens).await
+    }
+}
+
+#[tokio::test]
+async fn the_grant_read_with_the_secrets_serves_the_first_token_without_reading_again() {
+    let mut secret = operator_secret();
+    let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    secret["hubspotAccessToken"] = json!("at-stored");
+    secret["hubspotAccessTokenExpiresAt"] = json!(in_an_hour.to_rfc3339());
+    let (client, vault, id) = vault_with("grant-at-start", &secret.to_string()).await;
+    let (token_url, server) = start_token_server("rt-reinstalled").await;
+
+    // A cold start: one read gives the secrets and the grant.
+    let (secrets, grant) = vault.read_secrets_and_grant().await.unwrap();
+    let grant = grant.expect("the secret holds a grant");
+    assert_eq!(grant.refresh_token.expose_secret(), "rt-0");
+    let counted = Arc::new(CountedVault {
+        vault: vault.clone(),
+        loads: Mutex::new(0),
+    });
+    let tokens = OAuthTokens::new(
+        hitl_bridge::adapters::build_http_client(),
+        OAuthSettings {
+            token_url,
+            client_id: "client".to_string(),
+            client_secret: secrets.hubspot_client_secret,
+            seed_refresh_token: None,
+        },
+        counted.clone(),
+        Arc::new(FreeLock),
+        Arc::new(SystemClock),
+    )
+    .starting_from(grant);
+
+    assert_eq!(
+        tokens.access_token().await.unwrap().expose_secret(),
+        "at-stored"
+    );
+    assert_eq!(
+        *counted.loads.lock().unwrap(),
+        0,
+        "the first token read the secret again"
+    );
+
+    // A refresh still starts from the secret as it is now, not from the copy read at start:
+    // the operator has reinstalled the app since, and only the new refresh token is valid.
+    let mut reinstalled = secret.clone();
+    reinstalled["hubspotRefreshToken"] = json!("rt-reinstalled");
+    operator_puts(&client, &id, &reinstalled).await;
+    tokens.refresh_now().await.unwrap();
+    assert_eq!(*counted.loads.lock().unwrap(), 1);
+    assert_eq!(tokens.access_token().await.unwrap().expose_secret(), "at-1");
+    assert_eq!(server.lock().unwrap().refreshes, 1);
+    assert_eq!(current(&client, &id).await["hubspotRefreshToken"], "rt-1");
+}

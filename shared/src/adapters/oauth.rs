@@ -150,6 +150,20 @@ impl OAuthTokens {
         }
     }
 
+    /// Starts from `grant`, the vault's grant as the caller has just read it (on Lambda, the
+    /// secret read at start holds the bridge's secrets and the grant together), so the first
+    /// token costs no second read of the vault. It is taken as a read of the vault would be
+    /// (a configured seed refresh token still wins over it), and only while nothing is cached.
+    pub fn starting_from(self, grant: StoredTokens) -> Self {
+        if let Ok(mut cached) = self.keeper.grant.try_lock()
+            && cached.is_none()
+            && let Ok(grant) = self.keeper.grant_from(Some(grant))
+        {
+            *cached = Some(grant);
+        }
+        self
+    }
+
     /// The cached token when `decide` takes it; otherwise a refresh (or adoption of another
     /// process's) in a task of its own, under this request's budget, waited for to its end. A
     /// caller dropped meanwhile leaves the task to finish, so the grant it may rotate is stored
@@ -184,7 +198,11 @@ impl TokenKeeper {
     /// The stored grant, unless it grew from another configured refresh token (the app was
     /// reinstalled and the operator configured the new one), in which case the seed wins.
     async fn load_grant(&self) -> Result<StoredTokens, TokenError> {
-        let stored = self.vault.load().await?;
+        self.grant_from(self.vault.load().await?)
+    }
+
+    /// The grant to use, given what the vault holds (`stored`).
+    fn grant_from(&self, stored: Option<StoredTokens>) -> Result<StoredTokens, TokenError> {
         let Some(seed) = &self.settings.seed_refresh_token else {
             return stored.ok_or_else(|| {
                 TokenError::RefreshTokenRejected("no refresh token is stored".to_string())

@@ -60,17 +60,18 @@ pub async fn aws_persistence(
         aws_sdk_secretsmanager::Client::new(sdk),
         location.secret_id.clone(),
     );
-    let secrets = vault.read_secrets().await?;
     let store = Arc::new(DynamoStore::new(
         aws_sdk_dynamodb::Client::new(sdk),
         location.table_name.clone(),
         clock,
     ));
+    let (secrets, grant) = vault.read_secrets_and_grant().await?;
     let persistence = Persistence {
         store: store.clone(),
         vault: Arc::new(vault),
         refresh_lock: store,
         vault_holds_the_grant: true,
+        grant_read_with_secrets: grant,
     };
     Ok((secrets, persistence))
 }

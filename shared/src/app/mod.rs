@@ -14,7 +14,9 @@ use crate::adapters::hubspot_http::HubSpotClient;
 use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::config::{Secrets, Settings};
-use crate::ports::{AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, TokenVault};
+use crate::ports::{
+    AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, StoredTokens, TokenVault,
+};
 use crate::relay::{Relay, RelaySettings};
 
 pub mod aws;
@@ -60,6 +62,9 @@ pub struct Persistence {
     /// Whether the vault is where operators put the refresh token (Secrets Manager). If not,
     /// `HUBSPOT_REFRESH_TOKEN` from the secrets seeds it (the local server).
     pub vault_holds_the_grant: bool,
+    /// The vault's grant, when it was read with the secrets (one Secrets Manager read at a
+    /// cold start, not a second one for the first HubSpot call).
+    pub grant_read_with_secrets: Option<StoredTokens>,
 }
 
 /// Builds the bridge over any persistence.
@@ -74,9 +79,10 @@ pub fn build(
         vault,
         refresh_lock,
         vault_holds_the_grant,
+        grant_read_with_secrets,
     } = persistence;
     let http = build_http_client();
-    let tokens: Arc<dyn AccessTokens> = Arc::new(OAuthTokens::new(
+    let oauth = OAuthTokens::new(
         http.clone(),
         OAuthSettings {
             token_url: format!(
@@ -91,7 +97,11 @@ pub fn build(
         vault,
         refresh_lock,
         Arc::clone(&clock),
-    ));
+    );
+    let tokens: Arc<dyn AccessTokens> = Arc::new(match grant_read_with_secrets {
+        Some(grant) => oauth.starting_from(grant),
+        None => oauth,
+    });
     let hubspot = HubSpotClient::new(
         http.clone(),
         &settings.hubspot_api_base,
@@ -156,6 +166,7 @@ pub fn build_local(
         vault: store.clone(),
         refresh_lock: store,
         vault_holds_the_grant: grant == LocalGrant::Stored,
+        grant_read_with_secrets: None,
     };
     build(settings, secrets, persistence, clock)
 }

@@ -162,6 +162,7 @@ pub async fn connect(
                 vault: store.clone(),
                 refresh_lock: store,
                 vault_holds_the_grant: seed.is_none(),
+                grant_read_with_secrets: None,
             };
             (secrets, persistence)
         }

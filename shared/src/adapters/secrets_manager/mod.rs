@@ -63,8 +63,23 @@ impl SecretsManagerVault {
     /// a JSON object, or missing, empty or non-string fields give an error naming the secret
     /// id and every problem at once; no secret value is ever part of it.
     pub async fn read_secrets(&self) -> Result<Secrets, SecretsError> {
-        self.read_document()
-            .await?
+        self.secrets_in(&self.read_document().await?)
+    }
+
+    /// As [`read_secrets`](Self::read_secrets), and the grant the same read found, for
+    /// [`OAuthTokens::starting_from`](super::oauth::OAuthTokens::starting_from): a cold start
+    /// reads the secret once, not again for its first HubSpot call. The grant is `None` when
+    /// the secret's token fields are unusable; the first token's own read reports why.
+    pub async fn read_secrets_and_grant(
+        &self,
+    ) -> Result<(Secrets, Option<StoredTokens>), SecretsError> {
+        let document = self.read_document().await?;
+        let secrets = self.secrets_in(&document)?;
+        Ok((secrets, document.tokens().ok().flatten()))
+    }
+
+    fn secrets_in(&self, document: &SecretDocument) -> Result<Secrets, SecretsError> {
+        document
             .secrets()
             .map_err(|problems| SecretsError::Incomplete {
                 secret_id: self.secret_id.clone(),
