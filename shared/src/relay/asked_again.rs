@@ -23,7 +23,7 @@ impl Relay {
         session: &HandoffSession,
         input: &StartHandoffInput,
     ) -> Result<(), RelayError> {
-        let key = request_key(session, &request_digest(input));
+        let key = request_key(session, &ShownRequest::of(input).digest());
         match self.once(&key, async { Ok(Outcome::Done) }).await {
             // In flight: a concurrent attempt of the same opening is remembering it.
             Ok(_) | Err(RelayError::InProgress) => Ok(()),
@@ -41,17 +41,10 @@ impl Relay {
         customer: &Customer,
         input: &StartHandoffInput,
     ) {
-        let digest = request_digest(input);
-        let mut texts = split_text(
-            &format!(
-                "The customer asked for a person again: {}",
-                opening_text(input.title.as_deref(), input.description.as_deref())
-            ),
-            MAX_TEXT_CHARS,
-        );
-        texts.extend(transcript_parts(&input.message_history));
+        let request = ShownRequest::of(input);
+        let digest = request.digest();
         let kind = format!("again:{digest}");
-        let publish = self.publish_numbered(session, customer, &kind, 1, texts);
+        let publish = self.publish_numbered(session, customer, &kind, 1, request.into_note());
         let outcome = self
             .once(&request_key(session, &digest), async {
                 publish.await?;
@@ -79,22 +72,41 @@ fn request_key(session: &HandoffSession, digest: &str) -> String {
     format!("start-hitl:{}:{digest}", session.id)
 }
 
-/// What tells two requests apart: what the agent would be shown of them, their title and
-/// description as the thread reads them and their transcript (the user and the inbox are the
-/// session's), so requests that read alike are one request. Each text is hashed after its
-/// length, so no two lists of texts hash alike; hashed, the ledger keeps no customer's words.
-fn request_digest(input: &StartHandoffInput) -> String {
-    let shown = std::iter::once(opening_text(
-        input.title.as_deref(),
-        input.description.as_deref(),
-    ))
-    .chain(transcript_parts(&input.message_history));
-    let mut hasher = Sha256::new();
-    for text in shown {
-        hasher.update((text.len() as u64).to_le_bytes());
-        hasher.update(text.as_bytes());
+/// A request for a person as the agent is shown it: its title and description as the thread
+/// reads them, and its transcript (the user and the inbox are the session's).
+struct ShownRequest {
+    opening: String,
+    transcript: Vec<String>,
+}
+
+impl ShownRequest {
+    fn of(input: &StartHandoffInput) -> Self {
+        Self {
+            opening: opening_text(input.title.as_deref(), input.description.as_deref()),
+            transcript: transcript_parts(&input.message_history),
+        }
     }
-    hex::encode(&hasher.finalize()[..16])
+
+    /// What tells two requests apart: what the agent is shown of them, so requests that read
+    /// alike are one request. Each text is hashed after its length, so no two lists of texts
+    /// hash alike; hashed, the ledger keeps no customer's words.
+    fn digest(&self) -> String {
+        let mut hasher = Sha256::new();
+        for text in std::iter::once(&self.opening).chain(&self.transcript) {
+            hasher.update((text.len() as u64).to_le_bytes());
+            hasher.update(text.as_bytes());
+        }
+        hex::encode(&hasher.finalize()[..16])
+    }
+
+    /// The texts of the note in the thread: the heading with the opening, then the
+    /// transcript.
+    fn into_note(self) -> Vec<String> {
+        let heading = format!("The customer asked for a person again: {}", self.opening);
+        let mut texts = split_text(&heading, MAX_TEXT_CHARS);
+        texts.extend(self.transcript);
+        texts
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +127,10 @@ mod tests {
             hitl_session: None,
             message_history: history,
         }
+    }
+
+    fn request_digest(input: &StartHandoffInput) -> String {
+        ShownRequest::of(input).digest()
     }
 
     #[test]
