@@ -1176,6 +1176,59 @@ async fn a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer(p
     assert_eq!(stack.botpress.user(&sender).unwrap()["name"], name);
 }
 
+/// An agent first seen in an assignment while HubSpot refuses their profile gets a nameless
+/// Botpress user. Botpress may keep a user `getOrCreateUser` finds as it was (its document
+/// says the user is "retrieved"), so the first reply, whose message names the agent, names
+/// the user with `updateUser`; the replies after it change nothing more.
+async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) {
+    let stack = registered_stack(path).await;
+    stack.botpress.keep_found_users_as_they_are(true);
+    let handoff = start_handoff(&stack).await;
+    let (actor_id, name, _) = DEMO_AGENTS[1];
+    stack.hubspot.faults().fail_ratio(
+        ACTORS,
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1.0,
+    );
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, actor_id)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    let agent = stack.botpress.events_of_type("hitlAssigned")[0]["payload"]["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+
+    for text in ["Hello", "How can I help?"] {
+        let delivery = stack
+            .hubspot
+            .agent_reply(&handoff.thread_id, actor_id, text)
+            .await
+            .unwrap();
+        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    }
+    stack.hubspot.faults().clear();
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "How can I help?"]
+    );
+    for message in stack.botpress.messages_in(&handoff.conversation_id) {
+        assert_eq!(message["userId"], json!(agent), "one user for the agent");
+    }
+    assert_eq!(stack.botpress.user(&agent).unwrap()["name"], name);
+    let updates = stack
+        .botpress
+        .recorder()
+        .count("PUT", &format!("/v1/chat/users/{agent}"));
+    assert_eq!(updates, 1, "named once, not again by the second reply");
+}
+
 /// The agent says goodbye and closes the thread while that last reply's delivery still waits
 /// for HubSpot's retry (held here; an earlier reply in flight or a Botpress 5xx does it): the
 /// close relays it before the bot hears the handoff ended, and the retry then changes nothing.
@@ -1221,6 +1274,7 @@ on_both_paths!(
     a_delivery_sent_again_while_its_first_attempt_runs_is_relayed_once,
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
+    an_agent_first_seen_nameless_is_named_by_their_first_reply,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

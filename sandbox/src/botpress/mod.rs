@@ -182,6 +182,13 @@ impl BotpressSim {
             .collect()
     }
 
+    /// `getOrCreateUser` returns a user it finds as it is, without the name and picture the
+    /// call gives (`true`), or updates it with them (`false`, the default). Botpress's
+    /// document says only that the user is "retrieved"; tests run the bridge under both.
+    pub fn keep_found_users_as_they_are(&self, keep: bool) {
+        self.state.keep_found_users_as_they_are(keep);
+    }
+
     /// Fault injection: the next `count` calls whose path starts with `path_prefix` (e.g.
     /// `/v1/chat/messages`) answer `status` with a Botpress error body, before any other check.
     /// Faults armed earlier are used up first.

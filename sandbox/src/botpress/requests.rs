@@ -20,6 +20,28 @@ where
     T::deserialize(deserializer).map(Some)
 }
 
+/// A field the spec marks `nullable`: left out (`None`), `null` (`Some(None)`: cleared), or a
+/// value of its declared type.
+fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+/// `updateUserBody`: every field optional, `name` and `pictureUrl` nullable.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateUserBody {
+    #[serde(default, deserialize_with = "present")]
+    pub tags: Option<Tags>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub picture_url: Option<Option<String>>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct GetOrCreateUserBody {

@@ -19,8 +19,8 @@ use super::{
     model::{Direction, to_json},
     requests::{
         CreateEventBody, CreateMessageBody, GetOrCreateConversationBody, GetOrCreateMessageBody,
-        GetOrCreateUserBody, check_channel_payload, check_id, check_max_len, check_optional_id,
-        check_schedule, check_tags, parse,
+        GetOrCreateUserBody, UpdateUserBody, check_channel_payload, check_id, check_max_len,
+        check_optional_id, check_schedule, check_tags, parse,
     },
     state::SimState,
     store::{NewEvent, NewMessage},
@@ -37,7 +37,7 @@ pub fn router(state: Arc<SimState>, recorder: Recorder) -> Router {
     Router::new()
         .route("/v1/chat/users", post(create_user))
         .route("/v1/chat/users/get-or-create", post(get_or_create_user))
-        .route("/v1/chat/users/{id}", get(get_user))
+        .route("/v1/chat/users/{id}", get(get_user).put(update_user))
         .route(
             "/v1/chat/conversations/get-or-create",
             post(get_or_create_conversation),
@@ -83,11 +83,13 @@ fn user_body(body: &[u8]) -> Result<GetOrCreateUserBody, ApiError> {
 
 async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
     let body = user_body(&body)?;
+    let keep_found = state.found_users_kept_as_they_are();
     let user = state.store().get_or_create_user(
         &body.tags,
         body.name,
         body.picture_url,
         body.discriminate_by_tags.as_deref(),
+        keep_found,
     );
     Ok((StatusCode::OK, Json(json!({ "user": to_json(&user) }))))
 }
@@ -113,6 +115,30 @@ async fn get_user(State(state): State<Arc<SimState>>, Path(id): Path<String>) ->
         .user(&id)
         .ok_or_else(|| ApiError::not_found(format!("User {id:?} not found")))?;
     Ok((StatusCode::OK, Json(json!({ "user": to_json(user) }))))
+}
+
+/// `updateUser`: sets what the body gives (`null` clears a name or picture), 404 for an
+/// unknown user.
+async fn update_user(
+    State(state): State<Arc<SimState>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> ApiResult {
+    let body: UpdateUserBody = parse(&body)?;
+    if let Some(tags) = &body.tags {
+        check_tags("tags", tags)?;
+    }
+    if let Some(Some(name)) = &body.name {
+        check_max_len("name", name, 200)?;
+    }
+    if let Some(Some(picture_url)) = &body.picture_url {
+        check_max_len("pictureUrl", picture_url, 40_000)?;
+    }
+    let user = state
+        .store()
+        .update_user(&id, body.tags.as_ref(), body.name, body.picture_url)
+        .ok_or_else(|| ApiError::not_found(format!("User {id:?} not found")))?;
+    Ok((StatusCode::OK, Json(json!({ "user": to_json(&user) }))))
 }
 
 async fn get_or_create_conversation(

@@ -1,5 +1,6 @@
 //! The state one simulator instance shares between its HTTP handlers and the test that drives it.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use super::{BotpressSimConfig, faults::Faults, store::Store};
@@ -9,6 +10,10 @@ pub struct SimState {
     pub config: BotpressSimConfig,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
+    /// How `getOrCreateUser` treats a user it finds: updated with the name and picture given
+    /// (`false`, the default), or returned as it is (`true`). Botpress's document says it
+    /// "retrieves" the user and does not say which; the bridge must work with both.
+    found_users_kept_as_they_are: AtomicBool,
 }
 
 impl SimState {
@@ -17,6 +22,7 @@ impl SimState {
             config,
             store: Mutex::new(Store::default()),
             faults: Mutex::new(Faults::default()),
+            found_users_kept_as_they_are: AtomicBool::new(false),
         }
     }
 
@@ -28,5 +34,14 @@ impl SimState {
 
     pub fn faults(&self) -> MutexGuard<'_, Faults> {
         self.faults.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn found_users_kept_as_they_are(&self) -> bool {
+        self.found_users_kept_as_they_are.load(Ordering::Relaxed)
+    }
+
+    pub fn keep_found_users_as_they_are(&self, keep: bool) {
+        self.found_users_kept_as_they_are
+            .store(keep, Ordering::Relaxed);
     }
 }

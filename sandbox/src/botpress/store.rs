@@ -68,20 +68,25 @@ pub struct NewEvent {
 }
 
 impl Store {
-    /// The matching user, updated with the given name, picture and tags, or a new one. `updatedAt`
-    /// moves only when something actually changed, so a repeated lookup returns an identical object.
+    /// The matching user, updated with the given name, picture and tags unless `keep_found`,
+    /// or a new one. `updatedAt` moves only when something actually changed, so a repeated
+    /// lookup returns an identical object.
     pub fn get_or_create_user(
         &mut self,
         tags: &Tags,
         name: Option<String>,
         picture_url: Option<String>,
         discriminate_by: Option<&[String]>,
+        keep_found: bool,
     ) -> User {
         if let Some(user) = self
             .users
             .iter_mut()
             .find(|user| tags_match(&user.tags, tags, discriminate_by))
         {
+            if keep_found {
+                return user.clone();
+            }
             let before = (
                 user.tags.clone(),
                 user.name.clone(),
@@ -106,6 +111,29 @@ impl Store {
             return user.clone();
         }
         self.create_user(tags, name, picture_url)
+    }
+
+    /// `updateUser`: the tags given merged in, and the name and picture given set (`Some(None)`
+    /// clears one); `None` when there is no such user.
+    pub fn update_user(
+        &mut self,
+        id: &str,
+        tags: Option<&Tags>,
+        name: Option<Option<String>>,
+        picture_url: Option<Option<String>>,
+    ) -> Option<User> {
+        let user = self.users.iter_mut().find(|user| user.id == id)?;
+        if let Some(tags) = tags {
+            apply_tags(&mut user.tags, tags);
+        }
+        if let Some(name) = name {
+            user.name = name;
+        }
+        if let Some(picture_url) = picture_url {
+            user.picture_url = picture_url;
+        }
+        user.updated_at = now();
+        Some(user.clone())
     }
 
     /// A new user, whatever users have the same tags (`createUser`).
@@ -245,10 +273,15 @@ mod tests {
     #[test]
     fn same_tags_give_the_same_user_and_other_tags_a_new_one() {
         let mut store = Store::default();
-        let first =
-            store.get_or_create_user(&tags(&[("agentId", "7")]), Some("Ann".into()), None, None);
-        let again = store.get_or_create_user(&tags(&[("agentId", "7")]), None, None, None);
-        let other = store.get_or_create_user(&tags(&[("agentId", "8")]), None, None, None);
+        let first = store.get_or_create_user(
+            &tags(&[("agentId", "7")]),
+            Some("Ann".into()),
+            None,
+            None,
+            false,
+        );
+        let again = store.get_or_create_user(&tags(&[("agentId", "7")]), None, None, None, false);
+        let other = store.get_or_create_user(&tags(&[("agentId", "8")]), None, None, None, false);
         assert_eq!(first.id, again.id);
         assert_eq!(again.name.as_deref(), Some("Ann"));
         assert_ne!(first.id, other.id);
@@ -258,12 +291,14 @@ mod tests {
     #[test]
     fn a_match_updates_name_and_picture() {
         let mut store = Store::default();
-        let first = store.get_or_create_user(&tags(&[("a", "1")]), Some("Old".into()), None, None);
+        let first =
+            store.get_or_create_user(&tags(&[("a", "1")]), Some("Old".into()), None, None, false);
         let again = store.get_or_create_user(
             &tags(&[("a", "1")]),
             Some("New".into()),
             Some("https://example.com/p.png".into()),
             None,
+            false,
         );
         assert_eq!(first.id, again.id);
         assert_eq!(store.users[0].name.as_deref(), Some("New"));
@@ -274,29 +309,70 @@ mod tests {
     }
 
     #[test]
+    fn a_match_kept_as_it_is_ignores_the_name_and_picture_given() {
+        let mut store = Store::default();
+        let first = store.get_or_create_user(&tags(&[("a", "1")]), None, None, None, false);
+        let again =
+            store.get_or_create_user(&tags(&[("a", "1")]), Some("New".into()), None, None, true);
+        assert_eq!(first.id, again.id);
+        assert_eq!(again.name, None);
+        assert_eq!(store.users[0].name, None);
+    }
+
+    #[test]
+    fn update_user_sets_and_clears_what_it_is_given_and_knows_only_existing_users() {
+        let mut store = Store::default();
+        let user = store.create_user(&tags(&[("a", "1")]), None, Some("p.png".into()));
+        let named = store
+            .update_user(&user.id, None, Some(Some("Ann".into())), None)
+            .unwrap();
+        assert_eq!(named.name.as_deref(), Some("Ann"));
+        assert_eq!(named.picture_url.as_deref(), Some("p.png"));
+        let cleared = store.update_user(&user.id, None, None, Some(None)).unwrap();
+        assert_eq!(cleared.name.as_deref(), Some("Ann"));
+        assert_eq!(cleared.picture_url, None);
+        assert!(
+            store
+                .update_user("user_unknown", None, None, None)
+                .is_none()
+        );
+    }
+
+    #[test]
     fn discriminate_by_tags_only_compares_the_listed_keys() {
         let mut store = Store::default();
-        let first =
-            store.get_or_create_user(&tags(&[("id", "1"), ("email", "a@x")]), None, None, None);
+        let first = store.get_or_create_user(
+            &tags(&[("id", "1"), ("email", "a@x")]),
+            None,
+            None,
+            None,
+            false,
+        );
         let keys = vec!["id".to_string()];
         let again = store.get_or_create_user(
             &tags(&[("id", "1"), ("email", "b@x")]),
             None,
             None,
             Some(&keys),
+            false,
         );
         assert_eq!(first.id, again.id);
         assert_eq!(again.tags.get("email").map(String::as_str), Some("b@x"));
-        let without =
-            store.get_or_create_user(&tags(&[("id", "1"), ("email", "c@x")]), None, None, None);
+        let without = store.get_or_create_user(
+            &tags(&[("id", "1"), ("email", "c@x")]),
+            None,
+            None,
+            None,
+            false,
+        );
         assert_ne!(first.id, without.id);
     }
 
     #[test]
     fn empty_tags_never_match_an_existing_resource() {
         let mut store = Store::default();
-        let first = store.get_or_create_user(&Tags::new(), None, None, None);
-        let second = store.get_or_create_user(&Tags::new(), None, None, None);
+        let first = store.get_or_create_user(&Tags::new(), None, None, None, false);
+        let second = store.get_or_create_user(&Tags::new(), None, None, None, false);
         assert_ne!(first.id, second.id);
     }
 

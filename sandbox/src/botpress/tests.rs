@@ -45,6 +45,17 @@ impl Client {
         Self::answer(request).await
     }
 
+    async fn put(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let request = self
+            .http
+            .put(format!("{}{path}", self.sim.base_url()))
+            .bearer_auth(&self.sim.config().token)
+            .header("x-bot-id", &self.sim.config().bot_id)
+            .header("x-integration-id", INTEGRATION_ID)
+            .json(&body);
+        Self::answer(request).await
+    }
+
     async fn answer(request: reqwest::RequestBuilder) -> (StatusCode, Value) {
         let response = request.send().await.expect("the simulator answers");
         let status = response.status();
@@ -103,6 +114,59 @@ async fn get_or_create_user_is_idempotent_per_tags() {
         .await;
     assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
     assert_eq!(client.sim.users().len(), 2);
+}
+
+#[tokio::test]
+async fn update_user_sets_what_it_is_given_and_refuses_what_the_spec_does_not_allow() {
+    let client = Client::start().await;
+    let ann = client.user(json!({ "agentId": "1" })).await;
+    let path = format!("/v1/chat/users/{}", ann["id"].as_str().unwrap());
+
+    let (status, body) = client
+        .put(
+            &path,
+            json!({ "name": "Ann", "pictureUrl": "https://example.com/a.png" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["name"], "Ann");
+    assert_eq!(body["user"]["pictureUrl"], "https://example.com/a.png");
+    let (status, body) = client.put(&path, json!({ "pictureUrl": null })).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["name"], "Ann");
+    assert!(body["user"].get("pictureUrl").is_none(), "{body}");
+
+    let (status, body) = client.put(&path, json!({ "nickname": "A" })).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "InvalidPayload");
+    let (status, body) = client.put(&path, json!({ "name": "x".repeat(201) })).await;
+    assert_error(status, &body, StatusCode::BAD_REQUEST, "InvalidPayload");
+    let (status, body) = client
+        .put(
+            "/v1/chat/users/user_nobody000000000000000000",
+            json!({ "name": "B" }),
+        )
+        .await;
+    assert_error(status, &body, StatusCode::NOT_FOUND, "ResourceNotFound");
+    assert_eq!(
+        client.sim.user(ann["id"].as_str().unwrap()).unwrap()["name"],
+        "Ann"
+    );
+}
+
+#[tokio::test]
+async fn a_user_found_can_be_kept_as_it_is() {
+    let client = Client::start().await;
+    let first = client.user(json!({ "agentId": "1" })).await;
+    client.sim.keep_found_users_as_they_are(true);
+    let (status, body) = client
+        .post(
+            "/v1/chat/users/get-or-create",
+            json!({ "tags": { "agentId": "1" }, "name": "Renamed" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["user"]["id"], first["id"]);
+    assert_eq!(body["user"]["name"], "Agent");
 }
 
 #[tokio::test]

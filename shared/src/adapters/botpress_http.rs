@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 
 use super::http_client::{api_url, read_json};
 use crate::model::BotpressContext;
-use crate::ports::{BotpressGateway, BotpressMessage, BotpressUser, Service, UpstreamError};
+use crate::ports::{
+    BotpressGateway, BotpressMessage, BotpressUser, FoundUser, Service, UpstreamError,
+};
 
 pub struct BotpressClient {
     http: reqwest::Client,
@@ -31,14 +33,18 @@ struct UserAnswer {
 }
 
 #[derive(Deserialize)]
-struct FoundUser {
-    user: FoundUserFields,
+struct UserFieldsAnswer {
+    user: UserFields,
 }
 
 #[derive(Deserialize)]
-struct FoundUserFields {
+#[serde(rename_all = "camelCase")]
+struct UserFields {
+    id: String,
     #[serde(default)]
     name: Option<String>,
+    #[serde(default)]
+    picture_url: Option<String>,
     #[serde(default)]
     tags: BTreeMap<String, String>,
 }
@@ -131,7 +137,7 @@ impl BotpressGateway for BotpressClient {
             }
             return Ok(None);
         }
-        let found: FoundUser = read_json(Service::Botpress, OP, response).await?;
+        let found: UserFieldsAnswer = read_json(Service::Botpress, OP, response).await?;
         Ok(Some(BotpressUser {
             name: found.user.name,
             tags: found.user.tags,
@@ -144,15 +150,43 @@ impl BotpressGateway for BotpressClient {
         tags: BTreeMap<String, String>,
         name: Option<&str>,
         picture_url: Option<&str>,
-    ) -> Result<String, UpstreamError> {
+    ) -> Result<FoundUser, UpstreamError> {
         let body = user_body(tags, name, picture_url);
-        self.post_user(
-            bot,
-            "get or create user",
-            "/v1/chat/users/get-or-create",
-            &body,
-        )
-        .await
+        let answer: UserFieldsAnswer = self
+            .call(
+                "get or create user",
+                self.post(bot, "/v1/chat/users/get-or-create").json(&body),
+            )
+            .await?;
+        Ok(FoundUser {
+            id: answer.user.id,
+            name: answer.user.name,
+            picture_url: answer.user.picture_url,
+        })
+    }
+
+    async fn update_user(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<(), UpstreamError> {
+        const OP: &str = "update user";
+        let base = reqwest::Url::parse(&self.base).map_err(|error| {
+            UpstreamError::unexpected(Service::Botpress, OP, format!("bad API base URL: {error}"))
+        })?;
+        let url = api_url(&base, "/v1/chat/users", &[user_id]);
+        let mut body = json!({});
+        if let Some(name) = name {
+            body["name"] = json!(name);
+        }
+        if let Some(picture_url) = picture_url {
+            body["pictureUrl"] = json!(picture_url);
+        }
+        let request = self.with_bot_headers(self.http.put(url), bot).json(&body);
+        let _: UserAnswer = self.call(OP, request).await?;
+        Ok(())
     }
 
     async fn get_or_create_conversation(

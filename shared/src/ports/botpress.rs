@@ -28,6 +28,14 @@ pub struct BotpressUser {
     pub tags: BTreeMap<String, String>,
 }
 
+/// A user as `getOrCreateUser` answers it: its id, and the name and picture it has now.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FoundUser {
+    pub id: String,
+    pub name: Option<String>,
+    pub picture_url: Option<String>,
+}
+
 /// The Botpress Runtime API calls the relay makes, as an integration call.
 #[async_trait]
 pub trait BotpressGateway: Send + Sync {
@@ -45,13 +53,24 @@ pub trait BotpressGateway: Send + Sync {
         bot: &BotpressContext,
         user_id: &str,
     ) -> Result<Option<BotpressUser>, UpstreamError>;
+    /// The user with these tags, or a new one with them, the name and the picture
+    /// (`getOrCreateUser`). Botpress's document says a user found is "retrieved": whether it
+    /// also takes the name and picture given is not said, so callers compare what it answers.
     async fn get_or_create_user(
         &self,
         bot: &BotpressContext,
         tags: BTreeMap<String, String>,
         name: Option<&str>,
         picture_url: Option<&str>,
-    ) -> Result<String, UpstreamError>;
+    ) -> Result<FoundUser, UpstreamError>;
+    /// Sets the user's name and picture (`updateUser`); `None` leaves one as it is.
+    async fn update_user(
+        &self,
+        bot: &BotpressContext,
+        user_id: &str,
+        name: Option<&str>,
+        picture_url: Option<&str>,
+    ) -> Result<(), UpstreamError>;
     async fn get_or_create_conversation(
         &self,
         bot: &BotpressContext,

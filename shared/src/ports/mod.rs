@@ -10,7 +10,7 @@ mod store;
 mod tokens;
 mod upstream_error;
 
-pub use botpress::{BotpressGateway, BotpressMessage, BotpressUser};
+pub use botpress::{BotpressGateway, BotpressMessage, BotpressUser, FoundUser};
 pub use clock::{Clock, SystemClock};
 pub use files::{FetchError, FetchedFile, FileSource};
 pub use hubspot::{

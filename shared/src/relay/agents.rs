@@ -15,7 +15,7 @@ use lru::LruCache;
 
 use super::{HelpDeskEvent, Relay, RelayError, ThreadChange};
 use crate::model::{AgentUser, BotpressContext};
-use crate::ports::AgentProfile;
+use crate::ports::{AgentProfile, FoundUser};
 
 /// The Botpress user tag that ties an agent's Botpress user to their HubSpot actor.
 pub(crate) const ACTOR_TAG: &str = "hubspotActorId";
@@ -118,11 +118,15 @@ impl Relay {
             .or_else(|| known_name.map(str::to_string));
         let avatar = profile.and_then(|profile| profile.avatar_url);
         let tags = BTreeMap::from([(ACTOR_TAG.to_string(), actor_id.to_string())]);
-        let user_id = self
+        let user = self
             .botpress
             .get_or_create_user(bot, tags, name.as_deref(), avatar.as_deref())
             .await?;
-        if !profile_read {
+        let user_id = user.id.clone();
+        let named = self
+            .name_the_agent(bot, user, name.as_deref(), avatar.as_deref())
+            .await;
+        if !profile_read || !named {
             // Not kept: the agent's next message reads the profile again, and once it can be
             // read, the user is kept with what it says.
             return Ok(user_id);
@@ -137,6 +141,41 @@ impl Relay {
             .await?;
         self.agents.remember_user(&bot.bot_id, actor_id, &user_id);
         Ok(user_id)
+    }
+
+    /// Gives the agent's Botpress user the name and picture the bridge knows, where
+    /// `getOrCreateUser` answered it with others: a user it found may keep what it had (an
+    /// agent first seen in an assignment, before any message or readable profile named them,
+    /// was created nameless). Whether the agent may be kept as they are: a failure that may
+    /// pass is logged and leaves the agent unkept, so their next message tries again; a
+    /// refusal is logged and kept, as trying again would not change it.
+    async fn name_the_agent(
+        &self,
+        bot: &BotpressContext,
+        user: FoundUser,
+        name: Option<&str>,
+        avatar: Option<&str>,
+    ) -> bool {
+        let rename = name.filter(|name| user.name.as_deref() != Some(*name));
+        let repicture = avatar.filter(|avatar| user.picture_url.as_deref() != Some(*avatar));
+        if rename.is_none() && repicture.is_none() {
+            return true;
+        }
+        match self
+            .botpress
+            .update_user(bot, &user.id, rename, repicture)
+            .await
+        {
+            Ok(()) => true,
+            Err(error) if error.retryable => {
+                tracing::warn!(%error, user_id = user.id, "could not name the agent's Botpress user; their next message tries again");
+                false
+            }
+            Err(error) => {
+                tracing::error!(%error, user_id = user.id, "Botpress refused the agent's name or picture; the agent goes on without them");
+                true
+            }
+        }
     }
 
     /// Before a delivery is relayed: when it names two or more agents this process knows
