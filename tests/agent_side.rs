@@ -1176,15 +1176,16 @@ async fn a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer(p
     assert_eq!(stack.botpress.user(&sender).unwrap()["name"], name);
 }
 
-/// An agent first seen in an assignment while HubSpot refuses their profile gets a nameless
-/// Botpress user. Botpress may keep a user `getOrCreateUser` finds as it was (its document
-/// says the user is "retrieved"), so the first reply, whose message names the agent, names
-/// the user with `updateUser`; the replies after it change nothing more.
-async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) {
+/// A stack whose Botpress keeps the users its get-or-create finds as they are, a handoff,
+/// and `actor_id` assigned to it while HubSpot refuses their profile (it still does): the
+/// agent's Botpress user, announced in `hitlAssigned`, is nameless. Returns its id last.
+async fn a_nameless_agent_assigned(
+    path: Path,
+    actor_id: &str,
+) -> (SandboxStack, flow_support::Handoff, String) {
     let stack = registered_stack(path).await;
     stack.botpress.keep_found_users_as_they_are(true);
     let handoff = start_handoff(&stack).await;
-    let (actor_id, name, _) = DEMO_AGENTS[1];
     stack.hubspot.faults().fail_ratio(
         ACTORS,
         Failure {
@@ -1204,15 +1205,41 @@ async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) 
         .unwrap()
         .to_string();
     assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+    (stack, handoff, agent)
+}
 
-    for text in ["Hello", "How can I help?"] {
+/// The agent writes each of `texts` in turn, and HubSpot's delivery of each is acknowledged.
+async fn replies_acknowledged(
+    stack: &SandboxStack,
+    thread_id: &str,
+    actor_id: &str,
+    texts: &[&str],
+) {
+    for text in texts {
         let delivery = stack
             .hubspot
-            .agent_reply(&handoff.thread_id, actor_id, text)
+            .agent_reply(thread_id, actor_id, text)
             .await
             .unwrap();
-        assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+        assert_eq!(delivery.status, 200, "{text}: {}", delivery.response_body);
     }
+}
+
+/// An agent first seen in an assignment while HubSpot refuses their profile gets a nameless
+/// Botpress user. Botpress may keep a user `getOrCreateUser` finds as it was (its document
+/// says the user is "retrieved"), so the first reply, whose message names the agent, names
+/// the user with `updateUser`; the replies after it change nothing more.
+async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) {
+    let (actor_id, name, _) = DEMO_AGENTS[1];
+    let (stack, handoff, agent) = a_nameless_agent_assigned(path, actor_id).await;
+
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        actor_id,
+        &["Hello", "How can I help?"],
+    )
+    .await;
     stack.hubspot.faults().clear();
     assert_eq!(
         texts(&stack, &handoff.conversation_id),
@@ -1227,6 +1254,76 @@ async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) 
         .recorder()
         .count("PUT", &format!("/v1/chat/users/{agent}"));
     assert_eq!(updates, 1, "named once, not again by the second reply");
+}
+
+/// The same nameless start, then HubSpot gives the profile: its name and avatar replace what
+/// the Botpress user had. An update Botpress fails (a 503 past the retries) leaves the reply
+/// delivered and the agent to be named by their next message; once named from a readable
+/// profile, the agent is kept and no longer looked up.
+async fn an_agent_is_named_from_their_profile_once_it_can_be_read(path: Path) {
+    let (actor_id, name, _) = DEMO_AGENTS[0];
+    let (stack, handoff, agent) = a_nameless_agent_assigned(path, actor_id).await;
+    stack.hubspot.faults().clear();
+    let agent_path = format!("/v1/chat/users/{agent}");
+
+    stack.botpress.fail_next(&agent_path, 503, 4);
+    replies_acknowledged(&stack, &handoff.thread_id, actor_id, &["Hello"]).await;
+    assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        actor_id,
+        &["How can I help?", "Anything else?"],
+    )
+    .await;
+    let user = stack.botpress.user(&agent).unwrap();
+    assert_eq!(user["name"], name);
+    assert!(
+        user["pictureUrl"]
+            .as_str()
+            .is_some_and(|url| url.starts_with("https://")),
+        "the agent's avatar: {user}"
+    );
+    assert_eq!(
+        stack
+            .botpress
+            .recorder()
+            .count("POST", "/v1/chat/users/get-or-create"),
+        3,
+        "looked up for the assignment and the first two replies, then kept"
+    );
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "How can I help?", "Anything else?"]
+    );
+}
+
+/// Botpress refuses the agent's name for good (a 400): the reply is still delivered, and the
+/// next message, which looks the agent up again while the profile stays unreadable, does not
+/// send the same name again.
+async fn a_name_botpress_refuses_is_not_sent_again_with_every_message(path: Path) {
+    let actor_id = DEMO_AGENTS[1].0;
+    let (stack, handoff, agent) = a_nameless_agent_assigned(path, actor_id).await;
+    let agent_path = format!("/v1/chat/users/{agent}");
+    stack.botpress.fail_next(&agent_path, 400, 1);
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        actor_id,
+        &["Hello", "How can I help?"],
+    )
+    .await;
+    stack.hubspot.faults().clear();
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "How can I help?"]
+    );
+    assert_eq!(
+        stack.botpress.recorder().count("PUT", &agent_path),
+        1,
+        "the refused name is not sent again"
+    );
 }
 
 /// The agent says goodbye and closes the thread while that last reply's delivery still waits
@@ -1275,6 +1372,8 @@ on_both_paths!(
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     an_agent_first_seen_nameless_is_named_by_their_first_reply,
+    an_agent_is_named_from_their_profile_once_it_can_be_read,
+    a_name_botpress_refuses_is_not_sent_again_with_every_message,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

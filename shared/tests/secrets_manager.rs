@@ -22,20 +22,23 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 async fn client() -> Client {
+    Client::new(&sdk_config().await)
+}
+
+async fn sdk_config() -> aws_config::SdkConfig {
     let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
         panic!(
             "HITL_TEST_AWS_ENDPOINT is not set: run scripts/test, which starts moto and sets it \
              (or start `moto_server -p PORT` and set HITL_TEST_AWS_ENDPOINT=http://127.0.0.1:PORT)"
         )
     });
-    let config = aws_config::defaults(BehaviorVersion::latest())
+    aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new("us-east-1"))
         .credentials_provider(Credentials::new("test", "test", None, None, "moto"))
         .http_client(hitl_bridge::adapters::aws_http::sdk_http_client())
         .load()
-        .await;
-    Client::new(&config)
+        .await
 }
 
 fn unique(name: &str) -> String {
@@ -484,4 +487,37 @@ async fn the_grant_read_with_the_secrets_serves_the_first_token_without_reading_
     assert_eq!(tokens.access_token().await.unwrap().expose_secret(), "at-1");
     assert_eq!(server.lock().unwrap().refreshes, 1);
     assert_eq!(current(&client, &id).await["hubspotRefreshToken"], "rt-1");
+}
+
+#[tokio::test]
+async fn a_bridge_built_on_aws_takes_its_first_token_from_the_secret_it_read_at_start() {
+    let mut secret = operator_secret();
+    let in_an_hour = chrono::Utc::now() + chrono::Duration::hours(1);
+    secret["hubspotAccessToken"] = json!("at-read-at-start");
+    secret["hubspotAccessTokenExpiresAt"] = json!(in_an_hour.to_rfc3339());
+    let (client, _vault, id) = vault_with("bridge-at-start", &secret.to_string()).await;
+    let environment = HashMap::from([
+        ("HUBSPOT_APP_ID", "1".to_string()),
+        ("HUBSPOT_CLIENT_ID", "client".to_string()),
+        ("HUBSPOT_HELP_DESK_ID", "424242".to_string()),
+        ("PUBLIC_BASE_URL", "https://bridge.example.com".to_string()),
+        ("TABLE_NAME", "hitl-test-unused".to_string()),
+        ("SECRET_ID", id.clone()),
+    ]);
+    let (settings, location) =
+        hitl_bridge::config::aws_settings_from(&|name| environment.get(name).cloned()).unwrap();
+    let bridge = hitl_bridge::app::aws::build_on_aws(&settings, &location, &sdk_config().await)
+        .await
+        .unwrap();
+
+    // With the secret gone, only the grant read while building can give the token.
+    client
+        .delete_secret()
+        .secret_id(&id)
+        .force_delete_without_recovery(true)
+        .send()
+        .await
+        .unwrap();
+    let token = bridge.tokens.access_token().await.unwrap();
+    assert_eq!(token.expose_secret(), "at-read-at-start");
 }

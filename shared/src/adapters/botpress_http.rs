@@ -112,11 +112,7 @@ impl BotpressGateway for BotpressClient {
         user_id: &str,
     ) -> Result<Option<BotpressUser>, UpstreamError> {
         const OP: &str = "get user";
-        let base = reqwest::Url::parse(&self.base).map_err(|error| {
-            UpstreamError::unexpected(Service::Botpress, OP, format!("bad API base URL: {error}"))
-        })?;
-        let url = api_url(&base, "/v1/chat/users", &[user_id]);
-        let request = self.with_bot_headers(self.http.get(url), bot);
+        let request = self.with_bot_headers(self.http.get(self.user_url(OP, user_id)?), bot);
         let response = super::retry::send_with_retries(Service::Botpress, OP, request).await?;
         if response.status() == reqwest::StatusCode::NOT_FOUND {
             // Botpress answers 404 for an unknown bot too: only a 404 about the user is "no
@@ -173,18 +169,10 @@ impl BotpressGateway for BotpressClient {
         picture_url: Option<&str>,
     ) -> Result<(), UpstreamError> {
         const OP: &str = "update user";
-        let base = reqwest::Url::parse(&self.base).map_err(|error| {
-            UpstreamError::unexpected(Service::Botpress, OP, format!("bad API base URL: {error}"))
-        })?;
-        let url = api_url(&base, "/v1/chat/users", &[user_id]);
-        let mut body = json!({});
-        if let Some(name) = name {
-            body["name"] = json!(name);
-        }
-        if let Some(picture_url) = picture_url {
-            body["pictureUrl"] = json!(picture_url);
-        }
-        let request = self.with_bot_headers(self.http.put(url), bot).json(&body);
+        let body = with_name_and_picture(json!({}), name, picture_url);
+        let request = self
+            .with_bot_headers(self.http.put(self.user_url(OP, user_id)?), bot)
+            .json(&body);
         let _: UserAnswer = self.call(OP, request).await?;
         Ok(())
     }
@@ -258,7 +246,7 @@ impl BotpressGateway for BotpressClient {
 }
 
 impl BotpressClient {
-    /// `createUser` or `getOrCreateUser` (`path`): the id of the user Botpress answers.
+    /// `createUser`: the id of the user Botpress answers.
     async fn post_user(
         &self,
         bot: &BotpressContext,
@@ -271,6 +259,22 @@ impl BotpressClient {
             .await?;
         Ok(answer.user.id)
     }
+
+    /// `/v1/chat/users/{id}`, the id escaped as one path segment.
+    fn user_url(
+        &self,
+        operation: &'static str,
+        user_id: &str,
+    ) -> Result<reqwest::Url, UpstreamError> {
+        let base = reqwest::Url::parse(&self.base).map_err(|error| {
+            UpstreamError::unexpected(
+                Service::Botpress,
+                operation,
+                format!("bad API base URL: {error}"),
+            )
+        })?;
+        Ok(api_url(&base, "/v1/chat/users", &[user_id]))
+    }
 }
 
 /// The body of `createUser` and `getOrCreateUser`: the tags, and the name and picture when known.
@@ -279,7 +283,15 @@ fn user_body(
     name: Option<&str>,
     picture_url: Option<&str>,
 ) -> serde_json::Value {
-    let mut body = json!({ "tags": tags });
+    with_name_and_picture(json!({ "tags": tags }), name, picture_url)
+}
+
+/// `body` with the name and the picture that are known.
+fn with_name_and_picture(
+    mut body: serde_json::Value,
+    name: Option<&str>,
+    picture_url: Option<&str>,
+) -> serde_json::Value {
     if let Some(name) = name {
         body["name"] = json!(name);
     }

@@ -23,6 +23,9 @@ pub(crate) const ACTOR_TAG: &str = "hubspotActorId";
 /// Entries per cache: far more agents than a help desk has, and a few hundred kilobytes at most.
 const CACHE_ENTRIES: NonZeroUsize = NonZeroUsize::new(1_024).expect("non-zero");
 
+/// A name and a picture given to a Botpress user (`None`: left as it was).
+type NameAndPicture = (Option<String>, Option<String>);
+
 /// The process's memory of agents. Locks are held for a map operation only, never across an
 /// `.await`.
 pub(crate) struct AgentCache {
@@ -30,6 +33,10 @@ pub(crate) struct AgentCache {
     users: Mutex<LruCache<(String, String), String>>,
     /// Actor id → the agent's HubSpot profile (`None`: HubSpot does not know the actor).
     profiles: Mutex<LruCache<String, Option<AgentProfile>>>,
+    /// Botpress user id → the name and picture this process last gave it with `updateUser`,
+    /// so an agent whose user is not kept yet (the profile unreadable) is not renamed again
+    /// on every message, should Botpress keep something else (normalised, or refused).
+    names_given: Mutex<LruCache<String, NameAndPicture>>,
 }
 
 impl Default for AgentCache {
@@ -37,6 +44,7 @@ impl Default for AgentCache {
         Self {
             users: Mutex::new(LruCache::new(CACHE_ENTRIES)),
             profiles: Mutex::new(LruCache::new(CACHE_ENTRIES)),
+            names_given: Mutex::new(LruCache::new(CACHE_ENTRIES)),
         }
     }
 }
@@ -61,6 +69,14 @@ impl AgentCache {
 
     fn remember_profile(&self, actor_id: &str, profile: Option<AgentProfile>) {
         lock(&self.profiles).put(actor_id.to_string(), profile);
+    }
+
+    fn name_given(&self, user_id: &str) -> Option<NameAndPicture> {
+        lock(&self.names_given).get(user_id).cloned()
+    }
+
+    fn remember_name_given(&self, user_id: &str, given: NameAndPicture) {
+        lock(&self.names_given).put(user_id.to_string(), given);
     }
 
     /// Whether this process knows anything of the agent (in any bot).
@@ -126,9 +142,10 @@ impl Relay {
         let named = self
             .name_the_agent(bot, user, name.as_deref(), avatar.as_deref())
             .await;
-        if !profile_read || !named {
-            // Not kept: the agent's next message reads the profile again, and once it can be
-            // read, the user is kept with what it says.
+        if !profile_read || !named || name.is_none() {
+            // Not kept: the agent's next message looks them up again (reads the profile, if
+            // it could not be read, and names the user from it or from the message), and
+            // once that succeeds the user is kept with what it says.
             return Ok(user_id);
         }
         self.store
@@ -144,9 +161,10 @@ impl Relay {
     }
 
     /// Gives the agent's Botpress user the name and picture the bridge knows, where
-    /// `getOrCreateUser` answered it with others: a user it found may keep what it had (an
-    /// agent first seen in an assignment, before any message or readable profile named them,
-    /// was created nameless). Whether the agent may be kept as they are: a failure that may
+    /// `getOrCreateUser` answered it with another name or picture: a user it found may keep
+    /// what it had (an agent first seen in an assignment, before any message or readable
+    /// profile named them, was created nameless). Each name and picture is given once per
+    /// process, whatever Botpress then keeps. Whether the agent may be kept as they are: a failure that may
     /// pass is logged and leaves the agent unkept, so their next message tries again; a
     /// refusal is logged and kept, as trying again would not change it.
     async fn name_the_agent(
@@ -161,18 +179,27 @@ impl Relay {
         if rename.is_none() && repicture.is_none() {
             return true;
         }
+        let given = (rename.map(str::to_string), repicture.map(str::to_string));
+        if self.agents.name_given(&user.id).as_ref() == Some(&given) {
+            // Given once already: Botpress keeps something else, and would again.
+            return true;
+        }
         match self
             .botpress
             .update_user(bot, &user.id, rename, repicture)
             .await
         {
-            Ok(()) => true,
+            Ok(()) => {
+                self.agents.remember_name_given(&user.id, given);
+                true
+            }
             Err(error) if error.retryable => {
                 tracing::warn!(%error, user_id = user.id, "could not name the agent's Botpress user; their next message tries again");
                 false
             }
             Err(error) => {
                 tracing::error!(%error, user_id = user.id, "Botpress refused the agent's name or picture; the agent goes on without them");
+                self.agents.remember_name_given(&user.id, given);
                 true
             }
         }

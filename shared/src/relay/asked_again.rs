@@ -133,6 +133,20 @@ mod tests {
         ShownRequest::of(input).digest()
     }
 
+    /// Ledger keys outlive deploys: the same request must keep its digest from one version
+    /// to the next, or a retry across a deploy would show the agent the request again.
+    #[test]
+    fn a_requests_digest_stays_what_earlier_versions_stored() {
+        let history = vec![
+            json!({"source": {"type": "user"}, "type": "text", "payload": {"text": "Where is my order?"}}),
+            json!({"source": {"type": "bot"}, "type": "text", "payload": {"text": "Let me get a person."}}),
+        ];
+        assert_eq!(
+            request_digest(&input(Some("Refund"), Some("Order 42"), history)),
+            "e55511e1f06419cf307699a5adf09fb2"
+        );
+    }
+
     #[test]
     fn requests_differing_in_title_description_or_transcript_differ() {
         let base = request_digest(&input(Some("Refund"), Some("Order 42"), vec![]));

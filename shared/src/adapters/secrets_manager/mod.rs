@@ -17,8 +17,10 @@
 //! The operator writes the first five (the refresh token at install). The bridge writes the
 //! refresh token HubSpot rotates and the current access token with its expiry, and leaves every
 //! other field as it found it. Nothing is cached here: [`OAuthTokens`](super::oauth::OAuthTokens)
-//! caches the grant, and the caller reads [`SecretsManagerVault::read_secrets`] once per
-//! execution environment.
+//! caches the grant. A function reads the secret once per execution environment
+//! ([`SecretsManagerVault::read_secrets_and_grant`]): the bridge's secrets, and the grant that
+//! seeds the token cache ([`OAuthTokens::starting_from`](super::oauth::OAuthTokens::starting_from));
+//! a refresh reads the secret again under the refresh lock.
 
 mod document;
 mod error;
