@@ -1319,10 +1319,58 @@ async fn a_name_botpress_refuses_is_not_sent_again_with_every_message(path: Path
         texts(&stack, &handoff.conversation_id),
         ["Hello", "How can I help?"]
     );
+    let recorder = stack.botpress.recorder();
     assert_eq!(
-        stack.botpress.recorder().count("PUT", &agent_path),
+        recorder.count("POST", "/v1/chat/users/get-or-create"),
+        3,
+        "the agent looked up for the assignment and for each reply"
+    );
+    assert_eq!(
+        recorder.count("PUT", &agent_path),
         1,
         "the refused name is not sent again"
+    );
+    assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+}
+
+/// An agent HubSpot's actors API does not know (a readable answer, with no profile) is
+/// assigned: the Botpress user has no name, and the agent is not kept so. Their reply, whose
+/// message names them, names the user; from then on the agent is kept and not looked up.
+async fn an_agent_without_a_profile_is_named_by_their_message_and_then_kept(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let unknown = "A-990099";
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, unknown)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    let agent = stack.botpress.events_of_type("hitlAssigned")[0]["payload"]["userId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        unknown,
+        &["Hello", "Still here"],
+    )
+    .await;
+    assert_eq!(stack.botpress.user(&agent).unwrap()["name"], unknown);
+    assert_eq!(
+        stack
+            .botpress
+            .recorder()
+            .count("POST", "/v1/chat/users/get-or-create"),
+        2,
+        "looked up for the assignment and the first reply, then kept"
+    );
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "Still here"]
     );
 }
 
@@ -1374,6 +1422,7 @@ on_both_paths!(
     an_agent_first_seen_nameless_is_named_by_their_first_reply,
     an_agent_is_named_from_their_profile_once_it_can_be_read,
     a_name_botpress_refuses_is_not_sent_again_with_every_message,
+    an_agent_without_a_profile_is_named_by_their_message_and_then_kept,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

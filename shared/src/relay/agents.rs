@@ -3,9 +3,11 @@
 //!
 //! Three layers, cheapest first: a bounded in-memory cache per process (a warm Lambda and a
 //! busy thread cost no store read and no HubSpot call per message), the store (shared by every
-//! process, so a cold one still makes no HubSpot call for an agent seen before), and HubSpot's
-//! actors API with Botpress's get-or-create by tag. A delivery naming several agents this
-//! process does not know reads their profiles in one batch call first.
+//! process, so a cold one still makes no HubSpot call for an agent kept before), and HubSpot's
+//! actors API with Botpress's get-or-create by tag. An agent is kept once named from a
+//! readable profile or a message; until then (the profile unreadable, or no name anywhere)
+//! each event about them looks them up again. A delivery naming several agents this process
+//! does not know reads their profiles in one batch call first.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::num::NonZeroUsize;
@@ -33,9 +35,9 @@ pub(crate) struct AgentCache {
     users: Mutex<LruCache<(String, String), String>>,
     /// Actor id → the agent's HubSpot profile (`None`: HubSpot does not know the actor).
     profiles: Mutex<LruCache<String, Option<AgentProfile>>>,
-    /// Botpress user id → the name and picture this process last gave it with `updateUser`,
-    /// so an agent whose user is not kept yet (the profile unreadable) is not renamed again
-    /// on every message, should Botpress keep something else (normalised, or refused).
+    /// Botpress user id → the name and picture this process last sent it with `updateUser`,
+    /// so an agent not kept yet (the profile unreadable, or no name) is not sent the same
+    /// again on every message, should Botpress keep something else (normalised, or refused).
     names_given: Mutex<LruCache<String, NameAndPicture>>,
 }
 
@@ -143,9 +145,9 @@ impl Relay {
             .name_the_agent(bot, user, name.as_deref(), avatar.as_deref())
             .await;
         if !profile_read || !named || name.is_none() {
-            // Not kept: the agent's next message looks them up again (reads the profile, if
-            // it could not be read, and names the user from it or from the message), and
-            // once that succeeds the user is kept with what it says.
+            // Not kept: the next event about the agent looks them up again (the profile, if
+            // it could not be read; the name, from it or from a message). The agent is kept
+            // once the profile is read and a name found and given.
             return Ok(user_id);
         }
         self.store
@@ -163,10 +165,11 @@ impl Relay {
     /// Gives the agent's Botpress user the name and picture the bridge knows, where
     /// `getOrCreateUser` answered it with another name or picture: a user it found may keep
     /// what it had (an agent first seen in an assignment, before any message or readable
-    /// profile named them, was created nameless). Each name and picture is given once per
-    /// process, whatever Botpress then keeps. Whether the agent may be kept as they are: a failure that may
-    /// pass is logged and leaves the agent unkept, so their next message tries again; a
-    /// refusal is logged and kept, as trying again would not change it.
+    /// profile named them, was created nameless). The same name and picture are not sent to
+    /// a user again by this process, whatever Botpress then keeps. Says whether the agent
+    /// may be kept as they are: a failure that may pass is logged and leaves the agent
+    /// unkept, so the next event tries again; a refusal is logged and kept, as trying again
+    /// would not change it.
     async fn name_the_agent(
         &self,
         bot: &BotpressContext,
@@ -277,5 +280,9 @@ mod tests {
             cache.remember_user("bot", &format!("A-x{n}"), "u");
         }
         assert_eq!(lock(&cache.users).len(), CACHE_ENTRIES.get());
+        for n in 0..2_000 {
+            cache.remember_name_given(&format!("user_{n}"), (Some("A".to_string()), None));
+        }
+        assert_eq!(lock(&cache.names_given).len(), CACHE_ENTRIES.get());
     }
 }
