@@ -1194,18 +1194,21 @@ async fn a_nameless_agent_assigned(
         },
         1.0,
     );
-    let assigned = stack
-        .hubspot
-        .assign(&handoff.thread_id, actor_id)
-        .await
-        .unwrap();
+    let agent = assigned_a_nameless_user(&stack, &handoff.thread_id, actor_id).await;
+    (stack, handoff, agent)
+}
+
+/// `actor_id` takes the thread, and the bot is told with a Botpress user that has no name:
+/// its id.
+async fn assigned_a_nameless_user(stack: &SandboxStack, thread_id: &str, actor_id: &str) -> String {
+    let assigned = stack.hubspot.assign(thread_id, actor_id).await.unwrap();
     assert_eq!(assigned.status, 200, "{}", assigned.response_body);
     let agent = stack.botpress.events_of_type("hitlAssigned")[0]["payload"]["userId"]
         .as_str()
         .unwrap()
         .to_string();
     assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
-    (stack, handoff, agent)
+    agent
 }
 
 /// The agent writes each of `texts` in turn, and HubSpot's delivery of each is acknowledged.
@@ -1340,17 +1343,7 @@ async fn an_agent_without_a_profile_is_named_by_their_message_and_then_kept(path
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let unknown = "A-990099";
-    let assigned = stack
-        .hubspot
-        .assign(&handoff.thread_id, unknown)
-        .await
-        .unwrap();
-    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
-    let agent = stack.botpress.events_of_type("hitlAssigned")[0]["payload"]["userId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
+    let agent = assigned_a_nameless_user(&stack, &handoff.thread_id, unknown).await;
 
     replies_acknowledged(
         &stack,
