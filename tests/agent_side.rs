@@ -8,6 +8,7 @@ use flow_support::{
     DEMO_AGENTS, Path, create_demo_customer, demo_customers_thread, eventually, on_both_paths,
     registered_stack, start_handoff, start_handoff_as, start_handoff_that_stays_opening, text,
 };
+use hitl_bridge::model::AgentUser;
 use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::{AgentContent, HeldWebhook};
@@ -1367,6 +1368,64 @@ async fn an_agent_without_a_profile_is_named_by_their_message_and_then_kept(path
     );
 }
 
+/// A version before agents were kept only once named kept one nameless (first seen in an
+/// assignment while HubSpot refused their profile). Now that the profile can be read, their
+/// next reply looks them up again: the Botpress user is named, the stored agent takes the
+/// name in place of the nameless one, and from then on the agent is not looked up.
+async fn an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply(path: Path) {
+    let (actor_id, name, _) = DEMO_AGENTS[0];
+    let (stack, handoff, agent) = a_nameless_agent_assigned(path, actor_id).await;
+    let store = stack.bridge.relay.store();
+    let session = store
+        .find_by_thread(&handoff.thread_id)
+        .await
+        .unwrap()
+        .unwrap();
+    let bot_id = session.bot.bot_id;
+    store
+        .save_agent_user(&AgentUser {
+            bot_id: bot_id.clone(),
+            actor_id: actor_id.to_string(),
+            botpress_user_id: agent.clone(),
+            name: None,
+        })
+        .await
+        .unwrap();
+    stack.hubspot.faults().clear();
+    let lookups_before = stack
+        .botpress
+        .recorder()
+        .count("POST", "/v1/chat/users/get-or-create");
+
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        actor_id,
+        &["Hello", "How can I help?"],
+    )
+    .await;
+    assert_eq!(stack.botpress.user(&agent).unwrap()["name"], name);
+    let kept = store.agent_user(&bot_id, actor_id).await.unwrap().unwrap();
+    assert_eq!(kept.botpress_user_id, agent, "the same Botpress user");
+    assert_eq!(kept.name.as_deref(), Some(name));
+    assert_eq!(
+        stack
+            .botpress
+            .recorder()
+            .count("POST", "/v1/chat/users/get-or-create")
+            - lookups_before,
+        1,
+        "looked up for the first reply, then kept"
+    );
+    for message in stack.botpress.messages_in(&handoff.conversation_id) {
+        assert_eq!(message["userId"], json!(agent), "one user for the agent");
+    }
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "How can I help?"]
+    );
+}
+
 /// The agent says goodbye and closes the thread while that last reply's delivery still waits
 /// for HubSpot's retry (held here; an earlier reply in flight or a Botpress 5xx does it): the
 /// close relays it before the bot hears the handoff ended, and the retry then changes nothing.
@@ -1416,6 +1475,7 @@ on_both_paths!(
     an_agent_is_named_from_their_profile_once_it_can_be_read,
     a_name_botpress_refuses_is_not_sent_again_with_every_message,
     an_agent_without_a_profile_is_named_by_their_message_and_then_kept,
+    an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

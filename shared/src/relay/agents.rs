@@ -6,7 +6,8 @@
 //! process, so a cold one still makes no HubSpot call for an agent kept before), and HubSpot's
 //! actors API with Botpress's get-or-create by tag. An agent is kept once named from a
 //! readable profile or a message; until then (the profile unreadable, or no name anywhere)
-//! each event about them looks them up again. A delivery naming several agents this process
+//! each event about them looks them up again, as does an agent an older version kept without
+//! a name. A delivery naming several agents this process
 //! does not know reads their profiles in one batch call first.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -110,9 +111,13 @@ impl Relay {
             return Ok(user_id);
         }
         if let Some(agent) = self.store.agent_user(&bot.bot_id, actor_id).await? {
-            self.agents
-                .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
-            return Ok(agent.botpress_user_id);
+            if agent.name.is_some() {
+                self.agents
+                    .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
+                return Ok(agent.botpress_user_id);
+            }
+            // Kept without a name by a version before agents were kept only once named: looked
+            // up as an agent not kept, so the name known now is given and kept in its place.
         }
         let (profile, profile_read) = match self.agents.profile(actor_id) {
             Some(profile) => (profile, true),
