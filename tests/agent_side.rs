@@ -1426,6 +1426,47 @@ async fn an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply(pa
     );
 }
 
+/// An agent whose HubSpot name is longer than Botpress takes in a user's name (200
+/// characters): their assignment reaches the bot and their replies the customer, from a
+/// Botpress user named with the name's first 200 characters, looked up once.
+async fn an_agent_named_past_botpress_limits_is_assigned_and_reaches_the_customer(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let actor_id = "A-1003";
+    let name = format!("Maria{}", " Magdalena".repeat(25));
+    stack
+        .hubspot
+        .add_agent(actor_id, &name, "maria.magdalena@example.com");
+
+    let assigned = stack
+        .hubspot
+        .assign(&handoff.thread_id, actor_id)
+        .await
+        .unwrap();
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    replies_acknowledged(&stack, &handoff.thread_id, actor_id, &["Hello", "I'm here"]).await;
+
+    let assignments = stack.botpress.events_of_type("hitlAssigned");
+    assert_eq!(assignments.len(), 1);
+    let agent = assignments[0]["payload"]["userId"].as_str().unwrap();
+    let shortened: String = name.chars().take(200).collect();
+    assert_eq!(
+        stack.botpress.user(agent).unwrap()["name"],
+        json!(shortened)
+    );
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "I'm here"]
+    );
+    for message in stack.botpress.messages_in(&handoff.conversation_id) {
+        assert_eq!(message["userId"], json!(agent), "one user for the agent");
+    }
+    assert_eq!(status_of_text(&stack, &handoff.thread_id, "Hello"), "SENT");
+    let recorder = stack.botpress.recorder();
+    assert_eq!(recorder.count("POST", "/v1/chat/users/get-or-create"), 1);
+    assert_eq!(recorder.count("PUT", &format!("/v1/chat/users/{agent}")), 0);
+}
+
 /// The agent says goodbye and closes the thread while that last reply's delivery still waits
 /// for HubSpot's retry (held here; an earlier reply in flight or a Botpress 5xx does it): the
 /// close relays it before the bot hears the handoff ended, and the retry then changes nothing.
@@ -1476,6 +1517,7 @@ on_both_paths!(
     a_name_botpress_refuses_is_not_sent_again_with_every_message,
     an_agent_without_a_profile_is_named_by_their_message_and_then_kept,
     an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply,
+    an_agent_named_past_botpress_limits_is_assigned_and_reaches_the_customer,
     attachments_follow_the_text_each_once_as_image_file_and_readable_lines,
     rich_text_reaches_the_bot_readable_with_its_links,
     two_new_agents_in_one_delivery_cost_one_batch_read,

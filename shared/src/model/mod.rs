@@ -2,6 +2,7 @@
 
 mod agent_message;
 mod botpress_context;
+pub mod botpress_user_limits;
 mod channel;
 pub mod channel_limits;
 mod customer;

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 use lru::LruCache;
 
 use super::{HelpDeskEvent, Relay, RelayError, ThreadChange};
+use crate::model::botpress_user_limits::{fitted_user_name, picture_url_fits};
 use crate::model::{AgentUser, BotpressContext};
 use crate::ports::{AgentProfile, FoundUser};
 
@@ -137,9 +138,12 @@ impl Relay {
         };
         let name = profile
             .as_ref()
-            .and_then(|profile| profile.name.clone())
-            .or_else(|| known_name.map(str::to_string));
-        let avatar = profile.and_then(|profile| profile.avatar_url);
+            .and_then(|profile| profile.name.as_deref())
+            .or(known_name)
+            .map(|name| fitted_user_name(name).to_string());
+        let avatar = profile
+            .and_then(|profile| profile.avatar_url)
+            .filter(|url| picture_url_fits(url));
         let tags = BTreeMap::from([(ACTOR_TAG.to_string(), actor_id.to_string())]);
         let user = self
             .botpress

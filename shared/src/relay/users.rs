@@ -3,6 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 
 use super::{Relay, RelayError};
+use crate::model::botpress_user_limits::{fitted_user_name, picture_url_fits};
 use crate::model::{BotpressContext, CUSTOMER_RETENTION, Customer, DeliveryIdentifier};
 use crate::redact::redacted;
 
@@ -21,11 +22,6 @@ pub struct CreateUserInput {
     pub email: Option<String>,
 }
 
-/// Botpress's limits on a user (`getOrCreateUser`: `name` 200 characters, `pictureUrl`
-/// 40,000), counted as JavaScript counts a string's length (UTF-16 code units).
-const MAX_NAME_UNITS: usize = 200;
-const MAX_PICTURE_URL_UNITS: usize = 40_000;
-
 impl CreateUserInput {
     /// The input cut to what Botpress takes, so no customer is kept from an agent by their
     /// profile: a name past the limit is shortened (the help desk still shows who it is), and
@@ -33,20 +29,16 @@ impl CreateUserInput {
     /// anything is created, so Botpress never refuses the user after the HubSpot contact exists.
     pub fn within_botpress_limits(mut self) -> Self {
         if let Some(name) = &mut self.name {
-            let mut units = 0;
-            let past_the_limit = name.char_indices().find(|(_, ch)| {
-                units += ch.len_utf16();
-                units > MAX_NAME_UNITS
-            });
-            if let Some((cut, _)) = past_the_limit {
-                name.truncate(cut);
+            let fitted = fitted_user_name(name).len();
+            if fitted < name.len() {
+                name.truncate(fitted);
                 tracing::info!("createUser: the name is longer than Botpress takes; shortened");
             }
         }
         if self
             .picture_url
-            .as_ref()
-            .is_some_and(|url| url.encode_utf16().count() > MAX_PICTURE_URL_UNITS)
+            .as_deref()
+            .is_some_and(|url| !picture_url_fits(url))
         {
             self.picture_url = None;
             tracing::info!("createUser: the picture URL is longer than Botpress takes; left out");
