@@ -111,14 +111,14 @@ impl Relay {
         if let Some(user_id) = self.agents.user(&bot.bot_id, actor_id) {
             return Ok(user_id);
         }
-        if let Some(agent) = self.store.agent_user(&bot.bot_id, actor_id).await? {
-            if agent.name.is_some() {
-                self.agents
-                    .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
-                return Ok(agent.botpress_user_id);
-            }
-            // Kept without a name by a version before agents were kept only once named: looked
-            // up as an agent not kept, so the name known now is given and kept in its place.
+        // An agent an older version kept without a name is looked up as one not kept, so the
+        // name known now is given and kept in its place.
+        if let Some(agent) = self.store.agent_user(&bot.bot_id, actor_id).await?
+            && agent.name.is_some()
+        {
+            self.agents
+                .remember_user(&bot.bot_id, actor_id, &agent.botpress_user_id);
+            return Ok(agent.botpress_user_id);
         }
         let (profile, profile_read) = match self.agents.profile(actor_id) {
             Some(profile) => (profile, true),
