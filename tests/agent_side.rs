@@ -8,7 +8,7 @@ use flow_support::{
     DEMO_AGENTS, Path, create_demo_customer, demo_customers_thread, eventually, on_both_paths,
     registered_stack, start_handoff, start_handoff_as, start_handoff_that_stays_opening, text,
 };
-use hitl_bridge::model::AgentUser;
+use hitl_bridge::model::{AgentUser, SessionStatus};
 use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
 use hitl_sandbox::hubspot::{AgentContent, HeldWebhook};
@@ -891,6 +891,50 @@ async fn a_thread_moved_to_the_trash_ends_the_handoff_once(path: Path) {
     );
 }
 
+/// The agent closes the thread and Botpress refuses `hitlStopped` for good (a 404: the bot's
+/// conversation is gone). The handoff still ends: the agent's later replies do not reach the
+/// customer, and the customer's next request for a person opens a new thread instead of
+/// being sent back to the closed one.
+async fn a_close_the_bot_refuses_to_hear_still_ends_the_handoff(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next("/v1/chat/events", 404, 1);
+
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    let store = stack.bridge.relay.store();
+    assert!(
+        store
+            .find_by_thread(&handoff.thread_id)
+            .await
+            .unwrap()
+            .is_none_or(|session| session.status == SessionStatus::Closed),
+        "the handoff is over"
+    );
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Still there?")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    assert!(texts(&stack, &handoff.conversation_id).is_empty());
+
+    let again = stack
+        .caller
+        .start_hitl(&handoff.user_id, Some("Still waiting"), None, json!([]))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let conversation_id = text(&again.body, "/output/conversationId");
+    assert_ne!(conversation_id, handoff.conversation_id, "a new handoff");
+    let session = store
+        .find_by_conversation(&conversation_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(session.thread_id, Some(handoff.thread_id), "a new thread");
+}
+
 /// HubSpot sends only the start of a long reply (`truncationStatus: TRUNCATED`): the customer
 /// gets every word, read from the message's original content, once.
 async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
@@ -1532,6 +1576,7 @@ on_both_paths!(
     one_broken_event_does_not_hold_back_the_rest_of_its_batch,
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
     a_thread_moved_to_the_trash_ends_the_handoff_once,
+    a_close_the_bot_refuses_to_hear_still_ends_the_handoff,
     a_reply_hubspot_truncated_reaches_the_customer_whole,
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,

@@ -244,14 +244,26 @@ impl Relay {
             ThreadChange::Status(status) if is_closing_status(&status) => {
                 self.relay_replies_before_close(&session, &thread_id, occurred_at_ms)
                     .await?;
-                self.tell_the_bot(
-                    &session,
-                    "hitlStopped",
-                    json!({ "conversationId": conversation_id }),
-                    listening_in,
-                )
-                .await?;
-                // Closed after Botpress has it, so a failure above is redone by the retry.
+                let told = self
+                    .tell_the_bot(
+                        &session,
+                        "hitlStopped",
+                        json!({ "conversationId": conversation_id }),
+                        listening_in,
+                    )
+                    .await;
+                match told {
+                    Ok(()) => {}
+                    // Closed after Botpress has it, so a failure that may pass is redone by
+                    // the retry.
+                    Err(error) if error.retryable() => return Err(error),
+                    // Refused for good (the bot's conversation deleted, say): the handoff still
+                    // ends, as the agent ended it. Left open, the customer's next request would
+                    // be sent back to this closed thread.
+                    Err(error) => {
+                        tracing::error!(%error, session = session.id, "Botpress refused hitlStopped; the handoff is closed without the bot hearing it");
+                    }
+                }
                 self.store.close(&session.id).await?;
                 tracing::info!(session = session.id, "handoff closed by the agent");
                 Ok(Outcome::Done)
