@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::rich_text::readable_text;
 use crate::model::{AgentMessage, Attachment, FileKind};
+use crate::redact::redact_text;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -43,13 +44,15 @@ struct Sender {
 }
 
 /// Reads an agent's message. `fallback_time` (an RFC 3339 time, such as the event's
-/// `eventTimestamp`) stands in for a missing `createdAt`. The error names what is missing.
+/// `eventTimestamp`) stands in for a missing `createdAt`. The error names what is missing; it
+/// is logged, and serde quotes the value it could not read (a string where a list belongs),
+/// so any email address or phone number in it is redacted.
 pub fn read_agent_message(
     message: Value,
     fallback_time: Option<&str>,
 ) -> Result<AgentMessage, String> {
-    let wire: WireMessage =
-        serde_json::from_value(message).map_err(|error| format!("not a message: {error}"))?;
+    let wire: WireMessage = serde_json::from_value(message)
+        .map_err(|error| format!("not a message: {}", redact_text(&error.to_string())))?;
     let field = |value: &Value, name: &str| {
         id_text(value).ok_or_else(|| format!("message.{name} is missing"))
     };
@@ -357,5 +360,18 @@ mod tests {
                 .unwrap_err()
                 .contains("agent")
         );
+    }
+
+    #[test]
+    fn a_value_the_message_cannot_be_read_from_is_not_quoted_with_its_address() {
+        let mut garbled = message(json!({ "text": "hi" }));
+        garbled["senders"] = json!("jane.doe@example.com, +1 415 555 2671");
+        let problem = read_agent_message(garbled, None).unwrap_err();
+        assert!(
+            problem.starts_with("not a message: invalid type"),
+            "{problem}"
+        );
+        assert!(!problem.contains("jane.doe@example.com"), "{problem}");
+        assert!(!problem.contains("555 2671"), "{problem}");
     }
 }
