@@ -351,6 +351,50 @@ async fn an_upload_refused_for_a_missing_scope_says_how_to_fix_it(path: Path) {
     assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
 }
 
+/// A bloc whose file HubSpot refuses to take (the `files` scope missing): the text before it
+/// is not published either, as the bot is told the message did not reach the help desk. A
+/// resend under a new message id then cannot show the agent that text twice.
+async fn a_bloc_whose_upload_is_refused_publishes_none_of_its_parts(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let before = stack
+        .hubspot
+        .thread(&handoff.thread_id)
+        .unwrap()
+        .messages
+        .len();
+    let image = stack.botpress.host_file("photo.png", "image/png", png());
+    stack.hubspot.faults().fail_next(
+        "/filemanager/",
+        Failure {
+            status: 403,
+            retry_after: None,
+        },
+        1,
+    );
+    let refused = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_upload_refused_00000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": [
+                { "type": "text", "payload": { "text": "Here is my receipt" } },
+                { "type": "image", "payload": { "imageUrl": image } },
+            ]}),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    assert!(refused.text.contains("--with-files"), "{}", refused.text);
+    let after = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(
+        after.messages.len(),
+        before,
+        "nothing of the bloc published"
+    );
+}
+
 /// A customer's image, slow to fetch, reaches the help desk after the text they sent next:
 /// each is published at the time the customer sent it (Botpress's `createdAt`), so the
 /// thread, in HubSpot's order, shows them as written. A Botpress clock ahead of ours never
@@ -479,5 +523,6 @@ on_both_paths!(
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_are_refused_and_nothing_is_published,
     a_bloc_is_relayed_part_by_part_in_order,
+    a_bloc_whose_upload_is_refused_publishes_none_of_its_parts,
     a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text,
 );

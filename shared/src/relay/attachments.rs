@@ -2,9 +2,10 @@
 //! (`image`, `file`, `audio`, `video`) fetched, uploaded to HubSpot's file manager and published
 //! as `FILE` attachments, a `bloc` as its parts in order.
 //!
-//! Every file of a message is fetched and checked before anything is published, so a refused
-//! part (bad URL, too large, forbidden type) publishes nothing and the bot is told why. Each
-//! part carries its own idempotency id, so a retry after a failure half-way republishes nothing.
+//! Every file of a message is fetched, checked and uploaded before anything is published, so a
+//! refused part (bad URL, too large, forbidden type, an upload HubSpot refuses) publishes
+//! nothing and the bot is told why. Each part carries its own idempotency id, so a retry after
+//! a failure half-way republishes nothing.
 
 use std::borrow::Cow;
 
@@ -100,15 +101,21 @@ impl Relay {
             for (index, part) in parts.iter().enumerate() {
                 ready.push(self.prepare(part, index, parts.len()).await?);
             }
-            for (index, part) in ready.into_iter().enumerate() {
-                let (text, attachments) = match part {
+            // Every file uploaded before any part is published: an upload HubSpot refuses
+            // (the `files` scope missing, say) then leaves nothing of the message in the
+            // thread, as the bot is told. Each file's bytes are dropped once uploaded.
+            let mut uploaded = Vec::with_capacity(ready.len());
+            for part in ready {
+                uploaded.push(match part {
                     Ready::Text(text) => (text, Vec::new()),
                     Ready::File { file, caption } => {
                         let file_id = self.hubspot.upload_file(&file).await?;
                         let usage = channel_limits::file_usage_type(&file.content_type);
                         (caption, vec![FileAttachment { file_id, usage }])
                     }
-                };
+                });
+            }
+            for (index, (text, attachments)) in uploaded.into_iter().enumerate() {
                 self.hubspot
                     .publish_incoming(&IncomingMessage {
                         channel_id: session.channel_id.clone(),
