@@ -1171,9 +1171,10 @@ async fn a_delivery_sent_again_while_its_first_attempt_runs_is_relayed_once(path
 async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
+    // Refused with the agent's name, then by the tag alone.
     stack
         .botpress
-        .fail_next("/v1/chat/users/get-or-create", 400, 1);
+        .fail_next("/v1/chat/users/get-or-create", 400, 2);
     let delivery = stack
         .hubspot
         .agent_reply(&handoff.thread_id, DEMO_AGENTS[1].0, "Hello")
@@ -1185,6 +1186,32 @@ async fn a_reply_whose_agent_the_bot_refuses_is_marked_failed(path: Path) {
         status_of_text(&stack, &handoff.thread_id, "Hello"),
         "FAILED"
     );
+}
+
+/// Botpress refuses the agent's user as the bridge first asks for it, with the agent's name
+/// and picture (a 400): the user is found by the tag alone, and the reply reaches the
+/// customer, marked SENT.
+async fn an_agent_whose_name_the_bot_refuses_still_reaches_the_customer(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack
+        .botpress
+        .fail_next("/v1/chat/users/get-or-create", 400, 1);
+    replies_acknowledged(&stack, &handoff.thread_id, DEMO_AGENTS[1].0, &["Hello"]).await;
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["Hello"]);
+    assert_eq!(status_of_text(&stack, &handoff.thread_id, "Hello"), "SENT");
+    let lookups = stack
+        .botpress
+        .recorder()
+        .matching("POST", "/v1/chat/users/get-or-create");
+    assert_eq!(lookups.len(), 2, "{lookups:?}");
+    assert_eq!(lookups[0].json()["name"], DEMO_AGENTS[1].1);
+    let by_tag = lookups[1].json();
+    assert!(
+        by_tag.get("name").is_none() && by_tag.get("pictureUrl").is_none(),
+        "{by_tag}"
+    );
+    assert_eq!(by_tag["tags"]["hubspotActorId"], DEMO_AGENTS[1].0);
 }
 
 /// HubSpot refuses for good to give the agent's profile (a scope the install lacks, say): the
@@ -1555,6 +1582,7 @@ on_both_paths!(
     a_close_right_after_a_reply_in_flight_waits_for_it,
     a_delivery_sent_again_while_its_first_attempt_runs_is_relayed_once,
     a_reply_whose_agent_the_bot_refuses_is_marked_failed,
+    an_agent_whose_name_the_bot_refuses_still_reaches_the_customer,
     a_reply_whose_agent_profile_cannot_be_read_still_reaches_the_customer,
     an_agent_first_seen_nameless_is_named_by_their_first_reply,
     an_agent_is_named_from_their_profile_once_it_can_be_read,

@@ -145,10 +145,23 @@ impl Relay {
             .and_then(|profile| profile.avatar_url)
             .filter(|url| picture_url_fits(url));
         let tags = BTreeMap::from([(ACTOR_TAG.to_string(), actor_id.to_string())]);
-        let user = self
+        let user = match self
             .botpress
-            .get_or_create_user(bot, tags, name.as_deref(), avatar.as_deref())
-            .await?;
+            .get_or_create_user(bot, tags.clone(), name.as_deref(), avatar.as_deref())
+            .await
+        {
+            Ok(user) => user,
+            // A name or picture Botpress will not take must not keep the agent from the
+            // customer: the user is found or made by the tag alone, and `name_the_agent`
+            // then offers the name on its own terms.
+            Err(error) if !error.retryable && (name.is_some() || avatar.is_some()) => {
+                tracing::warn!(%error, actor_id, "Botpress refused the agent's user with their name or picture; looking it up by the tag alone");
+                self.botpress
+                    .get_or_create_user(bot, tags, None, None)
+                    .await?
+            }
+            Err(error) => return Err(error.into()),
+        };
         let user_id = user.id.clone();
         let named = self
             .name_the_agent(bot, user, name.as_deref(), avatar.as_deref())
