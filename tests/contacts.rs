@@ -205,6 +205,30 @@ async fn a_profile_past_botpress_limits_still_hands_off(path: Path) {
     assert_eq!(started.status, 200, "{}", started.text);
 }
 
+/// An end user who gave no email or phone reaches `createUser` with the address the HITL
+/// plugin makes up for them (`<user id>@<bot id>.botpress.invalid`): refused with a message
+/// that says so and what to do, not one asking for a CRM contact at that address.
+async fn an_end_user_who_gave_no_address_is_told_so(path: Path) {
+    let stack = registered_stack(path).await;
+    let made_up = "user_01jxyzanonymous0000000001@bot-01abc.botpress.invalid";
+    let refused = stack
+        .caller
+        .create_user("Unknown User", Some(made_up))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("gave no email address or phone number"),
+        "{message}"
+    );
+    assert!(
+        message.contains("HUBSPOT_CREATE_MISSING_CONTACTS"),
+        "{message}"
+    );
+    assert!(!message.contains("create a contact with"), "{message}");
+    assert!(stack.hubspot.contacts_reached_at(made_up).is_empty());
+}
+
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
     let stack = creating_stack(path).await;
     let email = "stale.index@example.com";
@@ -285,6 +309,7 @@ on_both_paths!(
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,
     a_user_read_refused_for_the_bot_is_not_taken_for_an_unknown_user,
+    an_end_user_who_gave_no_address_is_told_so,
 );
 
 /// The bridge keeps a customer's record 30 days from its last handoff. A customer back after

@@ -55,6 +55,20 @@ impl DeliveryIdentifier {
         }
     }
 
+    /// Whether this is an address the HITL plugin made up for an end user who gave no email
+    /// or phone: `<user id>@<bot id>.botpress.invalid` in its current code (`.invalid` is
+    /// reserved, RFC 2606: nothing is ever delivered there), `<user id>@no-reply.<bot
+    /// id>.botpress.com` in the protocol's description. No HubSpot contact has one, unless a
+    /// deployment that creates missing contacts made it.
+    pub fn is_made_up_by_the_plugin(&self) -> bool {
+        let Self::Email(address) = self else {
+            return false;
+        };
+        let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
+        domain.ends_with(".botpress.invalid")
+            || (domain.starts_with("no-reply.") && domain.ends_with(".botpress.com"))
+    }
+
     /// The identifier a store kept as its HubSpot type and value; `None` for an unknown type.
     pub fn from_hubspot(hubspot_type: &str, value: String) -> Option<Self> {
         match hubspot_type {
@@ -158,6 +172,21 @@ mod tests {
             DeliveryIdentifier::parse("  ", None),
             Err(IdentifierError::Empty)
         );
+    }
+
+    #[test]
+    fn the_plugins_made_up_addresses_are_told_from_real_ones() {
+        let made_up = |raw: &str| {
+            DeliveryIdentifier::parse(raw, None)
+                .unwrap()
+                .is_made_up_by_the_plugin()
+        };
+        assert!(made_up("user_01JXYZ@bot-01abc.botpress.invalid"));
+        assert!(made_up("user_01JXYZ@no-reply.bot_01abc.botpress.com"));
+        assert!(!made_up("jane.doe@example.com"));
+        assert!(!made_up("support@botpress.com"));
+        assert!(!made_up("jane@no-reply.example.com"));
+        assert!(!made_up("+1 415 555 2671"));
     }
 
     #[test]
