@@ -1,6 +1,7 @@
 //! Files customers send (`image`, `file`, `audio`, `video`, `bloc`): fetched safely, uploaded
-//! to HubSpot's file manager, published as `FILE` attachments; every refusal a clear 4xx to the
-//! bot with nothing published.
+//! to HubSpot's file manager, published as `FILE` attachments; a file the channel cannot carry
+//! reaches the agent as a note saying why, and an upload HubSpot refuses for good is a clear
+//! 4xx to the bot with nothing published.
 
 use flow_support::{Path, on_both_paths, registered_stack, start_handoff};
 use hitl_sandbox::faults::Failure;
@@ -64,7 +65,13 @@ async fn an_image_is_relayed_as_a_file_attachment(path: Path) {
     assert_eq!(file_attachments(&stack, &handoff.thread_id).len(), 1);
 }
 
-async fn unsafe_or_unsuitable_files_are_refused_and_nothing_is_published(path: Path) {
+/// Files the bridge will not fetch (not https, a private or metadata address, directly or by
+/// a redirect) or the channel cannot carry (too large, an executable): none is fetched from
+/// where it must not be or attached, and each reaches the agent as a note in its place,
+/// saying what it was and why, so the customer's message is not lost without a trace (the
+/// HITL plugin tells the customer nothing of a refused message). Botpress's retry of one adds
+/// nothing.
+async fn unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let messages_before = stack
@@ -108,31 +115,60 @@ async fn unsafe_or_unsuitable_files_are_refused_and_nothing_is_published(path: P
         (to_metadata, "https"),
     ];
     for (index, (url, expected)) in cases.iter().enumerate() {
-        let sent = stack
-            .caller
-            .user_message_of_type(
-                &format!("msg_refused_{index:020}"),
-                &handoff.conversation_id,
-                &handoff.user_id,
-                "image",
-                json!({ "imageUrl": url }),
-            )
-            .await;
-        assert_eq!(sent.status, 400, "{url}: {}", sent.text);
-        let message = sent.body["message"].as_str().unwrap_or_default();
-        assert!(message.contains(expected), "{url}: {message}");
-        assert!(message.contains("cannot be sent"), "{url}: {message}");
+        for _ in 0..2 {
+            let sent = stack
+                .caller
+                .user_message_of_type(
+                    &format!("msg_refused_{index:020}"),
+                    &handoff.conversation_id,
+                    &handoff.user_id,
+                    "image",
+                    json!({ "imageUrl": url }),
+                )
+                .await;
+            assert_eq!(sent.status, 200, "{url}: {}", sent.text);
+        }
+        let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+        assert_eq!(thread.messages.len(), messages_before + index + 1, "{url}");
+        let note = &thread.messages.last().unwrap().text;
+        assert!(
+            note.starts_with("[The customer sent an image that could not be attached: "),
+            "{url}: {note}"
+        );
+        assert!(note.contains(expected), "{url}: {note}");
     }
-    assert_eq!(
-        stack
-            .hubspot
-            .thread(&handoff.thread_id)
-            .unwrap()
-            .messages
-            .len(),
-        messages_before,
-        "a refused file publishes nothing"
+    assert!(
+        file_attachments(&stack, &handoff.thread_id).is_empty(),
+        "nothing refused is attached"
     );
+}
+
+/// A Word document, served as `application/octet-stream` as object stores often serve it, is
+/// relayed as a file attachment under its title.
+async fn an_office_document_is_relayed_as_a_file(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let docx = stack.botpress.host_file(
+        "invoice.docx",
+        "application/octet-stream",
+        b"PK\x03\x04 word/document.xml".to_vec(),
+    );
+    let sent = stack
+        .caller
+        .user_message_of_type(
+            "msg_docx_000000000000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "file",
+            json!({ "fileUrl": docx, "title": "Invoice" }),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let attachments = file_attachments(&stack, &handoff.thread_id);
+    assert_eq!(attachments.len(), 1, "{attachments:?}");
+    assert_eq!(attachments[0]["fileUsageType"], "OTHER");
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.messages.last().unwrap().text, "Invoice");
 }
 
 async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
@@ -205,8 +241,9 @@ async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
         photo.integration_idempotency_id
     );
 
-    // A bloc with one refused part publishes none of its parts.
-    let refused = stack
+    // A bloc with a part the channel cannot carry: the text beside it is relayed, and the
+    // part reaches the agent as a note in its place.
+    let with_refused = stack
         .caller
         .user_message_of_type(
             "msg_bloc_0000000000000000000002",
@@ -215,14 +252,25 @@ async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
             "bloc",
             json!({ "items": [
                 { "type": "text", "payload": { "text": "and this" } },
-                { "type": "video", "payload": { "videoUrl": "http://example.com/v.mp4" } },
+                { "type": "video", "payload": { "videoUrl": "http://example.com/v.mp4", "title": "Unboxing" } },
             ]}),
         )
         .await;
-    assert_eq!(refused.status, 400, "{}", refused.text);
-    assert!(refused.body["message"].as_str().unwrap().contains("part 2"));
+    assert_eq!(with_refused.status, 200, "{}", with_refused.text);
     let after = stack.hubspot.thread(&handoff.thread_id).unwrap();
-    assert_eq!(after.messages.len(), thread.messages.len());
+    let added: Vec<&str> = after.messages[thread.messages.len()..]
+        .iter()
+        .map(|message| message.text.as_str())
+        .collect();
+    assert_eq!(added.len(), 2, "{added:?}");
+    assert_eq!(added[0], "and this");
+    assert!(
+        added[1].starts_with(
+            "[The customer sent a video (\u{201c}Unboxing\u{201d}) that could not be attached: "
+        ) && added[1].contains("https"),
+        "{}",
+        added[1]
+    );
 }
 
 /// A bloc's `location` and `markdown` items (allowed in a bloc) reach the agent written out,
@@ -521,7 +569,8 @@ on_both_paths!(
     an_upload_refused_for_a_missing_scope_says_how_to_fix_it,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     an_image_is_relayed_as_a_file_attachment,
-    unsafe_or_unsuitable_files_are_refused_and_nothing_is_published,
+    unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
+    an_office_document_is_relayed_as_a_file,
     a_bloc_is_relayed_part_by_part_in_order,
     a_bloc_whose_upload_is_refused_publishes_none_of_its_parts,
     a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text,

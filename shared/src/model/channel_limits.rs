@@ -19,13 +19,18 @@ pub const MAX_FILES_PER_BLOC: usize = 5;
 pub const MAX_TEXT_CHARS: usize = 4_000;
 
 /// The content types relayed: pictures, documents, sound and video people send to support.
-/// Anything else (executables, archives, HTML) is refused with a message naming the type.
+/// Office documents only in their macro-free formats (`.docx`, `.xlsx`, `.pptx`; not the
+/// legacy or macro-enabled ones). Anything else (executables, archives, HTML) reaches the
+/// agent as a note naming the type instead of the file.
 pub const ALLOWED_MIME_TYPES: &[&str] = &[
     "image/png",
     "image/jpeg",
     "image/gif",
     "image/webp",
     "application/pdf",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
     "text/plain",
     "text/csv",
     "audio/mpeg",
@@ -48,6 +53,18 @@ const TYPE_BY_EXTENSION: &[(&str, &str)] = &[
     ("gif", "image/gif"),
     ("webp", "image/webp"),
     ("pdf", "application/pdf"),
+    (
+        "docx",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+    (
+        "xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    (
+        "pptx",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    ),
     ("txt", "text/plain"),
     ("csv", "text/csv"),
     ("mp3", "audio/mpeg"),
@@ -201,6 +218,14 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(relayed_type("", "noextension"), "");
+        assert_eq!(
+            relayed_type("application/octet-stream", "invoice.docx"),
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+        );
+        assert!(!is_allowed_mime_type(
+            "application/vnd.ms-word.document.macroEnabled.12"
+        ));
+        assert!(!is_allowed_mime_type("application/msword"));
         for (_, mime) in TYPE_BY_EXTENSION {
             assert!(is_allowed_mime_type(mime), "{mime} is allowed");
         }

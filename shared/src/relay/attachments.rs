@@ -2,10 +2,11 @@
 //! (`image`, `file`, `audio`, `video`) fetched, uploaded to HubSpot's file manager and published
 //! as `FILE` attachments, a `bloc` as its parts in order.
 //!
-//! Every file of a message is fetched, checked and uploaded before anything is published, so a
-//! refused part (bad URL, too large, forbidden type, an upload HubSpot refuses) publishes
-//! nothing and the bot is told why. Each part carries its own idempotency id, so a retry after
-//! a failure half-way republishes nothing.
+//! Every file of a message is fetched, checked and uploaded before anything is published. A
+//! file the channel cannot carry (bad URL, too large, forbidden type) reaches the agent as a
+//! note saying what it was and why it is missing; an upload HubSpot refuses for good (a scope
+//! the install lacks) publishes nothing and the bot is told why. Each part carries its own
+//! idempotency id, so a retry after a failure half-way republishes nothing.
 
 use std::borrow::Cow;
 
@@ -183,44 +184,77 @@ impl Relay {
     }
 
     /// Fetches a file part (checking it against the channel's limits); text passes through.
+    /// A file the channel cannot carry (too large, a type it does not take, an address the
+    /// bridge will not reach) becomes a note in its place: the HITL plugin tells the customer
+    /// nothing of a refused message, so refusing it would lose the file and the text beside
+    /// it without a trace, where the note lets the agent ask for it another way. A file that
+    /// may be fetched later (its server down) is retried.
     async fn prepare(
         &self,
         part: &UserContent,
         index: usize,
         count: usize,
     ) -> Result<Ready, RelayError> {
-        match part {
-            UserContent::Text(text) => Ok(Ready::Text(text.clone())),
-            UserContent::File { kind, url, title } => {
-                let file = self.files.fetch(url).await.map_err(|error| {
-                    let which = if count > 1 {
-                        format!("part {} (`{}`)", index + 1, kind.name())
-                    } else {
-                        format!("the `{}` message", kind.name())
-                    };
-                    match error {
-                        FetchError::Refused(reason) => RelayError::InvalidInput(format!(
-                            "message_created: {which} cannot be sent to the help desk: {reason}"
-                        )),
-                        FetchError::Unavailable(reason) => RelayError::Upstream(UpstreamError {
-                            service: Service::Botpress,
-                            operation: "fetch file",
-                            status: None,
-                            retryable: true,
-                            message: format!("{which}: {reason}"),
-                        }),
-                    }
-                })?;
-                let caption = title
-                    .as_deref()
-                    .map(str::trim)
-                    .filter(|title| !title.is_empty())
-                    .unwrap_or_default()
-                    .to_string();
-                Ok(Ready::File { file, caption })
+        let (kind, url, title) = match part {
+            UserContent::Text(text) => return Ok(Ready::Text(text.clone())),
+            UserContent::File { kind, url, title } => (kind, url, title),
+        };
+        let title = title
+            .as_deref()
+            .map(str::trim)
+            .filter(|title| !title.is_empty());
+        let file = match self.files.fetch(url).await {
+            Ok(file) => file,
+            Err(FetchError::Refused(reason)) => {
+                tracing::warn!(
+                    kind = kind.name(),
+                    part = index + 1,
+                    reason = %crate::redact::redact_text(&reason),
+                    "a customer's file cannot be attached; the agent gets a note in its place"
+                );
+                return Ok(Ready::Text(refused_file_note(*kind, title, &reason)));
             }
-        }
+            Err(FetchError::Unavailable(reason)) => {
+                let which = if count > 1 {
+                    format!("part {} (`{}`)", index + 1, kind.name())
+                } else {
+                    format!("the `{}` message", kind.name())
+                };
+                return Err(RelayError::Upstream(UpstreamError {
+                    service: Service::Botpress,
+                    operation: "fetch file",
+                    status: None,
+                    retryable: true,
+                    message: format!("{which}: {reason}"),
+                }));
+            }
+        };
+        let caption = title.unwrap_or_default().to_string();
+        Ok(Ready::File { file, caption })
     }
+}
+
+/// Longest file title a note quotes: a note is one readable line, not a second message.
+const NOTE_TITLE_CHARS: usize = 200;
+
+/// What the agent reads in place of a file the channel cannot carry: what it was, its title,
+/// and why (not its URL, which may carry what made it refused, such as credentials).
+fn refused_file_note(kind: UserFileKind, title: Option<&str>, reason: &str) -> String {
+    let what = match kind {
+        UserFileKind::Image => "an image",
+        UserFileKind::File => "a file",
+        UserFileKind::Audio => "an audio clip",
+        UserFileKind::Video => "a video",
+    };
+    let named = title.map_or_else(String::new, |title| {
+        format!(
+            " (\u{201c}{}\u{201d})",
+            title.chars().take(NOTE_TITLE_CHARS).collect::<String>()
+        )
+    });
+    format!(
+        "[The customer sent {what}{named} that could not be attached: {reason}. Ask them to send it another way.]"
+    )
 }
 
 /// A text longer than HubSpot shows whole ([`channel_limits::MAX_TEXT_CHARS`]) as several
@@ -292,6 +326,23 @@ fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refused_file_note_says_what_it_was_and_why_in_one_bounded_line() {
+        let note = refused_file_note(UserFileKind::File, Some("Receipt"), "it is too large");
+        assert_eq!(
+            note,
+            "[The customer sent a file (\u{201c}Receipt\u{201d}) that could not be attached: it is too large. Ask them to send it another way.]"
+        );
+        let untitled = refused_file_note(UserFileKind::Image, None, "why");
+        assert!(untitled.starts_with("[The customer sent an image that could not"));
+        let long = refused_file_note(UserFileKind::Video, Some(&"t".repeat(5_000)), "why");
+        assert!(
+            long.chars().count() < NOTE_TITLE_CHARS + 200,
+            "{}",
+            long.len()
+        );
+    }
 
     #[test]
     fn a_bloc_gets_one_idempotency_id_per_part() {
