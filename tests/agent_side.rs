@@ -935,6 +935,33 @@ async fn a_close_the_bot_refuses_to_hear_still_ends_the_handoff(path: Path) {
     assert_ne!(session.thread_id, Some(handoff.thread_id), "a new thread");
 }
 
+/// Botpress refuses `hitlStopped` for another reason than a conversation gone (a 403: the
+/// integration's token rejected): the bot still holds the handoff open, so the bridge does
+/// too, and the customer's messages still reach the thread.
+async fn a_close_the_bot_refuses_for_another_reason_leaves_the_handoff_open(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next("/v1/chat/events", 403, 1);
+
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    let session = stack
+        .bridge
+        .relay
+        .store()
+        .find_by_thread(&handoff.thread_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_ne!(session.status, SessionStatus::Closed);
+    let (_, sent) = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+}
+
 /// HubSpot sends only the start of a long reply (`truncationStatus: TRUNCATED`): the customer
 /// gets every word, read from the message's original content, once.
 async fn a_reply_hubspot_truncated_reaches_the_customer_whole(path: Path) {
@@ -1605,6 +1632,7 @@ on_both_paths!(
     a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer,
     a_thread_moved_to_the_trash_ends_the_handoff_once,
     a_close_the_bot_refuses_to_hear_still_ends_the_handoff,
+    a_close_the_bot_refuses_for_another_reason_leaves_the_handoff_open,
     a_reply_hubspot_truncated_reaches_the_customer_whole,
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,

@@ -254,15 +254,16 @@ impl Relay {
                     .await;
                 match told {
                     Ok(()) => {}
-                    // Closed after Botpress has it, so a failure that may pass is redone by
-                    // the retry.
-                    Err(error) if error.retryable() => return Err(error),
-                    // Refused for good (the bot's conversation deleted, say): the handoff still
-                    // ends, as the agent ended it. Left open, the customer's next request would
-                    // be sent back to this closed thread.
-                    Err(error) => {
-                        tracing::error!(%error, session = session.id, "Botpress refused hitlStopped; the handoff is closed without the bot hearing it");
+                    // The bot's conversation is gone (deleted): the handoff still ends, as the
+                    // agent ended it. Left open, the customer's next request would be sent back
+                    // to this closed thread.
+                    Err(RelayError::Upstream(error)) if error.status == Some(404) => {
+                        tracing::error!(%error, session = session.id, "the bot's conversation is gone; the handoff is closed without the bot hearing it");
                     }
+                    // Closed after Botpress has it, so a failure that may pass is redone by
+                    // the retry; any other refusal (a rejected token, say) leaves the handoff
+                    // open, as the bot's side of it still is.
+                    Err(error) => return Err(error),
                 }
                 self.store.close(&session.id).await?;
                 tracing::info!(session = session.id, "handoff closed by the agent");
