@@ -1,7 +1,7 @@
 //! Files customers send (`image`, `file`, `audio`, `video`, `bloc`): fetched safely, uploaded
-//! to HubSpot's file manager, published as `FILE` attachments; a file the channel cannot carry
-//! reaches the agent as a note saying why, and an upload HubSpot refuses for good is a clear
-//! 4xx to the bot with nothing published.
+//! to HubSpot's file manager, published as `FILE` attachments; a file the channel cannot carry,
+//! or whose upload HubSpot refuses for good, reaches the agent as a note saying why, with the
+//! rest of the message.
 
 use flow_support::{Path, on_both_paths, registered_stack, start_handoff};
 use hitl_sandbox::faults::Failure;
@@ -110,6 +110,10 @@ async fn unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place(pat
             format!("https://localhost:{port}/media/parcel.png"),
             "localhost",
         ),
+        (
+            "https://agent:hunter2@files.example.com/a.png?token=s3cr3t".to_string(),
+            "credentials",
+        ),
         (too_big, "larger than"),
         (executable, "application/x-msdownload"),
         (to_metadata, "https"),
@@ -136,6 +140,10 @@ async fn unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place(pat
             "{url}: {note}"
         );
         assert!(note.contains(expected), "{url}: {note}");
+        assert!(
+            !note.contains("hunter2") && !note.contains("s3cr3t"),
+            "{note}"
+        );
     }
     assert!(
         file_attachments(&stack, &handoff.thread_id).is_empty(),
@@ -363,46 +371,12 @@ async fn a_failed_upload_is_retryable_and_the_retry_publishes_once(path: Path) {
     assert_eq!(attachments[0]["fileUsageType"], "AUDIO");
 }
 
-/// Without the `files` scope HubSpot refuses the upload with a 403: the bot is told, with the
-/// fix, and nothing is published.
-async fn an_upload_refused_for_a_missing_scope_says_how_to_fix_it(path: Path) {
-    let stack = registered_stack(path).await;
-    let handoff = start_handoff(&stack).await;
-    let url = stack
-        .botpress
-        .host_file("photo.png", "image/png", vec![1u8; 2048]);
-    stack.hubspot.faults().fail_next(
-        "/filemanager/",
-        Failure {
-            status: 403,
-            retry_after: None,
-        },
-        1,
-    );
-    let refused = stack
-        .caller
-        .user_message_of_type(
-            "msg_image_missing_scope_0000001",
-            &handoff.conversation_id,
-            &handoff.user_id,
-            "image",
-            json!({ "imageUrl": url }),
-        )
-        .await;
-    assert!(
-        refused.status == 400 && refused.body["type"] == "RuntimeError",
-        "not a retry-later answer: {} {}",
-        refused.status,
-        refused.text
-    );
-    assert!(refused.text.contains("--with-files"), "{}", refused.text);
-    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
-}
-
-/// A bloc whose file HubSpot refuses to take (the `files` scope missing): the text before it
-/// is not published either, as the bot is told the message did not reach the help desk. A
-/// resend under a new message id then cannot show the agent that text twice.
-async fn a_bloc_whose_upload_is_refused_publishes_none_of_its_parts(path: Path) {
+/// Without the `files` scope HubSpot refuses a customer's upload with a 403, for good: the
+/// text beside the file still reaches the agent, with a note in the file's place (the fix is
+/// the operator's, in the log), and Botpress's retry of the message adds nothing.
+async fn an_upload_refused_for_good_leaves_the_agent_a_note_with_the_rest_of_the_message(
+    path: Path,
+) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let before = stack
@@ -420,27 +394,35 @@ async fn a_bloc_whose_upload_is_refused_publishes_none_of_its_parts(path: Path) 
         },
         1,
     );
-    let refused = stack
-        .caller
-        .user_message_of_type(
-            "msg_bloc_upload_refused_00000001",
-            &handoff.conversation_id,
-            &handoff.user_id,
-            "bloc",
-            json!({ "items": [
-                { "type": "text", "payload": { "text": "Here is my receipt" } },
-                { "type": "image", "payload": { "imageUrl": image } },
-            ]}),
-        )
-        .await;
-    assert_eq!(refused.status, 400, "{}", refused.text);
-    assert!(refused.text.contains("--with-files"), "{}", refused.text);
-    let after = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    for _ in 0..2 {
+        let sent = stack
+            .caller
+            .user_message_of_type(
+                "msg_bloc_upload_refused_00000001",
+                &handoff.conversation_id,
+                &handoff.user_id,
+                "bloc",
+                json!({ "items": [
+                    { "type": "text", "payload": { "text": "Here is my receipt" } },
+                    { "type": "image", "payload": { "imageUrl": image } },
+                ]}),
+            )
+            .await;
+        assert_eq!(sent.status, 200, "{}", sent.text);
+    }
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let added: Vec<&str> = thread.messages[before..]
+        .iter()
+        .map(|message| message.text.as_str())
+        .collect();
     assert_eq!(
-        after.messages.len(),
-        before,
-        "nothing of the bloc published"
+        added,
+        [
+            "Here is my receipt",
+            "[The customer sent an image that could not be attached: the help desk did not take the file. Ask them to send it another way.]"
+        ]
     );
+    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
 }
 
 /// A customer's image, slow to fetch, reaches the help desk after the text they sent next:
@@ -566,12 +548,11 @@ async fn a_file_published_after_the_next_text_keeps_its_place_in_the_thread(path
 
 on_both_paths!(
     a_file_published_after_the_next_text_keeps_its_place_in_the_thread,
-    an_upload_refused_for_a_missing_scope_says_how_to_fix_it,
+    an_upload_refused_for_good_leaves_the_agent_a_note_with_the_rest_of_the_message,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
     an_office_document_is_relayed_as_a_file,
     a_bloc_is_relayed_part_by_part_in_order,
-    a_bloc_whose_upload_is_refused_publishes_none_of_its_parts,
     a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text,
 );

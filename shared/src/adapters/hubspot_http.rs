@@ -847,7 +847,7 @@ impl HubSpotGateway for HubSpotClient {
 }
 
 /// A 403 from the File Manager almost always means the install lacks the `files` scope, which
-/// only customers' attachments need: say how to fix it, since the bot passes the message on.
+/// only customers' attachments need: say how to fix it, in the error the operator reads.
 fn with_files_scope_hint(mut error: UpstreamError) -> UpstreamError {
     if error.status == Some(403) {
         error.message = format!(

@@ -3,10 +3,11 @@
 //! as `FILE` attachments, a `bloc` as its parts in order.
 //!
 //! Every file of a message is fetched, checked and uploaded before anything is published. A
-//! file the channel cannot carry (bad URL, too large, forbidden type) reaches the agent as a
-//! note saying what it was and why it is missing; an upload HubSpot refuses for good (a scope
-//! the install lacks) publishes nothing and the bot is told why. Each part carries its own
-//! idempotency id, so a retry after a failure half-way republishes nothing.
+//! file the channel cannot carry (bad URL, too large, forbidden type) or HubSpot refuses for
+//! good (a scope the install lacks) reaches the agent as a note saying what it was and why it
+//! is missing, with the rest of the message: the HITL plugin tells the customer nothing of a
+//! refused message. Each part carries its own idempotency id, so a retry after a failure
+//! half-way republishes nothing.
 
 use std::borrow::Cow;
 
@@ -71,7 +72,11 @@ impl FileSource for NoFileSource {
 /// A part ready to publish: text, or a fetched file with its caption.
 enum Ready {
     Text(String),
-    File { file: FetchedFile, caption: String },
+    File {
+        file: FetchedFile,
+        kind: UserFileKind,
+        title: Option<String>,
+    },
 }
 
 impl Relay {
@@ -102,17 +107,34 @@ impl Relay {
             for (index, part) in parts.iter().enumerate() {
                 ready.push(self.prepare(part, index, parts.len()).await?);
             }
-            // Every file uploaded before any part is published: an upload HubSpot refuses
-            // (the `files` scope missing, say) then leaves nothing of the message in the
-            // thread, as the bot is told. Each file's bytes are dropped once uploaded.
+            // Every file uploaded before any part is published, so an upload that fails and
+            // may pass (a 5xx past the retries) leaves nothing of the message in the thread
+            // until Botpress retries it whole. Each file's bytes are dropped once uploaded.
             let mut uploaded = Vec::with_capacity(ready.len());
             for part in ready {
                 uploaded.push(match part {
                     Ready::Text(text) => (text, Vec::new()),
-                    Ready::File { file, caption } => {
-                        let file_id = self.hubspot.upload_file(&file).await?;
-                        let usage = channel_limits::file_usage_type(&file.content_type);
-                        (caption, vec![FileAttachment { file_id, usage }])
+                    Ready::File { file, kind, title } => {
+                        match self.hubspot.upload_file(&file).await {
+                            Ok(file_id) => {
+                                let usage = channel_limits::file_usage_type(&file.content_type);
+                                let caption = title.unwrap_or_default();
+                                (caption, vec![FileAttachment { file_id, usage }])
+                            }
+                            Err(error) if error.retryable => return Err(error.into()),
+                            // Refused for good (the `files` scope missing, say): the operator
+                            // reads the fix in the log, and the agent a note in the file's
+                            // place, with the rest of the message.
+                            Err(error) => {
+                                tracing::error!(%error, "HubSpot refused a customer's file for good; the agent gets a note in its place");
+                                let note = refused_file_note(
+                                    kind,
+                                    title.as_deref(),
+                                    "the help desk did not take the file",
+                                );
+                                (note, Vec::new())
+                            }
+                        }
                     }
                 });
             }
@@ -229,13 +251,18 @@ impl Relay {
                 }));
             }
         };
-        let caption = title.unwrap_or_default().to_string();
-        Ok(Ready::File { file, caption })
+        Ok(Ready::File {
+            file,
+            kind: *kind,
+            title: title.map(str::to_string),
+        })
     }
 }
 
-/// Longest file title a note quotes: a note is one readable line, not a second message.
+/// Longest file title and reason a note quotes: a note is one readable line, not a second
+/// message, and is published as one part, never split.
 const NOTE_TITLE_CHARS: usize = 200;
+const NOTE_REASON_CHARS: usize = 300;
 
 /// What the agent reads in place of a file the channel cannot carry: what it was, its title,
 /// and why (not its URL, which may carry what made it refused, such as credentials).
@@ -252,6 +279,7 @@ fn refused_file_note(kind: UserFileKind, title: Option<&str>, reason: &str) -> S
             title.chars().take(NOTE_TITLE_CHARS).collect::<String>()
         )
     });
+    let reason: String = reason.chars().take(NOTE_REASON_CHARS).collect();
     format!(
         "[The customer sent {what}{named} that could not be attached: {reason}. Ask them to send it another way.]"
     )
@@ -336,9 +364,13 @@ mod tests {
         );
         let untitled = refused_file_note(UserFileKind::Image, None, "why");
         assert!(untitled.starts_with("[The customer sent an image that could not"));
-        let long = refused_file_note(UserFileKind::Video, Some(&"t".repeat(5_000)), "why");
+        let long = refused_file_note(
+            UserFileKind::Video,
+            Some(&"t".repeat(5_000)),
+            &"r".repeat(5_000),
+        );
         assert!(
-            long.chars().count() < NOTE_TITLE_CHARS + 200,
+            long.chars().count() < NOTE_TITLE_CHARS + NOTE_REASON_CHARS + 200,
             "{}",
             long.len()
         );
