@@ -207,26 +207,27 @@ async fn a_profile_past_botpress_limits_still_hands_off(path: Path) {
 
 /// An end user who gave no email or phone reaches `createUser` with the address the HITL
 /// plugin makes up for them (`<user id>@<bot id>.botpress.invalid`): refused with a message
-/// that says so and what to do, not one asking for a CRM contact at that address.
+/// that says so and what to do, not one asking for a CRM contact at that address, before any
+/// HubSpot call, also where missing contacts are created.
 async fn an_end_user_who_gave_no_address_is_told_so(path: Path) {
-    let stack = registered_stack(path).await;
-    let made_up = "user_01jxyzanonymous0000000001@bot-01abc.botpress.invalid";
-    let refused = stack
-        .caller
-        .create_user("Unknown User", Some(made_up))
-        .await;
-    assert_eq!(refused.status, 400, "{}", refused.text);
-    let message = refused.body["message"].as_str().unwrap();
-    assert!(
-        message.contains("gave no email address or phone number"),
-        "{message}"
-    );
-    assert!(
-        message.contains("HUBSPOT_CREATE_MISSING_CONTACTS"),
-        "{message}"
-    );
-    assert!(!message.contains("create a contact with"), "{message}");
-    assert!(stack.hubspot.contacts_reached_at(made_up).is_empty());
+    for stack in [registered_stack(path).await, creating_stack(path).await] {
+        let made_up = "user_01jxyzanonymous0000000001@bot-01abc.botpress.invalid";
+        let refused = stack
+            .caller
+            .create_user("Unknown User", Some(made_up))
+            .await;
+        assert_eq!(refused.status, 400, "{}", refused.text);
+        let message = refused.body["message"].as_str().unwrap();
+        assert!(
+            message.contains("gave no email address or phone number"),
+            "{message}"
+        );
+        assert!(!message.contains("create a contact with"), "{message}");
+        let recorder = stack.hubspot.recorder();
+        let contact_calls =
+            recorder.matching("POST", "/crm/").len() + recorder.matching("GET", "/crm/").len();
+        assert_eq!(contact_calls, 0, "no HubSpot contact call");
+    }
 }
 
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {

@@ -58,8 +58,8 @@ impl DeliveryIdentifier {
     /// Whether this is an address the HITL plugin made up for an end user who gave no email
     /// or phone: `<user id>@<bot id>.botpress.invalid` in its current code (`.invalid` is
     /// reserved, RFC 2606: nothing is ever delivered there), `<user id>@no-reply.<bot
-    /// id>.botpress.com` in the protocol's description. No HubSpot contact has one, unless a
-    /// deployment that creates missing contacts made it.
+    /// id>.botpress.com` in the protocol's description. Such an address reaches no one, so it
+    /// is no way for the help desk to know the customer.
     pub fn is_made_up_by_the_plugin(&self) -> bool {
         let Self::Email(address) = self else {
             return false;

@@ -76,6 +76,14 @@ impl Relay {
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
+        if identifier.is_made_up_by_the_plugin() {
+            // Before any HubSpot call: no contact has such an address, and HubSpot refuses to
+            // make one at a reserved `.invalid` domain.
+            return Err(RelayError::InvalidInput(format!(
+                "createUser: the end user gave no email address or phone number ({value} is the placeholder the HITL plugin makes up); the help desk addresses a customer by one, so ask the user for it before handing off (the HITL plugin takes it from the Start HITL card's email or the user's `email` tag)",
+                value = identifier.value()
+            )));
+        }
         let contact_id = match self.hubspot.find_contact(&identifier).await? {
             Some(contact_id) => contact_id,
             None if self.settings.create_missing_contacts => {
@@ -203,15 +211,8 @@ impl Relay {
     }
 }
 
-/// The message a bot developer needs: which contact to create, and where; or, for an address
-/// the HITL plugin made up, that the end user must give a real one first.
+/// The message a bot developer needs: which contact to create, and where.
 fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
-    if identifier.is_made_up_by_the_plugin() {
-        return RelayError::InvalidInput(format!(
-            "createUser: the end user gave no email address or phone number ({value} is the placeholder the HITL plugin makes up); the help desk addresses a customer by one, so ask the user for one before handing off (the HITL plugin takes it from the Start HITL card's email or the user's `email` tag), or set HUBSPOT_CREATE_MISSING_CONTACTS=true to hand off under a contact made for the placeholder",
-            value = identifier.value()
-        ));
-    }
     let (what, property) = match identifier {
         DeliveryIdentifier::Email(_) => ("email address", "Email"),
         DeliveryIdentifier::Phone(_) => ("phone number", "Phone number"),
