@@ -1435,6 +1435,36 @@ async fn a_name_botpress_refuses_is_not_sent_again_with_every_message(path: Path
     assert_eq!(stack.botpress.user(&agent).unwrap().get("name"), None);
 }
 
+/// The nameless start, then HubSpot gives the profile, and Botpress refuses the update that
+/// carries the agent's name and avatar together (a 400, say for the picture): the name is
+/// given alone, so the agent is named, and kept.
+async fn a_refused_picture_does_not_keep_the_agent_nameless(path: Path) {
+    let (actor_id, name, _) = DEMO_AGENTS[0];
+    let (stack, handoff, agent) = a_nameless_agent_assigned(path, actor_id).await;
+    stack.hubspot.faults().clear();
+    let agent_path = format!("/v1/chat/users/{agent}");
+    stack.botpress.fail_next(&agent_path, 400, 1);
+
+    replies_acknowledged(
+        &stack,
+        &handoff.thread_id,
+        actor_id,
+        &["Hello", "Still here"],
+    )
+    .await;
+    let user = stack.botpress.user(&agent).unwrap();
+    assert_eq!(user["name"], name);
+    assert!(user.get("pictureUrl").is_none_or(Value::is_null), "{user}");
+    let updates = stack.botpress.recorder().matching("PUT", &agent_path);
+    assert_eq!(updates.len(), 2, "both, then the name alone; then kept");
+    assert!(updates[0].json()["pictureUrl"].is_string());
+    assert_eq!(updates[1].json(), json!({ "name": name }));
+    assert_eq!(
+        texts(&stack, &handoff.conversation_id),
+        ["Hello", "Still here"]
+    );
+}
+
 /// An agent HubSpot's actors API does not know (a readable answer, with no profile) is
 /// assigned: the Botpress user has no name, and the agent is not kept so. Their reply, whose
 /// message names them, names the user; from then on the agent is kept and not looked up.
@@ -1614,6 +1644,7 @@ on_both_paths!(
     an_agent_first_seen_nameless_is_named_by_their_first_reply,
     an_agent_is_named_from_their_profile_once_it_can_be_read,
     a_name_botpress_refuses_is_not_sent_again_with_every_message,
+    a_refused_picture_does_not_keep_the_agent_nameless,
     an_agent_without_a_profile_is_named_by_their_message_and_then_kept,
     an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply,
     an_agent_named_past_botpress_limits_is_assigned_and_reaches_the_customer,

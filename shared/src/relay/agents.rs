@@ -153,7 +153,8 @@ impl Relay {
             Ok(user) => user,
             // A name or picture Botpress will not take must not keep the agent from the
             // customer: the user is found or made by the tag alone, and `name_the_agent`
-            // then offers the name on its own terms.
+            // then gives the name and picture with `updateUser` (the name alone, should
+            // Botpress refuse both).
             Err(error) if !error.retryable && (name.is_some() || avatar.is_some()) => {
                 tracing::warn!(%error, actor_id, "Botpress refused the agent's user with their name or picture; looking it up by the tag alone");
                 self.botpress
@@ -188,7 +189,8 @@ impl Relay {
     /// `getOrCreateUser` answered it with another name or picture: a user it found may keep
     /// what it had (an agent first seen in an assignment, before any message or readable
     /// profile named them, was created nameless). The same name and picture are not sent to
-    /// a user again by this process, whatever Botpress then keeps. Says whether the agent
+    /// a user again by this process, whatever Botpress then keeps; where Botpress refuses the
+    /// two together, the name is given alone. Says whether the agent
     /// may be kept as they are: a failure that may pass is logged and leaves the agent
     /// unkept, so the next event tries again; a refusal is logged and kept, as trying again
     /// would not change it.
@@ -223,6 +225,19 @@ impl Relay {
                 false
             }
             Err(error) => {
+                if rename.is_some() && repicture.is_some() {
+                    // The picture may be what Botpress refused: the name alone still names
+                    // the agent.
+                    tracing::warn!(%error, user_id = user.id, "Botpress refused the agent's name and picture; giving the name alone");
+                    match self.botpress.update_user(bot, &user.id, rename, None).await {
+                        Ok(()) => {
+                            self.agents.remember_name_given(&user.id, given);
+                            return true;
+                        }
+                        Err(error) if error.retryable => return false,
+                        Err(_) => {}
+                    }
+                }
                 tracing::error!(%error, user_id = user.id, "Botpress refused the agent's name or picture; the agent goes on without them");
                 self.agents.remember_name_given(&user.id, given);
                 true
