@@ -1327,6 +1327,14 @@ async fn replies_acknowledged(
     }
 }
 
+/// The bot conversation holds exactly `expected`, in order, each from the agent's user.
+fn the_bot_heard_from(stack: &SandboxStack, conversation_id: &str, agent: &str, expected: &[&str]) {
+    assert_eq!(texts(stack, conversation_id), expected);
+    for message in stack.botpress.messages_in(conversation_id) {
+        assert_eq!(message["userId"], json!(agent), "one user for the agent");
+    }
+}
+
 /// An agent first seen in an assignment while HubSpot refuses their profile gets a nameless
 /// Botpress user. Botpress may keep a user `getOrCreateUser` finds as it was (its document
 /// says the user is "retrieved"), so the first reply, whose message names the agent, names
@@ -1343,13 +1351,12 @@ async fn an_agent_first_seen_nameless_is_named_by_their_first_reply(path: Path) 
     )
     .await;
     stack.hubspot.faults().clear();
-    assert_eq!(
-        texts(&stack, &handoff.conversation_id),
-        ["Hello", "How can I help?"]
+    the_bot_heard_from(
+        &stack,
+        &handoff.conversation_id,
+        &agent,
+        &["Hello", "How can I help?"],
     );
-    for message in stack.botpress.messages_in(&handoff.conversation_id) {
-        assert_eq!(message["userId"], json!(agent), "one user for the agent");
-    }
     assert_eq!(stack.botpress.user(&agent).unwrap()["name"], name);
     let updates = stack
         .botpress
@@ -1545,12 +1552,11 @@ async fn an_agent_an_older_version_kept_nameless_is_named_by_their_next_reply(pa
         1,
         "looked up for the first reply, then kept"
     );
-    for message in stack.botpress.messages_in(&handoff.conversation_id) {
-        assert_eq!(message["userId"], json!(agent), "one user for the agent");
-    }
-    assert_eq!(
-        texts(&stack, &handoff.conversation_id),
-        ["Hello", "How can I help?"]
+    the_bot_heard_from(
+        &stack,
+        &handoff.conversation_id,
+        &agent,
+        &["Hello", "How can I help?"],
     );
 }
 
@@ -1582,13 +1588,12 @@ async fn an_agent_named_past_botpress_limits_is_assigned_and_reaches_the_custome
         stack.botpress.user(agent).unwrap()["name"],
         json!(shortened)
     );
-    assert_eq!(
-        texts(&stack, &handoff.conversation_id),
-        ["Hello", "I'm here"]
+    the_bot_heard_from(
+        &stack,
+        &handoff.conversation_id,
+        agent,
+        &["Hello", "I'm here"],
     );
-    for message in stack.botpress.messages_in(&handoff.conversation_id) {
-        assert_eq!(message["userId"], json!(agent), "one user for the agent");
-    }
     assert_eq!(status_of_text(&stack, &handoff.thread_id, "Hello"), "SENT");
     let recorder = stack.botpress.recorder();
     assert_eq!(recorder.count("POST", "/v1/chat/users/get-or-create"), 1);
