@@ -891,18 +891,27 @@ async fn a_thread_moved_to_the_trash_ends_the_handoff_once(path: Path) {
     );
 }
 
+/// A handoff whose thread the agent closes while Botpress answers `hitlStopped` with
+/// `status`, once: HubSpot's delivery is acknowledged and the bot has heard nothing.
+async fn closed_while_botpress_refuses_hitl_stopped(
+    path: Path,
+    status: u16,
+) -> (SandboxStack, flow_support::Handoff) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stack.botpress.fail_next("/v1/chat/events", status, 1);
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    (stack, handoff)
+}
+
 /// The agent closes the thread and Botpress refuses `hitlStopped` for good (a 404: the bot's
 /// conversation is gone). The handoff still ends: the agent's later replies do not reach the
 /// customer, and the customer's next request for a person opens a new thread instead of
 /// being sent back to the closed one.
 async fn a_close_the_bot_refuses_to_hear_still_ends_the_handoff(path: Path) {
-    let stack = registered_stack(path).await;
-    let handoff = start_handoff(&stack).await;
-    stack.botpress.fail_next("/v1/chat/events", 404, 1);
-
-    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
-    assert_eq!(closed.status, 200, "{}", closed.response_body);
-    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    let (stack, handoff) = closed_while_botpress_refuses_hitl_stopped(path, 404).await;
     let store = stack.bridge.relay.store();
     assert!(
         store
@@ -939,13 +948,7 @@ async fn a_close_the_bot_refuses_to_hear_still_ends_the_handoff(path: Path) {
 /// integration's token rejected): the bot still holds the handoff open, so the bridge does
 /// too, and the customer's messages still reach the thread.
 async fn a_close_the_bot_refuses_for_another_reason_leaves_the_handoff_open(path: Path) {
-    let stack = registered_stack(path).await;
-    let handoff = start_handoff(&stack).await;
-    stack.botpress.fail_next("/v1/chat/events", 403, 1);
-
-    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
-    assert_eq!(closed.status, 200, "{}", closed.response_body);
-    assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
+    let (stack, handoff) = closed_while_botpress_refuses_hitl_stopped(path, 403).await;
     let session = stack
         .bridge
         .relay
