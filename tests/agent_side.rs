@@ -963,6 +963,8 @@ async fn a_close_the_bot_refuses_for_another_reason_leaves_the_handoff_open(path
         .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
         .await;
     assert_eq!(sent.status, 200, "{}", sent.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.messages.last().unwrap().text, "Hello?");
 }
 
 /// HubSpot sends only the start of a long reply (`truncationStatus: TRUNCATED`): the customer

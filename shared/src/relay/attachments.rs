@@ -113,13 +113,18 @@ impl Relay {
             let mut uploaded = Vec::with_capacity(ready.len());
             for part in ready {
                 uploaded.push(match part {
-                    Ready::Text(text) => (text, Vec::new()),
+                    Ready::Text(text) => (text, Vec::new(), None),
                     Ready::File { file, kind, title } => {
                         match self.hubspot.upload_file(&file).await {
                             Ok(file_id) => {
                                 let usage = channel_limits::file_usage_type(&file.content_type);
+                                let refused = refused_file_note(
+                                    kind,
+                                    title.as_deref(),
+                                    "the help desk did not take the file",
+                                );
                                 let caption = title.unwrap_or_default();
-                                (caption, vec![FileAttachment { file_id, usage }])
+                                (caption, vec![FileAttachment { file_id, usage }], Some(refused))
                             }
                             Err(error) if error.retryable => return Err(error.into()),
                             // Refused for good (the `files` scope missing, say): the operator
@@ -132,26 +137,41 @@ impl Relay {
                                     title.as_deref(),
                                     "the help desk did not take the file",
                                 );
-                                (note, Vec::new())
+                                (note, Vec::new(), None)
                             }
                         }
                     }
                 });
             }
-            for (index, (text, attachments)) in uploaded.into_iter().enumerate() {
-                self.hubspot
-                    .publish_incoming(&IncomingMessage {
-                        channel_id: session.channel_id.clone(),
-                        channel_account_id: session.channel_account_id.clone(),
-                        integration_thread_id: session.integration_thread_id.clone(),
-                        idempotency_id: part_idempotency_id(message_id, index, parts.len()),
-                        text,
-                        sender_name: customer.name.clone(),
-                        sender: customer.identifier.clone(),
-                        attachments,
-                        sent_at: self.part_sent_at(&session, sent_at, index),
-                    })
-                    .await?;
+            for (index, (text, attachments, if_refused)) in uploaded.into_iter().enumerate() {
+                let message = IncomingMessage {
+                    channel_id: session.channel_id.clone(),
+                    channel_account_id: session.channel_account_id.clone(),
+                    integration_thread_id: session.integration_thread_id.clone(),
+                    idempotency_id: part_idempotency_id(message_id, index, parts.len()),
+                    text,
+                    sender_name: customer.name.clone(),
+                    sender: customer.identifier.clone(),
+                    attachments,
+                    sent_at: self.part_sent_at(&session, sent_at, index),
+                };
+                match (self.hubspot.publish_incoming(&message).await, if_refused) {
+                    (Ok(_), _) => {}
+                    // A file the thread refuses for good (a type the channel, registered by an
+                    // older version, does not declare yet): the note takes its place under the
+                    // same part id, and the rest of the message follows.
+                    (Err(error), Some(note)) if !error.retryable => {
+                        tracing::error!(%error, "HubSpot refused a customer's file in the thread; the agent gets a note in its place");
+                        self.hubspot
+                            .publish_incoming(&IncomingMessage {
+                                text: note,
+                                attachments: Vec::new(),
+                                ..message
+                            })
+                            .await?;
+                    }
+                    (Err(error), _) => return Err(error.into()),
+                }
             }
             Ok((Outcome::Done, None))
         })
