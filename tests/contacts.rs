@@ -230,6 +230,33 @@ async fn an_end_user_who_gave_no_address_is_told_so(path: Path) {
     }
 }
 
+/// The placeholder in the form the protocol describes (`<user>@no-reply.<bot>.botpress.com`),
+/// a domain HubSpot takes: refused, saying the user gave no address and how to hand such users
+/// off, unless missing contacts are created, when it hands off under a contact made for it.
+async fn an_end_user_with_the_older_placeholder_hands_off_where_contacts_are_created(path: Path) {
+    let made_up = "user_01jxyzanonymous0000000002@no-reply.bot-01abc.botpress.com";
+    let refusing = registered_stack(path).await;
+    let refused = refusing
+        .caller
+        .create_user("Unknown User", Some(made_up))
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.text);
+    let message = refused.body["message"].as_str().unwrap();
+    assert!(
+        message.contains("gave no email address or phone number")
+            && message.contains("HUBSPOT_CREATE_MISSING_CONTACTS"),
+        "{message}"
+    );
+
+    let creating = creating_stack(path).await;
+    let created = creating
+        .caller
+        .create_user("Unknown User", Some(made_up))
+        .await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    assert_eq!(creating.hubspot.contacts_reached_at(made_up).len(), 1);
+}
+
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
     let stack = creating_stack(path).await;
     let email = "stale.index@example.com";
@@ -311,6 +338,7 @@ on_both_paths!(
     a_customer_without_a_name_hands_off_under_their_address,
     a_user_read_refused_for_the_bot_is_not_taken_for_an_unknown_user,
     an_end_user_who_gave_no_address_is_told_so,
+    an_end_user_with_the_older_placeholder_hands_off_where_contacts_are_created,
 );
 
 /// The bridge keeps a customer's record 30 days from its last handoff. A customer back after

@@ -76,13 +76,11 @@ impl Relay {
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
-        if identifier.is_made_up_by_the_plugin() {
-            // Before any HubSpot call: no contact has such an address, and HubSpot refuses to
-            // make one at a reserved `.invalid` domain.
-            return Err(RelayError::InvalidInput(format!(
-                "createUser: the end user gave no email address or phone number ({value} is the placeholder the HITL plugin makes up); the help desk addresses a customer by one, so ask the user for it before handing off (the HITL plugin takes it from the Start HITL card's email or the user's `email` tag)",
-                value = identifier.value()
-            )));
+        if identifier.is_made_up_by_the_plugin() && identifier.value().ends_with(".invalid") {
+            // Before any HubSpot call: no contact has an address at a reserved `.invalid`
+            // domain, and HubSpot will not make one. (The older `no-reply.<bot>.botpress.com`
+            // form is looked up, and made where missing contacts are created, as before.)
+            return Err(no_address_given(&identifier, ""));
         }
         let contact_id = match self.hubspot.find_contact(&identifier).await? {
             Some(contact_id) => contact_id,
@@ -211,8 +209,24 @@ impl Relay {
     }
 }
 
-/// The message a bot developer needs: which contact to create, and where.
+/// The refusal of an address the HITL plugin made up for an end user who gave none, with
+/// `more` (another way out) after the advice.
+fn no_address_given(identifier: &DeliveryIdentifier, more: &str) -> RelayError {
+    RelayError::InvalidInput(format!(
+        "createUser: the end user gave no email address or phone number ({value} is the placeholder the HITL plugin makes up); the help desk addresses a customer by one, so ask the user for it before handing off (the HITL plugin takes it from the Start HITL card's email or the user's `email` tag){more}",
+        value = identifier.value()
+    ))
+}
+
+/// The message a bot developer needs: which contact to create, and where (for a placeholder
+/// address, that the user gave none).
 fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
+    if identifier.is_made_up_by_the_plugin() {
+        return no_address_given(
+            identifier,
+            ", or set HUBSPOT_CREATE_MISSING_CONTACTS=true to hand off under a contact made for the placeholder",
+        );
+    }
     let (what, property) = match identifier {
         DeliveryIdentifier::Email(_) => ("email address", "Email"),
         DeliveryIdentifier::Phone(_) => ("phone number", "Phone number"),
