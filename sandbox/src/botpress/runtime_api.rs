@@ -72,13 +72,19 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 fn user_body(body: &[u8]) -> Result<GetOrCreateUserBody, ApiError> {
     let body: GetOrCreateUserBody = parse(body)?;
     check_tags("tags", &body.tags)?;
-    if let Some(name) = &body.name {
+    check_name_and_picture(body.name.as_deref(), body.picture_url.as_deref())?;
+    Ok(body)
+}
+
+/// A user's `name` (200) and `pictureUrl` (40,000), where given, within the spec's limits.
+fn check_name_and_picture(name: Option<&str>, picture_url: Option<&str>) -> Result<(), ApiError> {
+    if let Some(name) = name {
         check_max_len("name", name, 200)?;
     }
-    if let Some(picture_url) = &body.picture_url {
+    if let Some(picture_url) = picture_url {
         check_max_len("pictureUrl", picture_url, 40_000)?;
     }
-    Ok(body)
+    Ok(())
 }
 
 async fn get_or_create_user(State(state): State<Arc<SimState>>, body: Bytes) -> ApiResult {
@@ -128,12 +134,10 @@ async fn update_user(
     if let Some(tags) = &body.tags {
         check_tags("tags", tags)?;
     }
-    if let Some(Some(name)) = &body.name {
-        check_max_len("name", name, 200)?;
-    }
-    if let Some(Some(picture_url)) = &body.picture_url {
-        check_max_len("pictureUrl", picture_url, 40_000)?;
-    }
+    check_name_and_picture(
+        body.name.as_ref().and_then(Option::as_deref),
+        body.picture_url.as_ref().and_then(Option::as_deref),
+    )?;
     let user = state
         .store()
         .update_user(&id, body.tags.as_ref(), body.name, body.picture_url)

@@ -211,11 +211,20 @@ impl Relay {
             // Given once already: Botpress keeps something else, and would again.
             return true;
         }
-        match self
+        let mut given_now = self
             .botpress
             .update_user(bot, &user.id, rename, repicture)
-            .await
+            .await;
+        if let Err(error) = &given_now
+            && !error.retryable
+            && rename.is_some()
+            && repicture.is_some()
         {
+            // The picture may be what Botpress refused: the name alone still names the agent.
+            tracing::warn!(%error, user_id = user.id, "Botpress refused the agent's name and picture; giving the name alone");
+            given_now = self.botpress.update_user(bot, &user.id, rename, None).await;
+        }
+        match given_now {
             Ok(()) => {
                 self.agents.remember_name_given(&user.id, given);
                 true
@@ -225,19 +234,6 @@ impl Relay {
                 false
             }
             Err(error) => {
-                if rename.is_some() && repicture.is_some() {
-                    // The picture may be what Botpress refused: the name alone still names
-                    // the agent.
-                    tracing::warn!(%error, user_id = user.id, "Botpress refused the agent's name and picture; giving the name alone");
-                    match self.botpress.update_user(bot, &user.id, rename, None).await {
-                        Ok(()) => {
-                            self.agents.remember_name_given(&user.id, given);
-                            return true;
-                        }
-                        Err(error) if error.retryable => return false,
-                        Err(_) => {}
-                    }
-                }
                 tracing::error!(%error, user_id = user.id, "Botpress refused the agent's name or picture; the agent goes on without them");
                 self.agents.remember_name_given(&user.id, given);
                 true

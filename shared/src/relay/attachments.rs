@@ -69,7 +69,7 @@ impl FileSource for NoFileSource {
     }
 }
 
-/// A part ready to publish: text, or a fetched file with its caption.
+/// A part ready to upload: text, or a fetched file with what a note would say of it.
 enum Ready {
     Text(String),
     File {
@@ -78,6 +78,17 @@ enum Ready {
         title: Option<String>,
     },
 }
+
+/// A part ready to publish: its text (a file's caption) and attachments, and for an uploaded
+/// file what it was, should the thread refuse it.
+struct Publishable {
+    text: String,
+    attachments: Vec<FileAttachment>,
+    file: Option<(UserFileKind, Option<String>)>,
+}
+
+/// Why a file HubSpot refused for good (its upload, or the message attaching it) is missing.
+const NOT_TAKEN: &str = "the help desk did not take the file";
 
 impl Relay {
     /// A customer's message on the `hitl` channel: publish its parts into the thread, in order,
@@ -112,59 +123,30 @@ impl Relay {
             // until Botpress retries it whole. Each file's bytes are dropped once uploaded.
             let mut uploaded = Vec::with_capacity(ready.len());
             for part in ready {
-                uploaded.push(match part {
-                    Ready::Text(text) => (text, Vec::new(), None),
-                    Ready::File { file, kind, title } => {
-                        match self.hubspot.upload_file(&file).await {
-                            Ok(file_id) => {
-                                let usage = channel_limits::file_usage_type(&file.content_type);
-                                let refused = refused_file_note(
-                                    kind,
-                                    title.as_deref(),
-                                    "the help desk did not take the file",
-                                );
-                                let caption = title.unwrap_or_default();
-                                (caption, vec![FileAttachment { file_id, usage }], Some(refused))
-                            }
-                            Err(error) if error.retryable => return Err(error.into()),
-                            // Refused for good (the `files` scope missing, say): the operator
-                            // reads the fix in the log, and the agent a note in the file's
-                            // place, with the rest of the message.
-                            Err(error) => {
-                                tracing::error!(%error, "HubSpot refused a customer's file for good; the agent gets a note in its place");
-                                let note = refused_file_note(
-                                    kind,
-                                    title.as_deref(),
-                                    "the help desk did not take the file",
-                                );
-                                (note, Vec::new(), None)
-                            }
-                        }
-                    }
-                });
+                uploaded.push(self.upload(part).await?);
             }
-            for (index, (text, attachments, if_refused)) in uploaded.into_iter().enumerate() {
+            for (index, part) in uploaded.into_iter().enumerate() {
                 let message = IncomingMessage {
                     channel_id: session.channel_id.clone(),
                     channel_account_id: session.channel_account_id.clone(),
                     integration_thread_id: session.integration_thread_id.clone(),
                     idempotency_id: part_idempotency_id(message_id, index, parts.len()),
-                    text,
+                    text: part.text,
                     sender_name: customer.name.clone(),
                     sender: customer.identifier.clone(),
-                    attachments,
+                    attachments: part.attachments,
                     sent_at: self.part_sent_at(&session, sent_at, index),
                 };
-                match (self.hubspot.publish_incoming(&message).await, if_refused) {
+                match (self.hubspot.publish_incoming(&message).await, part.file) {
                     (Ok(_), _) => {}
                     // A file the thread refuses for good (a type the channel, registered by an
                     // older version, does not declare yet): the note takes its place under the
                     // same part id, and the rest of the message follows.
-                    (Err(error), Some(note)) if !error.retryable => {
+                    (Err(error), Some((kind, title))) if !error.retryable => {
                         tracing::error!(%error, "HubSpot refused a customer's file in the thread; the agent gets a note in its place");
                         self.hubspot
                             .publish_incoming(&IncomingMessage {
-                                text: note,
+                                text: refused_file_note(kind, title.as_deref(), NOT_TAKEN),
                                 attachments: Vec::new(),
                                 ..message
                             })
@@ -223,6 +205,41 @@ impl Relay {
                     session.conversation_id.as_deref().unwrap_or_default()
                 ))
             })
+    }
+
+    /// Uploads a file part to the File Manager; text passes through. An upload HubSpot refuses
+    /// for good (the `files` scope missing, say) becomes a note in the file's place, with the
+    /// fix in the operator's log.
+    async fn upload(&self, part: Ready) -> Result<Publishable, RelayError> {
+        let (file, kind, title) = match part {
+            Ready::Text(text) => {
+                return Ok(Publishable {
+                    text,
+                    attachments: Vec::new(),
+                    file: None,
+                });
+            }
+            Ready::File { file, kind, title } => (file, kind, title),
+        };
+        match self.hubspot.upload_file(&file).await {
+            Ok(file_id) => Ok(Publishable {
+                text: title.clone().unwrap_or_default(),
+                attachments: vec![FileAttachment {
+                    file_id,
+                    usage: channel_limits::file_usage_type(&file.content_type),
+                }],
+                file: Some((kind, title)),
+            }),
+            Err(error) if error.retryable => Err(error.into()),
+            Err(error) => {
+                tracing::error!(%error, "HubSpot refused a customer's file for good; the agent gets a note in its place");
+                Ok(Publishable {
+                    text: refused_file_note(kind, title.as_deref(), NOT_TAKEN),
+                    attachments: Vec::new(),
+                    file: None,
+                })
+            }
+        }
     }
 
     /// Fetches a file part (checking it against the channel's limits); text passes through.
