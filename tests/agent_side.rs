@@ -822,6 +822,40 @@ async fn a_reply_in_a_thread_without_a_handoff_is_marked_failed(path: Path) {
     );
 }
 
+/// An agent's message with nothing the bot can show (no text, only a message header): marked
+/// FAILED for the agent and acknowledged, not refused for HubSpot to retry for a day with the
+/// agent seeing no status; the agent's next reply is not held back by it.
+async fn a_reply_with_nothing_to_relay_is_marked_failed_and_holds_back_nothing(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let blank = AgentContent {
+        text: " ".to_string(),
+        rich_text: None,
+        attachments: json!([{ "type": "MESSAGE_HEADER", "subject": "Re: your order" }]),
+        shown_chars: None,
+    };
+    let held = stack
+        .hubspot
+        .agent_writes(&handoff.thread_id, DEMO_AGENTS[0].0, blank)
+        .unwrap();
+    let delivery = stack.hubspot.deliver_held(&held).await.unwrap();
+    assert_eq!(delivery.status, 200, "{}", delivery.response_body);
+    let retry = stack.hubspot.redeliver(&delivery).await.unwrap();
+    assert_eq!(retry.status, 200, "{}", retry.response_body);
+    assert_eq!(
+        status_of(&stack, &handoff.thread_id, &held.message_id),
+        "FAILED"
+    );
+    let next = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Hello")
+        .await
+        .unwrap();
+    assert_eq!(next.status, 200, "{}", next.response_body);
+    assert_eq!(texts(&stack, &handoff.conversation_id), ["Hello"]);
+    assert_eq!(status_of_text(&stack, &handoff.thread_id, "Hello"), "SENT");
+}
+
 /// HubSpot refuses for good to list the thread's history (a scope the install lacks, say): the
 /// reply still reaches the customer, marked SENT, instead of being acknowledged and dropped.
 async fn a_reply_whose_thread_history_cannot_be_read_still_reaches_the_customer(path: Path) {
@@ -1680,4 +1714,5 @@ on_both_paths!(
     two_changes_under_one_event_id_both_reach_the_bot,
     a_reply_timed_by_its_event_does_not_wait_for_itself,
     a_reply_in_a_thread_without_a_handoff_is_marked_failed,
+    a_reply_with_nothing_to_relay_is_marked_failed_and_holds_back_nothing,
 );

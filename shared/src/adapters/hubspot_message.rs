@@ -84,11 +84,9 @@ pub fn read_agent_message(
         truncated: wire.truncation_status.as_deref() == Some("TRUNCATED"),
         integration_thread_id: None,
     };
-    if message.is_empty() {
-        return Err(
-            "message.text is empty and message.attachments holds nothing to relay".to_string(),
-        );
-    }
+    // One with nothing to relay (no text, only metadata) is read all the same: the relay
+    // marks it FAILED for the agent, where refusing it would leave HubSpot retrying it for a
+    // day with the agent seeing no status.
     Ok(message)
 }
 
@@ -347,12 +345,9 @@ mod tests {
     }
 
     #[test]
-    fn a_message_with_nothing_to_relay_or_no_agent_is_refused() {
-        assert!(
-            read_agent_message(message(json!({ "text": " " })), None)
-                .unwrap_err()
-                .contains("message.text")
-        );
+    fn a_message_without_an_agent_is_refused_and_one_with_nothing_to_relay_is_read() {
+        let blank = read_agent_message(message(json!({ "text": " " })), None).unwrap();
+        assert!(blank.is_empty());
         let mut anonymous = message(json!({ "text": "hi" }));
         anonymous["senders"] = json!([]);
         assert!(

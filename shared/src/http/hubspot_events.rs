@@ -327,7 +327,11 @@ mod tests {
         assert!(read_delivery(b"not json").unwrap_err().contains("not JSON"));
         assert!(read_delivery(br#"{"no":"type"}"#).is_err());
         assert!(read_delivery(br#"[{"eventId":1}]"#).is_err());
-        let no_text = br#"{"type":"OUTGOING_CHANNEL_MESSAGE_CREATED","message":{"id":"m","channelId":"1","conversationsThreadId":"2","senders":[{"actorId":"A-1"}]}}"#;
-        assert!(read_delivery(no_text).unwrap_err().contains("message.text"));
+        let no_thread = br#"{"type":"OUTGOING_CHANNEL_MESSAGE_CREATED","message":{"id":"m","channelId":"1","senders":[{"actorId":"A-1"}]}}"#;
+        assert!(
+            read_delivery(no_thread)
+                .unwrap_err()
+                .contains("conversationsThreadId")
+        );
     }
 }

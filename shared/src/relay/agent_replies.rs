@@ -30,6 +30,11 @@ const CUT_SHORT: &str = "Only the start of this message reached the customer: Hu
 /// expired): nobody on the bot's side reads it.
 const NO_HANDOFF: &str = "Not delivered: no customer of the bot is connected to this conversation. Customers reach you by asking the bot for a person.";
 
+/// What the agent reads on a message with nothing the bot conversation can carry: no text,
+/// and no attachment beyond metadata (message headers, template data).
+const NOTHING_TO_RELAY: &str =
+    "Not delivered: this message has no text or attachment the bot can show the customer.";
+
 /// What the agent reads on a message to a customer whose handoff never finished opening (the
 /// bot's `startHitl` failed and was not retried).
 const NEVER_OPENED: &str = "Not delivered: the customer's handoff did not finish opening, so they are not connected. They reach you again by asking for a person.";
@@ -161,6 +166,20 @@ impl Relay {
         session: &HandoffSession,
         message: &AgentMessage,
     ) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {
+        if message.is_empty() {
+            // Nothing any retry could deliver; done, so it holds back no later reply.
+            tracing::warn!(
+                session = session.id,
+                message_id = message.message_id,
+                "agent message with nothing to relay; marked FAILED for the agent"
+            );
+            self.mark_reply(
+                message,
+                DeliveryStatus::Failed(NOTHING_TO_RELAY.to_string()),
+            )
+            .await;
+            return Ok((Outcome::Done, self.replies_mark(session, message)));
+        }
         let agent_user_id = match self
             .agent_user(
                 &session.bot,
