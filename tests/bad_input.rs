@@ -543,13 +543,13 @@ fn hubspot_cases(path: Path) -> Vec<HubSpotCase> {
             "objectId",
         ),
         case(
-            "reply without text",
+            "reply without a message id",
             Valid,
             reply(
-                json!({ "id": "m", "channelId": "1", "conversationsThreadId": "2", "senders": [{ "actorId": "A-1" }] }),
+                json!({ "channelId": "1", "conversationsThreadId": "2", "senders": [{ "actorId": "A-1" }], "text": "hi" }),
             ),
             400,
-            "message.text",
+            "message.id",
         ),
         case(
             "reply without an agent",
@@ -604,6 +604,9 @@ fn ignored_hubspot_cases() -> Vec<(&'static str, String)> {
         ("unknown channel event type", json!({ "type": "CHANNEL_ACCOUNT_PURGED", "channelAccountId": "1" }).to_string()),
         ("property the bridge does not follow", json!([{ "eventId": 3, "subscriptionType": "conversation.propertyChange", "objectId": 1, "propertyName": "subject", "propertyValue": "x" }]).to_string()),
         ("a thread the bridge did not open", json!([{ "eventId": 4, "subscriptionType": "conversation.propertyChange", "objectId": 999999, "propertyName": "status", "propertyValue": "CLOSED" }]).to_string()),
+        // Not bad input: a reply with nothing to relay is marked FAILED in a thread the bridge
+        // opened (`agent_side.rs`); this one's thread is not the bridge's.
+        ("a reply without text in a thread the bridge did not open", json!({ "type": "OUTGOING_CHANNEL_MESSAGE_CREATED", "message": { "id": "m", "channelId": "1", "conversationsThreadId": "2", "senders": [{ "actorId": "A-1" }] } }).to_string()),
         ("an incoming message echoed back", json!({ "type": "OUTGOING_CHANNEL_MESSAGE_CREATED", "message": { "id": "m", "channelId": "1", "conversationsThreadId": "2", "direction": "INCOMING", "text": "x", "senders": [] } }).to_string()),
     ]
 }
