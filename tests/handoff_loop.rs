@@ -1,11 +1,55 @@
 //! The handoff loop over real HTTP: Botpress → bridge → HubSpot and back.
 
+use std::sync::Arc;
+
+use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Path, eventually, on_both_paths, registered_stack, settle,
-    start_handoff, text,
+    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Handoff, MovableClock, Path, eventually, on_both_paths,
+    options, registered_stack, registered_stack_with, settle, start_handoff, start_handoff_as,
+    text,
 };
+use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use hitl_sandbox::faults::Failure;
 use serde_json::{Value, json};
+
+/// Where HubSpot's thread calls go (a close is a `PATCH` there).
+const THREADS: &str = "/conversations/v3/conversations/threads/";
+
+/// HubSpot failing every thread call (503) until the faults are cleared.
+fn threads_unavailable(stack: &SandboxStack) {
+    let unavailable = Failure {
+        status: 503,
+        retry_after: None,
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next(THREADS, unavailable, 1_000);
+}
+
+/// The closes HubSpot made (answered 200) of `thread_id`.
+fn closes_of(stack: &SandboxStack, thread_id: &str) -> usize {
+    stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", &format!("{THREADS}{thread_id}"))
+        .iter()
+        .filter(|call| call.status == 200)
+        .count()
+}
+
+/// Attempts to close `thread_id`, whatever HubSpot answered.
+fn close_attempts_of(stack: &SandboxStack, thread_id: &str) -> usize {
+    stack
+        .hubspot
+        .recorder()
+        .matching("PATCH", &format!("{THREADS}{thread_id}"))
+        .len()
+}
+
+fn status_of_thread(stack: &SandboxStack, thread_id: &str) -> String {
+    stack.hubspot.thread(thread_id).unwrap().status
+}
 
 async fn create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user(path: Path) {
     let stack = registered_stack(path).await;
@@ -540,6 +584,93 @@ async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Pat
     assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
 }
 
+/// HubSpot fails to close the thread when the bot ends the handoff, past the bridge's own
+/// retries (a 503 each time): `stopHitl` still ends the handoff (Botpress may never send the
+/// action again), and the next scheduled run closes the thread, once.
+async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    threads_unavailable(&stack);
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    stack.hubspot.faults().clear();
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
+    let late = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .await
+        .1;
+    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
+
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
+    assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(
+        closes_of(&stack, &handoff.thread_id),
+        1,
+        "closed once, then forgotten"
+    );
+    settle().await;
+    assert!(
+        stack.botpress.events_of_type("hitlStopped").is_empty(),
+        "the bot ended it; HubSpot's status webhook for the close is not sent back"
+    );
+}
+
+/// The scheduled run closes what `stopHitl` left, as HubSpot answers: a close still failing
+/// three days on is given up (an error for a person) instead of tried forever; the run stops
+/// at the first failure that may pass, the rest left untouched for the next run, which closes
+/// them once HubSpot is back. In process: the bridge's clock is set back to leave the old one.
+#[tokio::test]
+async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_outage() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(4)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let mut handoffs: Vec<Handoff> = Vec::new();
+    for n in 0..3 {
+        if n == 1 {
+            clock.catch_up();
+        }
+        let email = format!("closes{n}@example.com");
+        let name = format!("Customer {n}");
+        stack.hubspot.add_contact(Some(&email), None, &name);
+        let handoff = start_handoff_as(&stack, &name, &email).await;
+        threads_unavailable(&stack);
+        let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+        assert_eq!(stopped.status, 200, "{}", stopped.text);
+        stack.hubspot.faults().clear();
+        handoffs.push(handoff);
+    }
+    let [old, first, second] = [0, 1, 2].map(|n| handoffs[n].thread_id.clone());
+    let second_attempts = close_attempts_of(&stack, &second);
+
+    threads_unavailable(&stack);
+    stack.refresh_tokens_now().await.unwrap();
+    stack.hubspot.faults().clear();
+    assert_eq!(
+        close_attempts_of(&stack, &second),
+        second_attempts,
+        "the run stopped at the first close that may pass"
+    );
+    let old_attempts = close_attempts_of(&stack, &old);
+
+    stack.refresh_tokens_now().await.unwrap();
+    for thread_id in [&first, &second] {
+        assert_eq!(status_of_thread(&stack, thread_id), "CLOSED");
+        assert_eq!(closes_of(&stack, thread_id), 1);
+    }
+    assert_eq!(status_of_thread(&stack, &old), "OPEN", "given up");
+    assert_eq!(
+        close_attempts_of(&stack, &old),
+        old_attempts,
+        "not tried again"
+    );
+}
+
 async fn a_whole_conversation_keeps_every_message_in_order(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -661,6 +792,7 @@ async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once
 }
 
 on_both_paths!(
+    a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run,
     a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,
     two_end_users_sharing_an_address_get_a_handoff_each,

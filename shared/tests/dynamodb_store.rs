@@ -19,7 +19,7 @@ use hitl_bridge::model::{
 };
 use hitl_bridge::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
-    IdempotencyLedger, RefreshLock, SessionStore,
+    IdempotencyLedger, PendingCloseStore, RefreshLock, SessionStore,
 };
 
 /// A clock the test moves by hand.
@@ -742,6 +742,35 @@ async fn racing_claims_have_one_winner() {
             .all(|c| matches!(c, Claim::Acquired | Claim::InProgress)),
         "{claims:?}"
     );
+}
+
+/// The closes left for the scheduled run live in one item the token refresher's policy names:
+/// remembered once each with their first time, and a forget that comes after the thread was
+/// forgotten and remembered again leaves the new one.
+#[tokio::test]
+async fn closes_left_for_later_are_kept_in_one_item_until_forgotten() {
+    let fixture = fixture().await;
+    let store = &fixture.store;
+    assert!(store.closes_pending().await.unwrap().is_empty());
+    store.remember_close("t1").await.unwrap();
+    fixture.clock.advance(5);
+    store.remember_close("t2").await.unwrap();
+    store.remember_close("t1").await.unwrap();
+    let pending = store.closes_pending().await.unwrap();
+    let threads: Vec<&str> = pending.iter().map(|c| c.thread_id.as_str()).collect();
+    assert_eq!(threads, ["t1", "t2"], "oldest first, t1 once");
+    assert_eq!(pending[1].since_ms - pending[0].since_ms, 5_000);
+    let item = fixture.item("CLOSES_PENDING").await.expect("one item");
+    assert_eq!(item.len(), 3, "the key and a thread each: {item:?}");
+
+    store.forget_close(&pending[0]).await.unwrap();
+    fixture.clock.advance(5);
+    store.remember_close("t1").await.unwrap();
+    store.forget_close(&pending[0]).await.unwrap();
+    let left = store.closes_pending().await.unwrap();
+    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left[1].thread_id, "t1");
+    assert!(left[1].since_ms > pending[0].since_ms);
 }
 
 #[tokio::test]

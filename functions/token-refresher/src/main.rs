@@ -1,4 +1,5 @@
-//! Lambda: the scheduled HubSpot OAuth refresh, so request handlers rarely wait for one.
+//! Lambda: the scheduled HubSpot OAuth refresh, so request handlers rarely wait for one, and
+//! the closes of threads a `stopHitl` left for later (`Bridge::run_schedule`).
 //! A failure says in its error type whether a retry can help: `RefreshTokenRejected` needs a
 //! person (reinstall the app), `RefreshFailedRetryable` passes by itself.
 
@@ -15,7 +16,7 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let bridge = Arc::clone(&bridge);
         async move {
-            bridge.tokens.refresh_now().await.map_err(|error| {
+            bridge.run_schedule().await.map_err(|error| {
                 tracing::error!(%error, retryable = error.retryable(), "token refresh failed");
                 Diagnostic {
                     error_type: if error.retryable() {

@@ -11,7 +11,8 @@ use hitl_bridge::config;
 
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 
-/// How often the local server refreshes the HubSpot token (the Lambda deployment's schedule).
+/// How often the local server refreshes the HubSpot token and closes the threads left for later
+/// (the Lambda deployment's schedule).
 const REFRESH_EVERY: Duration = Duration::from_secs(20 * 60);
 
 pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()> {
@@ -202,7 +203,7 @@ fn spawn_token_refresh(bridge: Arc<Bridge>) -> TokenRefresh {
                 _ = ticks.tick() => {}
                 _ = stopped.changed() => return,
             }
-            if let Err(error) = bridge.tokens.refresh_now().await {
+            if let Err(error) = bridge.run_schedule().await {
                 tracing::error!(%error, retryable = error.retryable(), "scheduled token refresh failed");
             }
             purge_expired(&bridge).await;

@@ -19,7 +19,8 @@ use crate::model::{
 };
 use crate::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
-    IdempotencyLedger, RefreshLock, SessionStore, StoreError, StoredTokens, TokenVault,
+    IdempotencyLedger, PendingClose, PendingCloseStore, RefreshLock, SessionStore, StoreError,
+    StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -86,6 +87,10 @@ CREATE TABLE IF NOT EXISTS locks (
     name          TEXT PRIMARY KEY,
     holder        TEXT NOT NULL,
     expires_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS pending_closes (
+    thread_id TEXT PRIMARY KEY,
+    since_ms  INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS oauth_tokens (
     singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -640,6 +645,50 @@ impl ExpiringStore for SqliteStore {
             )?;
             transaction.commit()?;
             Ok(purged)
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl PendingCloseStore for SqliteStore {
+    async fn remember_close(&self, thread_id: &str) -> Result<(), StoreError> {
+        let (thread_id, now) = (thread_id.to_string(), self.now_ms());
+        self.run("remember a close", move |connection| {
+            // Remembered already: it keeps its first time.
+            connection.execute(
+                "INSERT INTO pending_closes (thread_id, since_ms) VALUES (?1, ?2) \
+                 ON CONFLICT (thread_id) DO NOTHING",
+                params![thread_id, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn closes_pending(&self) -> Result<Vec<PendingClose>, StoreError> {
+        self.run("read closes pending", move |connection| {
+            let mut statement = connection
+                .prepare("SELECT thread_id, since_ms FROM pending_closes ORDER BY since_ms")?;
+            let rows = statement.query_map([], |row| {
+                Ok(PendingClose {
+                    thread_id: row.get(0)?,
+                    since_ms: row.get(1)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn forget_close(&self, close: &PendingClose) -> Result<(), StoreError> {
+        let close = close.clone();
+        self.run("forget a close", move |connection| {
+            connection.execute(
+                "DELETE FROM pending_closes WHERE thread_id = ?1 AND since_ms = ?2",
+                params![close.thread_id, close.since_ms],
+            )?;
+            Ok(())
         })
         .await
     }
@@ -1387,6 +1436,23 @@ mod tests {
             .unwrap()
             .expect("a dead holder's lease ends");
         assert_ne!(second, third);
+    }
+
+    #[tokio::test]
+    async fn a_close_left_for_later_keeps_its_first_time_until_forgotten() {
+        let clock = Arc::new(FixedClock(std::sync::Mutex::new(Utc::now())));
+        let store = SqliteStore::in_memory(clock.clone()).unwrap();
+        assert!(store.closes_pending().await.unwrap().is_empty());
+        store.remember_close("t1").await.unwrap();
+        *clock.0.lock().unwrap() += ChronoDuration::seconds(5);
+        store.remember_close("t2").await.unwrap();
+        store.remember_close("t1").await.unwrap();
+        let pending = store.closes_pending().await.unwrap();
+        let threads: Vec<&str> = pending.iter().map(|c| c.thread_id.as_str()).collect();
+        assert_eq!(threads, ["t1", "t2"], "oldest first, t1 once");
+        assert_eq!(pending[1].since_ms - pending[0].since_ms, 5_000);
+        store.forget_close(&pending[0]).await.unwrap();
+        assert_eq!(store.closes_pending().await.unwrap(), [pending[1].clone()]);
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use crate::adapters::oauth::{OAuthSettings, OAuthTokens};
 use crate::adapters::sqlite_store::SqliteStore;
 use crate::config::{Secrets, Settings};
 use crate::ports::{
-    AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, StoredTokens, TokenVault,
+    AccessTokens, BridgeStore, Clock, RefreshLock, StoreError, StoredTokens, TokenError, TokenVault,
 };
 use crate::relay::{Relay, RelaySettings};
 
@@ -37,6 +37,18 @@ impl Bridge {
     /// HubSpot signs webhooks with the app's client secret.
     pub fn webhook_signing_key(&self) -> &[u8] {
         self.webhook_signing_key.expose_secret().as_bytes()
+    }
+
+    /// The scheduled work (every 20 minutes: the token refresher on Lambda, `hitl serve`'s
+    /// schedule locally): refreshes the HubSpot token ahead of expiry, then closes the threads
+    /// a `stopHitl` left for later. Answers the refresh's outcome, which says whether a person
+    /// is needed; the closes log their own failures and are tried again next time.
+    pub async fn run_schedule(&self) -> Result<(), TokenError> {
+        let refreshed = self.tokens.refresh_now().await;
+        if let Err(error) = self.relay.close_pending_threads().await {
+            tracing::warn!(%error, "could not close the threads left for later; trying again next run");
+        }
+        refreshed
     }
 }
 

@@ -20,7 +20,8 @@ pub use hubspot::{
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
 pub use store::{
-    AgentStore, BridgeStore, ChannelStore, CustomerStore, ExpiringStore, SessionStore, StoreError,
+    AgentStore, BridgeStore, ChannelStore, CustomerStore, ExpiringStore, PendingClose,
+    PendingCloseStore, SessionStore, StoreError,
 };
 pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

@@ -112,6 +112,27 @@ pub trait AgentStore: Send + Sync {
     async fn save_agent_user(&self, agent: &AgentUser) -> Result<(), StoreError>;
 }
 
+/// A HubSpot thread the bridge still has to close: the bot ended its handoff while HubSpot
+/// failed in a way that may pass, so the scheduled run closes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingClose {
+    pub thread_id: String,
+    /// When the close was first left for later (epoch milliseconds): a close still failing
+    /// days later is given up with an error for a person to see.
+    pub since_ms: i64,
+}
+
+/// Threads left for the scheduled run to close.
+#[async_trait]
+pub trait PendingCloseStore: Send + Sync {
+    /// Remembers that `thread_id` is still to be closed, as of now.
+    async fn remember_close(&self, thread_id: &str) -> Result<(), StoreError>;
+    /// Every close still to be made, oldest first.
+    async fn closes_pending(&self) -> Result<Vec<PendingClose>, StoreError>;
+    /// Forgets `close` (made, or given up); a close remembered again since stays.
+    async fn forget_close(&self, close: &PendingClose) -> Result<(), StoreError>;
+}
+
 /// Deleting what has run out: idempotency records and locks past their expiry, sessions closed
 /// 30 days ago (with the customer's address they carry).
 #[async_trait]
@@ -130,11 +151,23 @@ pub trait ExpiringStore: Send + Sync {
 
 /// Everything the relay keeps, for adapters that keep it all in one place.
 pub trait BridgeStore:
-    SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger + ExpiringStore
+    SessionStore
+    + ChannelStore
+    + CustomerStore
+    + AgentStore
+    + IdempotencyLedger
+    + ExpiringStore
+    + PendingCloseStore
 {
 }
 
 impl<T> BridgeStore for T where
-    T: SessionStore + ChannelStore + CustomerStore + AgentStore + IdempotencyLedger + ExpiringStore
+    T: SessionStore
+        + ChannelStore
+        + CustomerStore
+        + AgentStore
+        + IdempotencyLedger
+        + ExpiringStore
+        + PendingCloseStore
 {
 }

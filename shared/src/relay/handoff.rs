@@ -247,7 +247,12 @@ impl Relay {
                 .set_thread_status(thread_id, ThreadStatus::Closed)
                 .await
         {
-            tracing::warn!(%error, thread_id, "could not close the abandoned session's thread");
+            if error.retryable {
+                // Best effort still: a store failure here leaves the thread as before.
+                let _ = self.close_later(&session.id, thread_id, error).await;
+            } else {
+                tracing::warn!(%error, thread_id, "could not close the abandoned session's thread");
+            }
         }
     }
 
@@ -256,6 +261,8 @@ impl Relay {
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
     /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot.
     /// The thread is closed on every call, so a retry after a failed close still closes it.
+    /// A close HubSpot fails to make now, in a way that may pass, is remembered for the
+    /// scheduled run ([`Relay::close_pending_threads`]), and the handoff ends at once.
     /// A close HubSpot refuses for good (the thread went to the trash, say) still ends the
     /// handoff: the customer is back with the bot either way, and a refusal would keep the
     /// bot's plugin from telling them so; an agent's later reply there is marked FAILED.
@@ -273,7 +280,11 @@ impl Relay {
                 .await
             {
                 Ok(()) => {}
-                Err(error) if error.retryable => return Err(error.into()),
+                // The customer is back with the bot either way; the thread is closed by the
+                // scheduled run, not left to a retry Botpress may never send.
+                Err(error) if error.retryable => {
+                    self.close_later(&session.id, thread_id, error).await?
+                }
                 // Gone (moved to the trash): nothing is left open.
                 Err(error) if error.status == Some(404) => tracing::warn!(
                     %error,

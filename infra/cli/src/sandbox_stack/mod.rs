@@ -242,15 +242,15 @@ impl SandboxStack {
         })
     }
 
-    /// Refreshes the HubSpot token now: on the Lambda path by invoking the token refresher as
-    /// its schedule does, in process through the bridge's token manager.
+    /// Runs the scheduled work now (the HubSpot token's refresh, then the closes left for
+    /// later): on the Lambda path by invoking the token refresher as its schedule does, in
+    /// process through [`Bridge::run_schedule`](hitl_bridge::app::Bridge::run_schedule).
     pub async fn refresh_tokens_now(&self) -> Result<(), RefreshFailure> {
         match &self.lambda {
             Some(deployment) => deployment.refresh_tokens_now().await,
             None => self
                 .bridge
-                .tokens
-                .refresh_now()
+                .run_schedule()
                 .await
                 .map_err(|error| RefreshFailure {
                     retryable: error.retryable(),

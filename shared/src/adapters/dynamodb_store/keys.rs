@@ -43,6 +43,9 @@ pub(super) fn idempotency(key: &str) -> String {
     format!("IDEMPOTENCY#{}", part(key))
 }
 
+/// The threads left for the scheduled run to close (`pending_closes.rs`).
+pub(super) const CLOSES_PENDING: &str = "CLOSES_PENDING";
+
 /// The one lock the bridge takes: around HubSpot token refreshes.
 pub(super) const REFRESH_LOCK: &str = "LOCK#hubspot-token-refresh";
 
@@ -65,20 +68,26 @@ mod tests {
         assert_eq!(active("bot", "user"), "ACTIVE#bot#user");
     }
 
-    /// The token-refresher's IAM policy reaches the lock item by its key and nothing else:
-    /// a lock under another key would be refused on AWS, which no local test would see.
+    /// The token-refresher's IAM policy reaches the lock item and the closes left for it by
+    /// their keys and nothing else: an item under another key would be refused on AWS, which
+    /// no local test would see.
     #[test]
-    fn the_token_refreshers_policy_names_the_lock_item() {
+    fn the_token_refreshers_policy_names_its_items() {
         let template = include_str!("../../../../template.yaml");
-        let policy = template
-            .split_once("Sid: RefreshLock")
-            .expect("template.yaml has the RefreshLock statement")
-            .1;
-        let statement = policy.split("- Sid:").next().unwrap_or(policy);
-        assert!(
-            statement.contains("dynamodb:LeadingKeys:")
-                && statement.contains(&format!("- \"{REFRESH_LOCK}\"")),
-            "RefreshLock limits dynamodb:LeadingKeys to {REFRESH_LOCK}"
-        );
+        for (sid, key) in [
+            ("RefreshLock", REFRESH_LOCK),
+            ("ClosesPending", CLOSES_PENDING),
+        ] {
+            let policy = template
+                .split_once(&format!("Sid: {sid}"))
+                .unwrap_or_else(|| panic!("template.yaml has the {sid} statement"))
+                .1;
+            let statement = policy.split("- Sid:").next().unwrap_or(policy);
+            assert!(
+                statement.contains("dynamodb:LeadingKeys:")
+                    && statement.contains(&format!("- \"{key}\"")),
+                "{sid} limits dynamodb:LeadingKeys to {key}"
+            );
+        }
     }
 }

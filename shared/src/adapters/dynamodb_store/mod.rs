@@ -3,7 +3,8 @@
 //! One table, hash key `pk` only, TTL on `ttl` (epoch seconds). Item kinds by key prefix (see
 //! [`keys`]): `SESSION#` holds a session; `THREAD#` and `CONVERSATION#` map either side's id to
 //! it; `ACTIVE#<bot>#<customer>` names the customer's active session; `CHANNEL`, `CUSTOMER#`,
-//! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock.
+//! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock;
+//! `CLOSES_PENDING` the threads left for the scheduled run to close.
 //! (`REPLY_ORDER#` items of older versions are no longer read: the mark lives on the session.)
 //!
 //! Conditional writes and transactions do what uniqueness constraints do in the SQLite store:
@@ -17,6 +18,7 @@ mod items;
 mod keys;
 mod ledger;
 mod lock;
+mod pending_closes;
 mod pointers;
 mod records;
 mod sessions;

@@ -1,0 +1,112 @@
+//! Closes HubSpot could not make when the bot ended a handoff. `stopHitl` closes the session
+//! at once and asks HubSpot to close the thread; when HubSpot fails in a way that may pass
+//! (5xx, a timeout, past the bridge's own retries), the thread is remembered instead of the
+//! call failing: Botpress does not promise to send an action again, and nothing else would
+//! ever close it. The scheduled run (the token refresher on Lambda, `hitl serve`'s schedule
+//! locally) closes what is remembered.
+
+use super::{Relay, RelayError};
+use crate::ports::{ThreadStatus, UpstreamError};
+
+/// A close still failing this long after it was left is given up, with an error for a person
+/// to close the thread by hand: long enough to outlast an outage over a weekend.
+const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
+
+/// What one scheduled run did.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ClosesMade {
+    /// Threads closed, or found gone.
+    pub closed: usize,
+    /// Threads given up (refused for good, or failing past [`GIVE_UP_AFTER`]).
+    pub given_up: usize,
+    /// Threads left for the next run.
+    pub left: usize,
+}
+
+impl Relay {
+    /// Remembers `thread_id` for the scheduled run after HubSpot's `failure` to close it,
+    /// which may pass. When even that fails, the failure is the caller's to answer.
+    pub(super) async fn close_later(
+        &self,
+        session_id: &str,
+        thread_id: &str,
+        failure: UpstreamError,
+    ) -> Result<(), RelayError> {
+        match self.store.remember_close(thread_id).await {
+            Ok(()) => {
+                tracing::warn!(
+                    error = %failure,
+                    session = session_id,
+                    thread_id,
+                    "HubSpot could not close the thread now; the scheduled run closes it"
+                );
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(%error, thread_id, "could not remember the thread to close later");
+                Err(failure.into())
+            }
+        }
+    }
+
+    /// Closes the threads remembered by [`Relay::close_later`]. Stops at the first failure
+    /// that says HubSpot is failing for every thread now (one that may pass, a rejected token,
+    /// a missing scope, a rate limit): the rest wait for the next run.
+    pub async fn close_pending_threads(&self) -> Result<ClosesMade, RelayError> {
+        let now_ms = self.clock.now().timestamp_millis();
+        let mut made = ClosesMade::default();
+        let mut closes = self.store.closes_pending().await?.into_iter();
+        for close in closes.by_ref() {
+            let thread_id = close.thread_id.as_str();
+            let stale = now_ms - close.since_ms > GIVE_UP_AFTER.num_milliseconds();
+            match self
+                .hubspot
+                .set_thread_status(thread_id, ThreadStatus::Closed)
+                .await
+            {
+                // Closed, or gone (moved to the trash): nothing is left open.
+                Ok(())
+                | Err(UpstreamError {
+                    status: Some(404), ..
+                }) => made.closed += 1,
+                Err(error) if stale => {
+                    tracing::error!(
+                        %error,
+                        thread_id,
+                        "a thread whose handoff the bot ended could not be closed for days; given up, close it in the help desk"
+                    );
+                    made.given_up += 1;
+                }
+                Err(error) if fails_for_every_thread(&error) => {
+                    tracing::warn!(%error, thread_id, "HubSpot could not close a thread now; the rest wait for the next run");
+                    made.left += 1;
+                    break;
+                }
+                Err(error) => {
+                    tracing::error!(
+                        %error,
+                        thread_id,
+                        "HubSpot refused for good to close a thread whose handoff the bot ended; close it in the help desk"
+                    );
+                    made.given_up += 1;
+                }
+            }
+            self.store.forget_close(&close).await?;
+        }
+        made.left += closes.count();
+        if made != ClosesMade::default() {
+            tracing::info!(
+                closed = made.closed,
+                given_up = made.given_up,
+                left = made.left,
+                "closed the threads left for the scheduled run"
+            );
+        }
+        Ok(made)
+    }
+}
+
+/// A failure closing one thread that every other thread would meet now.
+fn fails_for_every_thread(error: &UpstreamError) -> bool {
+    error.retryable || matches!(error.status, Some(401 | 403 | 429))
+}
