@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use flow_support::{
-    MovableClock, Path, create_demo_customer, on_both_paths, options, registered_stack,
-    registered_stack_with, text,
+    DEMO_AGENTS, MovableClock, Path, create_demo_customer, on_both_paths, options,
+    registered_stack, registered_stack_with, text,
 };
 use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
 use hitl_sandbox::faults::Failure;
-use serde_json::json;
+use serde_json::{Value, json};
 
 const CONTACTS: &str = "/crm/v3/objects/contacts";
 
@@ -43,6 +43,7 @@ async fn the_stored_contact_of(stack: &SandboxStack, user_id: &str) -> String {
         .unwrap()
         .expect("the customer is stored")
         .hubspot_contact_id
+        .expect("a customer with a contact")
 }
 
 async fn with_the_setting_off_an_unknown_customer_is_refused_as_before(path: Path) {
@@ -205,31 +206,77 @@ async fn a_profile_past_botpress_limits_still_hands_off(path: Path) {
     assert_eq!(started.status, 200, "{}", started.text);
 }
 
-/// `createUser` for an "Unknown User" at the placeholder `made_up`: refused with 400, saying
-/// the user gave no address. The refusal's message.
-async fn refused_as_giving_no_address(stack: &SandboxStack, made_up: &str) -> String {
-    let refused = stack
+/// The visitor the HITL plugin's end user `user` stands for, as the help desk knows them.
+fn visitor_id(user: &str) -> String {
+    format!("botpress:{user}")
+}
+
+/// `createUser` then `startHitl` for an end user at the placeholder `made_up`, named `name`
+/// ("" for none): the handoff opens as the visitor `visitor`, in a thread of its own, and the
+/// two sides reach each other. The thread's id.
+async fn hands_off_as_a_visitor(
+    stack: &SandboxStack,
+    made_up: &str,
+    name: &str,
+    visitor: &str,
+) -> String {
+    let created = stack.caller.create_user(name, Some(made_up)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let user_id = text(&created.body, "/output/userId");
+    let user = stack.botpress.user(&user_id).expect("the Botpress user");
+    assert_eq!(user["tags"]["hubspotVisitorId"], json!(visitor), "{user}");
+    assert!(user["tags"].get("hubspotContactId").is_none(), "{user}");
+    let started = stack
         .caller
-        .create_user("Unknown User", Some(made_up))
+        .start_hitl(&user_id, Some("Help"), None, json!([]))
         .await;
-    assert_eq!(refused.status, 400, "{}", refused.text);
-    let message = refused.body["message"].as_str().unwrap().to_string();
-    assert!(
-        message.contains("gave no email address or phone number"),
-        "{message}"
+    assert_eq!(started.status, 200, "{}", started.text);
+    let conversation_id = text(&started.body, "/output/conversationId");
+    let thread = stack
+        .hubspot
+        .thread_opened_by(visitor)
+        .expect("the thread is opened by the visitor");
+    assert_eq!(
+        thread.messages[0].senders[0]["deliveryIdentifier"],
+        json!({ "type": "CHANNEL_SPECIFIC_OPAQUE_ID", "value": visitor })
     );
-    message
+    let shown = if name.is_empty() { "Visitor" } else { name };
+    assert_eq!(thread.messages[0].senders[0]["name"], json!(shown));
+    let said = stack
+        .caller
+        .user_message(&conversation_id, &user_id, "Anyone there?")
+        .await
+        .1;
+    assert_eq!(said.status, 200, "{}", said.text);
+    let reply = stack
+        .hubspot
+        .agent_reply(&thread.id, DEMO_AGENTS[0].0, "Yes, how can I help?")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let texts: Vec<Value> = stack
+        .botpress
+        .messages_in(&conversation_id)
+        .iter()
+        .map(|message| message["payload"]["text"].clone())
+        .collect();
+    assert!(texts.contains(&json!("Yes, how can I help?")), "{texts:?}");
+    thread.id
 }
 
 /// An end user who gave no email or phone reaches `createUser` with the address the HITL
-/// plugin makes up for them (`<user id>@<bot id>.botpress.invalid`): refused with a message
-/// that says so and what to do, not one asking for a CRM contact at that address, before any
-/// HubSpot call, also where missing contacts are created.
-async fn an_end_user_who_gave_no_address_is_told_so(path: Path) {
-    for stack in [registered_stack(path).await, creating_stack(path).await] {
-        let made_up = "user_01jxyzanonymous0000000001@bot-01abc.botpress.invalid";
-        let message = refused_as_giving_no_address(&stack, made_up).await;
-        assert!(!message.contains("create a contact with"), "{message}");
+/// plugin makes up for them (`<user id>@<bot id>.botpress.invalid`): they hand off as a
+/// visitor (HubSpot's `CHANNEL_SPECIFIC_OPAQUE_ID`, named by the plugin's id for them), with no
+/// CRM contact looked up or made, also where missing contacts are created; nameless, the agent
+/// sees "Visitor".
+async fn an_end_user_who_gave_no_address_hands_off_as_a_visitor(path: Path) {
+    for (stack, name) in [
+        (registered_stack(path).await, "Unknown User"),
+        (creating_stack(path).await, ""),
+    ] {
+        let user = "user_01jxyzanonymous0000000001";
+        let made_up = format!("{user}@bot-01abc.botpress.invalid");
+        hands_off_as_a_visitor(&stack, &made_up, name, &visitor_id(user)).await;
         let recorder = stack.hubspot.recorder();
         let contact_calls =
             recorder.matching("POST", "/crm/").len() + recorder.matching("GET", "/crm/").len();
@@ -238,23 +285,29 @@ async fn an_end_user_who_gave_no_address_is_told_so(path: Path) {
 }
 
 /// The placeholder in the form the protocol describes (`<user>@no-reply.<bot>.botpress.com`),
-/// a domain HubSpot takes: refused, saying the user gave no address and how to hand such users
-/// off, unless missing contacts are created, when it hands off under a contact made for it.
-async fn an_end_user_with_the_older_placeholder_hands_off_where_contacts_are_created(path: Path) {
-    let made_up = "user_01jxyzanonymous0000000002@no-reply.bot-01abc.botpress.com";
-    let message = refused_as_giving_no_address(&registered_stack(path).await, made_up).await;
-    assert!(
-        message.contains("HUBSPOT_CREATE_MISSING_CONTACTS"),
-        "{message}"
-    );
-
+/// a domain HubSpot takes: a contact an earlier version made there is kept; otherwise the end
+/// user hands off as a visitor, and no contact is made for the placeholder, also where missing
+/// contacts are created.
+async fn an_end_user_with_the_older_placeholder_keeps_an_earlier_contact_or_is_a_visitor(
+    path: Path,
+) {
+    let user = "user_01jxyzanonymous0000000002";
+    let made_up = format!("{user}@no-reply.bot-01abc.botpress.com");
     let creating = creating_stack(path).await;
-    let created = creating
+    hands_off_as_a_visitor(&creating, &made_up, "Unknown User", &visitor_id(user)).await;
+    assert!(creating.hubspot.contacts_reached_at(&made_up).is_empty());
+
+    let stack = registered_stack(path).await;
+    let contact_id = stack.hubspot.add_contact(Some(&made_up), None, "Unknown");
+    let created = stack
         .caller
-        .create_user("Unknown User", Some(made_up))
+        .create_user("Unknown User", Some(&made_up))
         .await;
     assert_eq!(created.status, 200, "{}", created.text);
-    assert_eq!(creating.hubspot.contacts_reached_at(made_up).len(), 1);
+    assert_eq!(
+        the_stored_contact_of(&stack, &text(&created.body, "/output/userId")).await,
+        contact_id
+    );
 }
 
 async fn an_email_hubspot_already_has_is_used_from_its_conflict(path: Path) {
@@ -337,8 +390,8 @@ on_both_paths!(
     an_email_with_a_slash_is_read_as_one_contact,
     a_customer_without_a_name_hands_off_under_their_address,
     a_user_read_refused_for_the_bot_is_not_taken_for_an_unknown_user,
-    an_end_user_who_gave_no_address_is_told_so,
-    an_end_user_with_the_older_placeholder_hands_off_where_contacts_are_created,
+    an_end_user_who_gave_no_address_hands_off_as_a_visitor,
+    an_end_user_with_the_older_placeholder_keeps_an_earlier_contact_or_is_a_visitor,
 );
 
 /// The bridge keeps a customer's record 30 days from its last handoff. A customer back after
@@ -401,6 +454,39 @@ async fn a_customer_whose_record_expired() -> (SandboxStack, String, String) {
     clock.catch_up();
     let contact_id = stack.hubspot.contacts_reached_at(DEMO_CUSTOMER_EMAIL)[0].clone();
     (stack, user_id, contact_id)
+}
+
+/// Back after their record expired, a visitor (who gave no email or phone) hands off again as
+/// the same visitor, rebuilt from their Botpress user's visitor tag, with no contact call.
+#[tokio::test]
+async fn a_visitor_back_after_their_record_expired_hands_off_as_the_same_visitor() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let user = "user_01jxyzanonymous0000000003";
+    let made_up = format!("{user}@bot-01abc.botpress.invalid");
+    let created = stack.caller.create_user("Sam", Some(&made_up)).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    clock.catch_up();
+    let started = stack
+        .caller
+        .start_hitl(
+            &text(&created.body, "/output/userId"),
+            Some("Back again"),
+            None,
+            json!([]),
+        )
+        .await;
+    assert_eq!(started.status, 200, "{}", started.text);
+    let thread = stack
+        .hubspot
+        .thread_opened_by(&visitor_id(user))
+        .expect("the thread is opened by the same visitor");
+    assert_eq!(thread.messages[0].senders[0]["name"], "Sam");
+    assert!(stack.hubspot.recorder().matching("GET", "/crm/").is_empty());
 }
 
 /// Back after their record expired, a customer whose contact now has neither email nor phone,

@@ -4,10 +4,10 @@
 import { IntegrationDefinition, z } from '@botpress/sdk'
 import hitl from './interfaces/hitl'
 
-// Exactly the tags the bridge reads and writes (shared/src/relay: CONTACT_TAG, ACTOR_TAG,
+// Exactly the tags the bridge reads and writes (shared/src/relay: CONTACT_TAG, VISITOR_TAG, ACTOR_TAG,
 // THREAD_TAG, MESSAGE_TAG). Botpress refuses tags an integration did not declare.
 export const TAGS = {
-  user: { contact: 'hubspotContactId', actor: 'hubspotActorId' },
+  user: { contact: 'hubspotContactId', visitor: 'hubspotVisitorId', actor: 'hubspotActorId' },
   conversation: { thread: 'hubspotThreadId' },
   message: { message: 'hubspotMessageId' },
 } as const
@@ -15,7 +15,7 @@ export const TAGS = {
 export default new IntegrationDefinition({
   name: 'hitl-bridge',
   title: 'HubSpot Help Desk (self-hosted hitl-bridge)',
-  version: '1.0.0',
+  version: '1.1.0',
   description: 'Hands conversations to human agents in HubSpot Help Desk through your own hitl-bridge.',
   readme: 'README.md',
   configuration: {
@@ -29,6 +29,10 @@ export default new IntegrationDefinition({
   user: {
     tags: {
       [TAGS.user.contact]: { title: 'HubSpot contact id', description: 'The HubSpot CRM contact of an end user' },
+      [TAGS.user.visitor]: {
+        title: 'HubSpot visitor id',
+        description: 'How the help desk knows an end user who gave no email or phone',
+      },
       [TAGS.user.actor]: { title: 'HubSpot actor id', description: 'The HubSpot agent a Botpress user stands for' },
     },
   },

@@ -846,7 +846,7 @@ async fn channel_customers_and_agents_round_trip() {
         botpress_user_id: "user".into(),
         name: "Jane".into(),
         identifier: DeliveryIdentifier::Email("jane@example.com".into()),
-        hubspot_contact_id: "101".into(),
+        hubspot_contact_id: Some("101".into()),
     };
     store.save_customer(&customer).await.unwrap();
     customer.identifier = DeliveryIdentifier::Phone("+14155552671".into());
@@ -882,7 +882,7 @@ async fn a_customer_is_kept_30_days_from_its_last_save() {
         botpress_user_id: "user".into(),
         name: "Jane".into(),
         identifier: DeliveryIdentifier::Email("jane@example.com".into()),
-        hubspot_contact_id: "101".into(),
+        hubspot_contact_id: Some("101".into()),
     };
     f.store.save_customer(&customer).await.unwrap();
     let item = f.item("CUSTOMER#bot#user").await.expect("saved");
@@ -915,7 +915,7 @@ async fn customers_saved_without_an_expiry_are_given_one() {
         botpress_user_id: "newer".into(),
         name: "Jane".into(),
         identifier: DeliveryIdentifier::Email("jane@example.com".into()),
-        hubspot_contact_id: "101".into(),
+        hubspot_contact_id: Some("101".into()),
     };
     f.store.save_customer(&customer).await.unwrap();
     let saved_ttl = f.item("CUSTOMER#bot#newer").await.unwrap()["ttl"].clone();
@@ -995,7 +995,7 @@ async fn the_customer_fixed_on_a_session_is_read_back_with_it() {
         botpress_user_id: "user".into(),
         name: "Ada".into(),
         identifier: DeliveryIdentifier::Email("ada@example.com".into()),
-        hubspot_contact_id: "501".into(),
+        hubspot_contact_id: Some("501".into()),
     };
     let session = new_session("user").for_customer(&customer);
     store.insert_or_get_active(session.clone()).await.unwrap();

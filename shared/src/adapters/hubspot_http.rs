@@ -141,14 +141,19 @@ struct Inbox {
     archived: bool,
 }
 
-/// The properties a contact is created with: `email` or `phone`, and the name when known.
+/// The properties a contact is created with: `email` or `phone`, and the name when known (a
+/// visitor's id is the channel's own, no property of a contact).
 fn contact_properties(contact: &NewContact) -> Value {
     let mut properties = serde_json::Map::new();
-    let (property, value) = match &contact.identifier {
-        DeliveryIdentifier::Email(email) => ("email", email),
-        DeliveryIdentifier::Phone(phone) => ("phone", phone),
-    };
-    properties.insert(property.to_string(), json!(value));
+    match &contact.identifier {
+        DeliveryIdentifier::Email(email) => {
+            properties.insert("email".to_string(), json!(email));
+        }
+        DeliveryIdentifier::Phone(phone) => {
+            properties.insert("phone".to_string(), json!(phone));
+        }
+        DeliveryIdentifier::Visitor(_) => {}
+    }
     for (name, value) in [
         ("firstname", &contact.firstname),
         ("lastname", &contact.lastname),
@@ -459,6 +464,8 @@ impl HubSpotGateway for HubSpotClient {
                 let page: Page<Created> = read_json(Service::HubSpot, OP, response).await?;
                 Ok(page.results.into_iter().next().map(|contact| contact.id))
             }
+            // The channel's own id for a visitor: no contact is found by it.
+            DeliveryIdentifier::Visitor(_) => Ok(None),
         }
     }
 

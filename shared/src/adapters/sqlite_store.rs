@@ -574,7 +574,8 @@ impl CustomerStore for SqliteStore {
                     customer.name,
                     customer.identifier.hubspot_type(),
                     customer.identifier.value(),
-                    customer.hubspot_contact_id,
+                    // A visitor has no contact: empty in a column older files made NOT NULL.
+                    customer.hubspot_contact_id.as_deref().unwrap_or_default(),
                     now,
                 ],
             )?;
@@ -600,12 +601,13 @@ impl CustomerStore for SqliteStore {
                     |row| {
                         let kind: String = row.get(3)?;
                         let identifier = identifier_from(3, &kind, row.get(4)?)?;
+                        let contact_id: String = row.get(5)?;
                         Ok(Customer {
                             bot_id: row.get(0)?,
                             botpress_user_id: row.get(1)?,
                             name: row.get(2)?,
                             identifier,
-                            hubspot_contact_id: row.get(5)?,
+                            hubspot_contact_id: (!contact_id.is_empty()).then_some(contact_id),
                         })
                     },
                 )
@@ -1093,7 +1095,7 @@ mod tests {
             botpress_user_id: user.into(),
             name: "Jane".into(),
             identifier: DeliveryIdentifier::Email("jane@example.com".into()),
-            hubspot_contact_id: "101".into(),
+            hubspot_contact_id: Some("101".into()),
         };
         {
             let store = SqliteStore::open(&path, clock.clone()).unwrap();
@@ -1271,7 +1273,7 @@ mod tests {
             botpress_user_id: "user".into(),
             name: "Ada".into(),
             identifier: DeliveryIdentifier::Phone("+14155550100".into()),
-            hubspot_contact_id: "501".into(),
+            hubspot_contact_id: Some("501".into()),
         };
         let session = HandoffSession::new(bot(), "user".into(), "c".into(), "a".into(), Utc::now())
             .for_customer(&customer);

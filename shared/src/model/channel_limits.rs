@@ -127,7 +127,8 @@ pub fn file_usage_type(content_type: &str) -> &'static str {
 /// attachment limits below. A channel found with other capabilities is updated to these.
 pub fn channel_capabilities() -> serde_json::Value {
     let mut capabilities = serde_json::json!({
-        "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER"],
+        // The opaque id: visitors who gave no email or phone (`DeliveryIdentifier::Visitor`).
+        "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER", "CHANNEL_SPECIFIC_OPAQUE_ID"],
         "threadingModel": "INTEGRATION_THREAD_ID",
         "allowConversationStart": true,
         "allowOutgoingMessages": true,
@@ -259,8 +260,11 @@ mod tests {
         let wanted = channel_capabilities();
         assert!(capabilities_match(&wanted, &wanted));
         let mut reordered = wanted.clone();
-        reordered["deliveryIdentifierTypes"] =
-            serde_json::json!(["HS_PHONE_NUMBER", "HS_EMAIL_ADDRESS"]);
+        reordered["deliveryIdentifierTypes"] = serde_json::json!([
+            "CHANNEL_SPECIFIC_OPAQUE_ID",
+            "HS_PHONE_NUMBER",
+            "HS_EMAIL_ADDRESS"
+        ]);
         reordered["addedByHubSpot"] = serde_json::json!(true);
         assert!(capabilities_match(&reordered, &wanted));
         let mut older = wanted.clone();

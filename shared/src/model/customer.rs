@@ -17,7 +17,9 @@ pub struct Customer {
     pub botpress_user_id: String,
     pub name: String,
     pub identifier: DeliveryIdentifier,
-    pub hubspot_contact_id: String,
+    /// `None` for a visitor who gave no email or phone: the help desk knows them by the
+    /// channel's own id, with no CRM contact.
+    pub hubspot_contact_id: Option<String>,
 }
 
 /// The Botpress user that stands for a help-desk agent in one bot, cached so a busy thread

@@ -3,7 +3,9 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 /// How HubSpot addresses the customer on a custom channel: an email address or an E.164 phone
-/// number (`deliveryIdentifier.type` `HS_EMAIL_ADDRESS` / `HS_PHONE_NUMBER`).
+/// number (`deliveryIdentifier.type` `HS_EMAIL_ADDRESS` / `HS_PHONE_NUMBER`), or for a visitor
+/// who gave neither, an id of the channel's own (`CHANNEL_SPECIFIC_OPAQUE_ID`, as chat
+/// channels name their visitors): the help desk shows an unknown visitor, with no CRM contact.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value")]
 pub enum DeliveryIdentifier {
@@ -11,7 +13,13 @@ pub enum DeliveryIdentifier {
     Email(String),
     #[serde(rename = "HS_PHONE_NUMBER")]
     Phone(String),
+    #[serde(rename = "CHANNEL_SPECIFIC_OPAQUE_ID")]
+    Visitor(String),
 }
+
+/// What a visitor's opaque id starts with: the rest is the id the HITL plugin gave its end
+/// user, so the help desk knows one visitor as one, across handoffs.
+const VISITOR_PREFIX: &str = "botpress:";
 
 /// Why a value given as a customer's email or phone cannot be used.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -46,13 +54,25 @@ impl DeliveryIdentifier {
         match self {
             Self::Email(_) => "HS_EMAIL_ADDRESS",
             Self::Phone(_) => "HS_PHONE_NUMBER",
+            Self::Visitor(_) => "CHANNEL_SPECIFIC_OPAQUE_ID",
         }
     }
 
     pub fn value(&self) -> &str {
         match self {
-            Self::Email(value) | Self::Phone(value) => value,
+            Self::Email(value) | Self::Phone(value) | Self::Visitor(value) => value,
         }
+    }
+
+    /// The visitor an address the HITL plugin made up stands for (see
+    /// [`DeliveryIdentifier::is_made_up_by_the_plugin`]): `botpress:<the part before @>`, the
+    /// plugin's id for its end user.
+    pub fn visitor_of(placeholder: &Self) -> Self {
+        let user = placeholder
+            .value()
+            .split_once('@')
+            .map_or(placeholder.value(), |(user, _)| user);
+        Self::Visitor(format!("{VISITOR_PREFIX}{user}"))
     }
 
     /// Whether this is an address the HITL plugin made up for an end user who gave no email
@@ -74,6 +94,7 @@ impl DeliveryIdentifier {
         match hubspot_type {
             "HS_EMAIL_ADDRESS" => Some(Self::Email(value)),
             "HS_PHONE_NUMBER" => Some(Self::Phone(value)),
+            "CHANNEL_SPECIFIC_OPAQUE_ID" => Some(Self::Visitor(value)),
             _ => None,
         }
     }
@@ -187,6 +208,24 @@ mod tests {
         assert!(!made_up("support@botpress.com"));
         assert!(!made_up("jane@no-reply.example.com"));
         assert!(!made_up("+1 415 555 2671"));
+    }
+
+    #[test]
+    fn a_made_up_address_stands_for_the_plugins_end_user_as_a_visitor() {
+        let visitor = |raw: &str| {
+            DeliveryIdentifier::visitor_of(&DeliveryIdentifier::parse(raw, None).unwrap())
+        };
+        let current = visitor("User_01JXYZ@bot-01abc.botpress.invalid");
+        assert_eq!(
+            current,
+            DeliveryIdentifier::Visitor("botpress:user_01jxyz".into())
+        );
+        assert_eq!(current.hubspot_type(), "CHANNEL_SPECIFIC_OPAQUE_ID");
+        assert_eq!(
+            visitor("user_01jxyz@no-reply.bot_01abc.botpress.com"),
+            current,
+            "one visitor for either form"
+        );
     }
 
     #[test]

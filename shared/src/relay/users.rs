@@ -50,10 +50,25 @@ impl CreateUserInput {
 /// The Botpress user tag that ties a customer's Botpress user to their HubSpot contact.
 pub(crate) const CONTACT_TAG: &str = "hubspotContactId";
 
+/// The Botpress user tag that names a visitor (an end user who gave no email or phone) as the
+/// help desk knows them, so their record can be rebuilt as the contact tag rebuilds others.
+pub(crate) const VISITOR_TAG: &str = "hubspotVisitorId";
+
+/// What the help desk shows as the sender: the name given, else the address; for a visitor
+/// without a name, "Visitor" (their id means nothing to an agent).
+fn display_name(name: Option<&str>, identifier: &DeliveryIdentifier) -> String {
+    match (name, identifier) {
+        (Some(name), _) => name.to_string(),
+        (None, DeliveryIdentifier::Visitor(_)) => "Visitor".to_string(),
+        (None, address) => address.value().to_string(),
+    }
+}
+
 impl Relay {
     /// Checks the customer is a HubSpot contact (the help desk addresses them by email or
     /// phone), creating the contact when the deployment allows it, and creates the Botpress
-    /// user that stands for them.
+    /// user that stands for them. An end user who gave neither (the HITL plugin then makes
+    /// up an address) is a visitor instead: [`Relay::visitor_or_earlier_contact`].
     ///
     /// A new user on every call, not one per contact: the HITL plugin calls `createUser` once
     /// per end user and links the two, and a handoff is one per user. Two end users who gave
@@ -76,21 +91,23 @@ impl Relay {
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
-        if identifier.is_made_up_by_the_plugin() && identifier.value().ends_with(".invalid") {
-            // Before any HubSpot call: no contact has an address at a reserved `.invalid`
-            // domain, and HubSpot will not make one. (The older `no-reply.<bot>.botpress.com`
-            // form is looked up, and made where missing contacts are created, as before.)
-            return Err(no_address_given(&identifier, ""));
-        }
-        let contact_id = match self.hubspot.find_contact(&identifier).await? {
-            Some(contact_id) => contact_id,
-            None if self.settings.create_missing_contacts => {
-                self.create_missing_contact(&identifier, name.unwrap_or_default())
-                    .await?
-            }
-            None => return Err(missing_contact(&identifier)),
+        let (identifier, contact_id) = if identifier.is_made_up_by_the_plugin() {
+            self.visitor_or_earlier_contact(identifier).await?
+        } else {
+            let contact_id = match self.hubspot.find_contact(&identifier).await? {
+                Some(contact_id) => contact_id,
+                None if self.settings.create_missing_contacts => {
+                    self.create_missing_contact(&identifier, name.unwrap_or_default())
+                        .await?
+                }
+                None => return Err(missing_contact(&identifier)),
+            };
+            (identifier, Some(contact_id))
         };
-        let tags = BTreeMap::from([(CONTACT_TAG.to_string(), contact_id.clone())]);
+        let tags = BTreeMap::from([match &contact_id {
+            Some(contact_id) => (CONTACT_TAG.to_string(), contact_id.clone()),
+            None => (VISITOR_TAG.to_string(), identifier.value().to_string()),
+        }]);
         let user_id = self
             .botpress
             .create_user(bot, tags, name, input.picture_url.as_deref())
@@ -99,7 +116,7 @@ impl Relay {
             .save_customer(&Customer {
                 bot_id: bot.bot_id.clone(),
                 botpress_user_id: user_id.clone(),
-                name: name.unwrap_or(identifier.value()).to_string(),
+                name: display_name(name, &identifier),
                 identifier: identifier.clone(),
                 hubspot_contact_id: contact_id,
             })
@@ -110,6 +127,24 @@ impl Relay {
 }
 
 impl Relay {
+    /// Who an end user with an address the HITL plugin made up (they gave no email or phone)
+    /// is to the help desk: the contact an earlier version may have made at the older
+    /// `no-reply.<bot>.botpress.com` form (a domain HubSpot takes), else the visitor the
+    /// address stands for. Never a contact made now, whatever `HUBSPOT_CREATE_MISSING_CONTACTS`
+    /// says: it would fill the CRM with addresses nobody reads. The current `.invalid` form
+    /// costs no HubSpot call: no contact has an address at a reserved domain.
+    async fn visitor_or_earlier_contact(
+        &self,
+        placeholder: DeliveryIdentifier,
+    ) -> Result<(DeliveryIdentifier, Option<String>), RelayError> {
+        if !placeholder.value().ends_with(".invalid")
+            && let Some(contact_id) = self.hubspot.find_contact(&placeholder).await?
+        {
+            return Ok((placeholder, Some(contact_id)));
+        }
+        Ok((DeliveryIdentifier::visitor_of(&placeholder), None))
+    }
+
     /// The customer `startHitl` names, whose record is then kept [`CUSTOMER_RETENTION`] from
     /// now. A record that has expired while the HITL plugin still links its end user to the
     /// Botpress user (a customer back after a month) is rebuilt from that user's contact tag
@@ -168,8 +203,23 @@ impl Relay {
         let Some(user) = self.botpress.user(bot, user_id).await? else {
             return Ok(None);
         };
+        let given_name = user
+            .name
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty());
         let Some(contact_id) = user.tags.get(CONTACT_TAG).filter(|id| !id.is_empty()) else {
-            return Ok(None);
+            let Some(visitor) = user.tags.get(VISITOR_TAG).filter(|id| !id.is_empty()) else {
+                return Ok(None);
+            };
+            let identifier = DeliveryIdentifier::Visitor(visitor.clone());
+            return Ok(Some(Customer {
+                bot_id: bot.bot_id.clone(),
+                botpress_user_id: user_id.to_string(),
+                name: display_name(given_name, &identifier),
+                identifier,
+                hubspot_contact_id: None,
+            }));
         };
         let gone = |why: &str| {
             RelayError::InvalidInput(format!(
@@ -187,13 +237,7 @@ impl Relay {
             .flatten()
             .find_map(|raw| DeliveryIdentifier::parse(&raw, region).ok())
             .ok_or_else(|| gone("has no email address or phone number the help desk can use"))?;
-        let name = user
-            .name
-            .as_deref()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .unwrap_or(identifier.value())
-            .to_string();
+        let name = display_name(given_name, &identifier);
         tracing::info!(
             user_id,
             retention_days = CUSTOMER_RETENTION.num_days(),
@@ -204,32 +248,18 @@ impl Relay {
             botpress_user_id: user_id.to_string(),
             name,
             identifier,
-            hubspot_contact_id: contact_id.clone(),
+            hubspot_contact_id: Some(contact_id.clone()),
         }))
     }
 }
 
-/// The refusal of an address the HITL plugin made up for an end user who gave none, with
-/// `more` (another way out) after the advice.
-fn no_address_given(identifier: &DeliveryIdentifier, more: &str) -> RelayError {
-    RelayError::InvalidInput(format!(
-        "createUser: the end user gave no email address or phone number ({value} is the placeholder the HITL plugin makes up); the help desk addresses a customer by one, so ask the user for it before handing off (the HITL plugin takes it from the Start HITL card's email or the user's `email` tag){more}",
-        value = identifier.value()
-    ))
-}
-
-/// The message a bot developer needs: which contact to create, and where (for a placeholder
-/// address, that the user gave none).
+/// The message a bot developer needs: which contact to create, and where.
 fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
-    if identifier.is_made_up_by_the_plugin() {
-        return no_address_given(
-            identifier,
-            ", or set HUBSPOT_CREATE_MISSING_CONTACTS=true to hand off under a contact made for the placeholder",
-        );
-    }
     let (what, property) = match identifier {
         DeliveryIdentifier::Email(_) => ("email address", "Email"),
         DeliveryIdentifier::Phone(_) => ("phone number", "Phone number"),
+        // Never looked up as a contact: named for completeness.
+        DeliveryIdentifier::Visitor(_) => ("visitor id", "the visitor id"),
     };
     RelayError::InvalidInput(format!(
         "createUser: HubSpot has no contact with the {what} {value}; create a contact with {property} = {value} in HubSpot CRM (Contacts), then hand off again",

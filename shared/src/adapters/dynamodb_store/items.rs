@@ -277,9 +277,12 @@ pub(super) fn customer_item(customer: &Customer, ttl: i64) -> Item {
         ("name", &customer.name),
         ("identifier_type", customer.identifier.hubspot_type()),
         ("identifier_value", customer.identifier.value()),
-        ("hubspot_contact_id", &customer.hubspot_contact_id),
     ] {
         item.insert(name.to_string(), s(value));
+    }
+    // A visitor has no contact: the attribute is left out.
+    if let Some(contact_id) = &customer.hubspot_contact_id {
+        item.insert("hubspot_contact_id".to_string(), s(contact_id));
     }
     item
 }
@@ -291,7 +294,7 @@ pub(super) fn customer_from_item(item: &Item) -> Result<Customer, StoreError> {
         botpress_user_id: string(item, "botpress_user_id")?,
         name: string(item, "name")?,
         identifier,
-        hubspot_contact_id: string(item, "hubspot_contact_id")?,
+        hubspot_contact_id: optional_string(item, "hubspot_contact_id")?,
     })
 }
 
