@@ -701,6 +701,54 @@ async fn one_broken_event_does_not_hold_back_the_rest_of_its_batch(path: Path) {
     assert!(stack.botpress.events_of_type("hitlStopped").is_empty());
 }
 
+/// Two reassignments in separate deliveries at once: Grace's (the newer) is announced first
+/// and its answer held, so she is not yet recorded, while Ada's (older) delivery runs. Read
+/// then, the thread looked unassigned to both, and the bot heard Ada last while Grace was
+/// recorded. Ada's change now waits for Grace's to finish, then is seen as older: the bot
+/// hears Grace alone.
+async fn reassignments_delivered_at_once_leave_the_bot_with_the_newer_agent(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let ((ada, _, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
+    let at = chrono::Utc::now().timestamp_millis();
+    let assignment = |event_id: u64, actor: &str, occurred_at: i64| {
+        json!([{
+            "eventId": event_id, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
+            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
+            "propertyName": "assignedTo", "propertyValue": actor, "changeSource": "AGENT"
+        }])
+        .to_string()
+    };
+    let url = stack.settings.hubspot_webhook_url();
+    let held = stack.botpress.hold_next_answer("/v1/chat/events");
+    let (newer, older) = tokio::join!(
+        stack
+            .hubspot
+            .deliver_raw(&url, assignment(79_200, grace, at + 1_000)),
+        async {
+            held.arrived().await;
+            let older = stack
+                .hubspot
+                .deliver_raw(&url, assignment(79_201, ada, at))
+                .await;
+            held.release();
+            older
+        }
+    );
+    let (newer, mut older) = (newer.unwrap(), older.unwrap());
+    assert_eq!(newer.status, 200, "{}", newer.response_body);
+    if older.status == 503 {
+        // Refused as in progress while Grace's change held the thread: HubSpot's retry.
+        older = stack.hubspot.redeliver(&older).await.unwrap();
+    }
+    assert_eq!(older.status, 200, "{}", older.response_body);
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [grace_name]
+    );
+}
+
 /// HubSpot reuses an `eventId` ("not guaranteed to be unique"): an assignment, then a close
 /// of the same thread under the same id, in separate deliveries. Both reach the bot, each once
 /// (a retry of either is still a duplicate).
@@ -1712,6 +1760,7 @@ on_both_paths!(
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
     two_changes_under_one_event_id_both_reach_the_bot,
+    reassignments_delivered_at_once_leave_the_bot_with_the_newer_agent,
     a_reply_timed_by_its_event_does_not_wait_for_itself,
     a_reply_in_a_thread_without_a_handoff_is_marked_failed,
     a_reply_with_nothing_to_relay_is_marked_failed_and_holds_back_nothing,

@@ -26,6 +26,8 @@ pub struct Faults {
     latency: std::time::Duration,
     /// Calls to hold until the test releases them, by path prefix, in the order armed.
     holds: Vec<(String, Gate)>,
+    /// Calls carried out, whose answers are held until the test releases them.
+    answer_holds: Vec<(String, Gate)>,
 }
 
 /// The two signals between a held call and the test holding it: whether the call has arrived
@@ -80,6 +82,14 @@ impl Drop for HeldCall {
     }
 }
 
+/// Removes and returns the gate of the first hold whose prefix `path` starts with.
+fn take_first(holds: &mut Vec<(String, Gate)>, path: &str) -> Option<Gate> {
+    let index = holds
+        .iter()
+        .position(|(prefix, _)| path.starts_with(prefix.as_str()))?;
+    Some(holds.remove(index).1)
+}
+
 impl Faults {
     pub fn arm(&mut self, path_prefix: &str, status: u16, count: usize) {
         if count == 0 {
@@ -95,6 +105,7 @@ impl Faults {
     pub fn clear(&mut self) {
         self.armed.clear();
         self.holds.clear();
+        self.answer_holds.clear();
         self.latency = std::time::Duration::ZERO;
     }
 
@@ -106,13 +117,24 @@ impl Faults {
         HeldCall { gate }
     }
 
+    /// Carries out the next call whose path starts with `path_prefix`, then holds its answer
+    /// until the returned hold is released or dropped: Botpress has acted, and the caller does
+    /// not know it yet.
+    pub fn hold_answer(&mut self, path_prefix: &str) -> HeldCall {
+        let gate = Gate::new();
+        self.answer_holds
+            .push((path_prefix.to_string(), gate.clone()));
+        HeldCall { gate }
+    }
+
     /// The gate a call to `path` must pass, using up the first matching hold.
     pub fn take_hold(&mut self, path: &str) -> Option<Gate> {
-        let index = self
-            .holds
-            .iter()
-            .position(|(prefix, _)| path.starts_with(prefix.as_str()))?;
-        Some(self.holds.remove(index).1)
+        take_first(&mut self.holds, path)
+    }
+
+    /// The gate the answer to a call to `path` must pass, using up the first matching hold.
+    pub fn take_answer_hold(&mut self, path: &str) -> Option<Gate> {
+        take_first(&mut self.answer_holds, path)
     }
 
     pub fn set_latency(&mut self, latency: std::time::Duration) {

@@ -1,5 +1,6 @@
 //! What every Runtime API call goes through before its handler: injected latency, holds and
-//! faults, then the bearer token, then the `x-bot-id` header, in that order.
+//! faults, then the bearer token, then the `x-bot-id` header, in that order; and after it, a
+//! hold on its answer.
 //!
 //! Faults come first so "the next N calls fail" holds whatever the call carries; the bot id is
 //! checked after the token, as Botpress cannot tell which bots a caller may see before knowing who
@@ -33,7 +34,12 @@ pub async fn guard(State(state): State<Arc<SimState>>, request: Request, next: N
     if let Err(error) = check(&state, request.headers()) {
         return error.into_response();
     }
-    next.run(request).await
+    let answer_hold = state.faults().take_answer_hold(request.uri().path());
+    let response = next.run(request).await;
+    if let Some(gate) = answer_hold {
+        gate.pass().await;
+    }
+    response
 }
 
 fn check(state: &SimState, headers: &HeaderMap) -> Result<(), ApiError> {

@@ -207,6 +207,12 @@ impl BotpressSim {
         self.state.faults().hold(path_prefix)
     }
 
+    /// Carries out the next call under `path_prefix` and holds its answer until the returned
+    /// hold is released or dropped (Botpress acted; its caller does not know yet).
+    pub fn hold_next_answer(&self, path_prefix: &str) -> HeldCall {
+        self.state.faults().hold_answer(path_prefix)
+    }
+
     /// Disarms every fault `fail_next` armed, the holds not yet used, and the latency
     /// (Botpress recovered).
     pub fn clear_faults(&self) {

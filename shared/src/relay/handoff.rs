@@ -28,11 +28,6 @@ pub struct StartHandoffInput {
 /// few Runtime API calls first): the least delay of what is announced while answering.
 const ANSWER_THEN_LISTEN: Option<std::time::Duration> = Some(std::time::Duration::from_secs(2));
 
-/// How long after a session's activation its opening's assignee read may still be running:
-/// the `startHitl` request's Lambda timeout (25 s, `template.yaml`; a unit test holds them
-/// together), and a margin for the clocks of two execution environments.
-pub(super) const CATCH_UP_RACES_FOR: std::time::Duration = std::time::Duration::from_secs(30);
-
 /// The Botpress conversation tag that ties a `hitl` conversation to its HubSpot thread.
 pub(crate) const THREAD_TAG: &str = "hubspotThreadId";
 /// What the opening message says when the bot gave no title.
@@ -174,19 +169,6 @@ impl Relay {
             "handoff started"
         );
         Ok(conversation_id)
-    }
-
-    /// Whether an assignment of `session` may be relayed at the same time as its opening's
-    /// assignee read ([`Self::catch_up_on_assignment`]): both could read the session as
-    /// unassigned and announce the same agent twice, so in this window an announcement takes
-    /// a ledger key of its own ([`super::help_desk_events`]). The read runs within the
-    /// `startHitl` that activated the session, which Lambda (and the local server) stops at
-    /// its timeout; after that, a session read sees what the read recorded.
-    pub(super) fn may_race_the_catch_up(&self, session: &HandoffSession) -> bool {
-        session.activated_at_ms.is_some_and(|activated_at_ms| {
-            self.clock.now().timestamp_millis() - activated_at_ms
-                < CATCH_UP_RACES_FOR.as_millis() as i64
-        })
     }
 
     /// Tells the bot of an agent who took the thread while the handoff was opening, once it is
@@ -365,12 +347,5 @@ mod tests {
             opening_text(Some("Refund"), Some(&description))
         );
         assert_eq!(opening_parts(Some("Refund"), None), ["Refund"]);
-    }
-
-    /// The opening's assignee read runs inside `startHitl`, which the local server (and so
-    /// Lambda, `once.rs` holds the two together) stops at its deadline.
-    #[test]
-    fn the_catch_up_window_outlasts_the_start_hitl_that_runs_it() {
-        assert!(super::CATCH_UP_RACES_FOR > crate::http::BOTPRESS_DEADLINE);
     }
 }

@@ -150,7 +150,32 @@ impl Relay {
     ///
     /// `listening_in`: at least this long before the bot hears of it (a change applied while
     /// `startHitl` has yet to answer, which the bot's plugin listens only after).
+    ///
+    /// A thread's assignment changes are relayed one at a time, each reading the session once
+    /// it holds the thread's lease ([`Relay::exclusively`]): two changes delivered at once
+    /// (separate deliveries, or a webhook beside the opening's assignee read) would otherwise
+    /// both read the thread as it was, and the bot could hear the older agent last while the
+    /// newer one is recorded. Under the lease the later one sees what the earlier recorded.
     pub(super) async fn relay_thread_change(
+        &self,
+        thread_id: String,
+        change: ThreadChange,
+        occurred_at_ms: i64,
+        listening_in: Option<std::time::Duration>,
+    ) -> Result<Outcome, RelayError> {
+        if matches!(change, ThreadChange::Assigned(_)) {
+            let lease = format!("assigning:{thread_id}");
+            return self
+                .exclusively(&lease, || {
+                    self.apply_thread_change(thread_id, change, occurred_at_ms, listening_in)
+                })
+                .await;
+        }
+        self.apply_thread_change(thread_id, change, occurred_at_ms, listening_in)
+            .await
+    }
+
+    async fn apply_thread_change(
         &self,
         thread_id: String,
         change: ThreadChange,
@@ -227,19 +252,14 @@ impl Relay {
                         .await?;
                     return Ok(Outcome::AlreadyDone);
                 }
-                let assign = self.assign(
+                self.assign(
                     &thread_id,
                     &session,
                     &actor_id,
                     occurred_at_ms,
                     listening_in,
-                );
-                if self.may_race_the_catch_up(&session) {
-                    self.once(&announcement_key(&session, &actor_id), assign)
-                        .await
-                } else {
-                    assign.await
-                }
+                )
+                .await
             }
             ThreadChange::Status(status) if is_closing_status(&status) => {
                 self.relay_replies_before_close(&session, &thread_id, occurred_at_ms)
@@ -339,10 +359,10 @@ impl Relay {
         Ok(())
     }
 
-    /// A newer assignment was recorded while this older one was being announced (two
-    /// deliveries at once): the bot may have heard the older one last, so it hears the
-    /// newer assignee again. A newer unassignment has nothing to say: the `hitl` interface
-    /// has no event for it.
+    /// A newer assignment was recorded while this older one was being announced (a holder
+    /// whose lease ran out, or a store write that overtook it): the bot may have heard the
+    /// older one last, so it hears the newer assignee again. A newer unassignment has nothing
+    /// to say: the `hitl` interface has no event for it.
     async fn reannounce_newer_assignee(
         &self,
         thread_id: &str,
@@ -386,20 +406,6 @@ impl Relay {
         let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())
     }
-}
-
-/// The ledger key of announcing `actor_id` after the session's assignment as it was read.
-/// Two relays of the same assignment that read the session before either recorded it (the
-/// opening's assignee read and the assignment's webhook) name the same key, so the bot hears
-/// the agent once; a later unassignment and assignment of the same agent moves
-/// `assignment_changed_at_ms`, and so is announced again.
-fn announcement_key(session: &HandoffSession, actor_id: &str) -> String {
-    format!(
-        "hitl-assigned:{}:{}:{}",
-        session.id,
-        actor_id,
-        session.assignment_changed_at_ms.unwrap_or(0)
-    )
 }
 
 /// Open, with its Botpress conversation: the bot is listening.

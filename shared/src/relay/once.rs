@@ -89,6 +89,35 @@ impl Relay {
         }
     }
 
+    /// Runs `work` holding `key` as a lease: no other attempt, in this process or another,
+    /// runs work under the same key at the same time. One in flight is waited for a little
+    /// ([`WAIT_FOR_WORK_IN_FLIGHT`], within the request's budget) before this is refused as in
+    /// progress. The key is released when the work ends, however it ends, so it keeps nothing
+    /// (unlike [`Relay::once`]): the next change runs too. A holder that dies is outlived by
+    /// its lease ([`claim_lease`]).
+    pub(crate) async fn exclusively<W, F, T>(&self, key: &str, work: W) -> Result<T, RelayError>
+    where
+        W: FnOnce() -> F,
+        F: Future<Output = Result<T, RelayError>>,
+    {
+        let started = tokio::time::Instant::now();
+        loop {
+            match self.store.claim(key, claim_lease()).await? {
+                // (A lease's key is released, never completed.)
+                Claim::Acquired | Claim::Completed(_) => break,
+                Claim::InProgress if may_wait(started.elapsed()) => {
+                    tokio::time::sleep(WAIT_STEP).await;
+                }
+                Claim::InProgress => return Err(RelayError::InProgress),
+            }
+        }
+        let result = work().await;
+        if let Err(error) = self.store.release(key).await {
+            tracing::warn!(%error, key, "could not release a lease; it will expire");
+        }
+        result
+    }
+
     /// [`Relay::once_finishing`] for work that starts with a read: the read is made while the
     /// key is claimed, not after, so the two cost one round trip to the store instead of two.
     /// Its answer is dropped unless the claim is acquired.
