@@ -618,10 +618,11 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
     );
 }
 
-/// The scheduled run closes what `stopHitl` left, as HubSpot answers: a close still failing
-/// three days on is given up (an error for a person) instead of tried forever; the run stops
-/// at the first failure that may pass, the rest left untouched for the next run, which closes
-/// them once HubSpot is back. In process: the bridge's clock is set back to leave the old one.
+/// The scheduled run closes what `stopHitl` left, as HubSpot answers: a refusal every close
+/// would meet (403) stops the run and gives nothing up; a close still failing three days on in
+/// a way that may pass is given up (an error for a person) instead of tried forever; the run
+/// stops at the first failure that may pass, the rest left untouched for the next run, which
+/// closes them once HubSpot is back. In process: the bridge's clock is set back to leave the old one.
 #[tokio::test]
 async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_outage() {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(4)));
@@ -647,6 +648,23 @@ async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_out
     }
     let [old, first, second] = [0, 1, 2].map(|n| handoffs[n].thread_id.clone());
     let second_attempts = close_attempts_of(&stack, &second);
+    let first_attempts = close_attempts_of(&stack, &first);
+
+    // A refusal every close would meet (a missing scope, say) gives nothing up, stale or not.
+    let forbidden = Failure {
+        status: 403,
+        retry_after: None,
+    };
+    stack.hubspot.faults().fail_next(THREADS, forbidden, 1_000);
+    stack.refresh_tokens_now().await.unwrap();
+    stack.hubspot.faults().clear();
+    let pending = stack.bridge.relay.store().closes_pending().await.unwrap();
+    assert_eq!(pending.len(), 3, "{pending:?}");
+    assert_eq!(
+        close_attempts_of(&stack, &first),
+        first_attempts,
+        "the run stopped at the old one"
+    );
 
     threads_unavailable(&stack);
     stack.refresh_tokens_now().await.unwrap();

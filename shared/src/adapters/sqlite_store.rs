@@ -574,7 +574,7 @@ impl CustomerStore for SqliteStore {
                     customer.name,
                     customer.identifier.hubspot_type(),
                     customer.identifier.value(),
-                    // A visitor has no contact: empty in a column older files made NOT NULL.
+                    // A visitor has no contact: `''` stands for none (the column is NOT NULL).
                     customer.hubspot_contact_id.as_deref().unwrap_or_default(),
                     now,
                 ],

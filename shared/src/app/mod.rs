@@ -8,6 +8,7 @@ use std::sync::Arc;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::adapters::botpress_http::BotpressClient;
+use crate::adapters::budget;
 use crate::adapters::build_http_client;
 use crate::adapters::file_fetch::SafeFileFetcher;
 use crate::adapters::hubspot_http::HubSpotClient;
@@ -44,13 +45,19 @@ impl Bridge {
     /// a `stopHitl` left for later. Answers the refresh's outcome, which says whether a person
     /// is needed; the closes log their own failures and are tried again next time.
     pub async fn run_schedule(&self) -> Result<(), TokenError> {
+        let started = tokio::time::Instant::now();
         let refreshed = self.tokens.refresh_now().await;
-        if let Err(error) = self.relay.close_pending_threads().await {
+        let closes = self.relay.close_pending_threads();
+        if let Err(error) = budget::with_deadline(started + CLOSES_WITHIN, closes).await {
             tracing::warn!(%error, "could not close the threads left for later; trying again next run");
         }
         refreshed
     }
 }
+
+/// How long after the schedule starts a close left for later may still start: inside the
+/// token refresher's 30 s timeout (`template.yaml`), with a call's own 10 s timeout to spare.
+const CLOSES_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Why the bridge could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -6,11 +6,16 @@
 //! locally) closes what is remembered.
 
 use super::{Relay, RelayError};
+use crate::adapters::budget;
 use crate::ports::{ThreadStatus, UpstreamError};
 
 /// A close still failing this long after it was left is given up, with an error for a person
 /// to close the thread by hand: long enough to outlast an outage over a weekend.
 const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
+
+/// A close is not started with less than this left of the run's budget: it would run past
+/// the scheduled function's timeout.
+const LEFT_TO_START_A_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What one scheduled run did.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -49,14 +54,20 @@ impl Relay {
         }
     }
 
-    /// Closes the threads remembered by [`Relay::close_later`]. Stops at the first failure
-    /// that says HubSpot is failing for every thread now (one that may pass, a rejected token,
-    /// a missing scope, a rate limit): the rest wait for the next run.
+    /// Closes the threads remembered by [`Relay::close_later`], oldest first, within the
+    /// current budget. Stops at the first failure that says HubSpot is failing for every
+    /// thread now (one that may pass, a rejected token, a missing scope, a rate limit): the
+    /// rest wait for the next run. A close still failing [`GIVE_UP_AFTER`] on in a way that
+    /// may pass, or refused for good for this thread, is given up with an error.
     pub async fn close_pending_threads(&self) -> Result<ClosesMade, RelayError> {
         let now_ms = self.clock.now().timestamp_millis();
         let mut made = ClosesMade::default();
-        let mut closes = self.store.closes_pending().await?.into_iter();
-        for close in closes.by_ref() {
+        let mut closes = self.store.closes_pending().await?.into_iter().peekable();
+        while closes.peek().is_some() {
+            if budget::remaining().is_some_and(|left| left < LEFT_TO_START_A_CLOSE) {
+                break;
+            }
+            let Some(close) = closes.next() else { break };
             let thread_id = close.thread_id.as_str();
             let stale = now_ms - close.since_ms > GIVE_UP_AFTER.num_milliseconds();
             match self
@@ -69,6 +80,13 @@ impl Relay {
                 | Err(UpstreamError {
                     status: Some(404), ..
                 }) => made.closed += 1,
+                // Not this thread's fault (a rejected token, a missing scope, a rate limit):
+                // no reason to give any close up.
+                Err(error) if fails_for_every_thread(&error) && !error.retryable => {
+                    tracing::warn!(%error, thread_id, "HubSpot refused to close a thread for a reason every close meets; the rest wait for the next run");
+                    made.left += 1;
+                    break;
+                }
                 Err(error) if stale => {
                     tracing::error!(
                         %error,

@@ -75,7 +75,7 @@ impl Relay {
     /// the same address (a shared `info@` mailbox, a household's phone) would otherwise share
     /// one user and so one handoff: the second's `startHitl` would be handed the first's
     /// conversation, and the agent's replies to the first would reach the second. Each gets
-    /// a thread of its own in the help desk, on the same contact. A retried call whose answer
+    /// a thread of its own in the help desk (on the same contact). A retried call whose answer
     /// was lost leaves an unused user behind, which nothing reaches.
     pub async fn create_user(
         &self,
@@ -147,8 +147,8 @@ impl Relay {
 
     /// The customer `startHitl` names, whose record is then kept [`CUSTOMER_RETENTION`] from
     /// now. A record that has expired while the HITL plugin still links its end user to the
-    /// Botpress user (a customer back after a month) is rebuilt from that user's contact tag
-    /// and the HubSpot contact's address, so they reach an agent without a new `createUser`.
+    /// Botpress user (a customer back after a month) is rebuilt from that user's tags
+    /// ([`Relay::rebuilt_customer`]), so they reach an agent without a new `createUser`.
     pub(crate) async fn customer_for_handoff(
         &self,
         bot: &BotpressContext,
@@ -192,9 +192,9 @@ impl Relay {
 
     /// The customer behind a Botpress user this integration made, from the user's contact tag
     /// and the contact's address (email first, then phone, then mobile phone: one address may
-    /// differ from the one `createUser` was given, but it reaches the same contact). `None`
-    /// when Botpress has no such user or it carries no contact tag; a contact that is gone or
-    /// cannot be addressed is refused, naming it.
+    /// differ from the one `createUser` was given, but it reaches the same contact), or for a
+    /// visitor from their visitor tag alone. `None` when Botpress has no such user or it
+    /// carries neither tag; a contact that is gone or cannot be addressed is refused, naming it.
     async fn rebuilt_customer(
         &self,
         bot: &BotpressContext,
@@ -213,6 +213,11 @@ impl Relay {
                 return Ok(None);
             };
             let identifier = DeliveryIdentifier::Visitor(visitor.clone());
+            tracing::info!(
+                user_id,
+                retention_days = CUSTOMER_RETENTION.num_days(),
+                "visitor record rebuilt from the Botpress user"
+            );
             return Ok(Some(Customer {
                 bot_id: bot.bot_id.clone(),
                 botpress_user_id: user_id.to_string(),
