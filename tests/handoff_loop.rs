@@ -619,7 +619,7 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
 }
 
 /// The scheduled run closes what `stopHitl` left, as HubSpot answers: a refusal every close
-/// would meet (403) stops the run and gives nothing up; a close still failing three days on in
+/// would meet (429) stops the run and gives nothing up; a close still failing three days on in
 /// a way that may pass is given up (an error for a person) instead of tried forever; the run
 /// stops at the first failure that may pass, the rest left untouched for the next run, which
 /// closes them once HubSpot is back. In process: the bridge's clock is set back to leave the old one.
@@ -650,12 +650,16 @@ async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_out
     let second_attempts = close_attempts_of(&stack, &second);
     let first_attempts = close_attempts_of(&stack, &first);
 
-    // A refusal every close would meet (a missing scope, say) gives nothing up, stale or not.
-    let forbidden = Failure {
-        status: 403,
-        retry_after: None,
+    // A refusal every close would meet (a rate limit; a missing scope alike) gives nothing
+    // up, stale or not.
+    let rate_limited = Failure {
+        status: 429,
+        retry_after: Some(1),
     };
-    stack.hubspot.faults().fail_next(THREADS, forbidden, 1_000);
+    stack
+        .hubspot
+        .faults()
+        .fail_next(THREADS, rate_limited, 1_000);
     stack.refresh_tokens_now().await.unwrap();
     stack.hubspot.faults().clear();
     let pending = stack.bridge.relay.store().closes_pending().await.unwrap();

@@ -6,7 +6,7 @@ pub mod botpress_http;
 pub mod budget;
 pub mod dynamodb_store;
 pub mod file_fetch;
-mod http_client;
+pub(crate) mod http_client;
 pub mod hubspot_admin;
 pub mod hubspot_http;
 pub mod hubspot_message;

@@ -55,9 +55,10 @@ impl Bridge {
     }
 }
 
-/// How long after the schedule starts a close left for later may still start: inside the
-/// token refresher's 30 s timeout (`template.yaml`), with a call's own 10 s timeout to spare.
-const CLOSES_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+/// The budget of the closes left for later, from the schedule's start: none starts with less
+/// than 2 s of it left (`pending_closes.rs`), so the last starts by 13 s and, with a call's own
+/// 10 s timeout, ends inside the token refresher's 30 s (`template.yaml`).
+pub(crate) const CLOSES_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Why the bridge could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::help_desk_events::{ThreadChange, is_opening};
+use super::help_desk_events::{ThreadChange, assignment_lease, is_opening};
 use super::{Relay, RelayError};
 use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
@@ -80,10 +80,9 @@ impl Relay {
             // is announced again.
             self.tell_the_agent_the_customer_asked_again(&session, &customer, &input)
                 .await;
-            if let Some(actor_id) = &session.assigned_actor_id
-                && let Err(error) = self
-                    .announce_assignee(&session, actor_id, ANSWER_THEN_LISTEN)
-                    .await
+            if session.assigned_actor_id.is_some()
+                && let Some(thread_id) = &session.thread_id
+                && let Err(error) = self.announce_the_agent_again(thread_id).await
             {
                 tracing::warn!(%error, session = session.id, "could not announce the thread's agent again");
             }
@@ -169,6 +168,24 @@ impl Relay {
             "handoff started"
         );
         Ok(conversation_id)
+    }
+
+    /// Announces the thread's agent as recorded now, read under the thread's assignment lease,
+    /// so a reassignment relayed at the same moment is not overtaken by the agent it replaced.
+    async fn announce_the_agent_again(&self, thread_id: &str) -> Result<(), RelayError> {
+        self.exclusively(&assignment_lease(thread_id), || async {
+            let Some(session) = self.active_session_of(thread_id).await? else {
+                return Ok(());
+            };
+            match &session.assigned_actor_id {
+                Some(actor_id) => {
+                    self.announce_assignee(&session, actor_id, ANSWER_THEN_LISTEN)
+                        .await
+                }
+                None => Ok(()),
+            }
+        })
+        .await
     }
 
     /// Tells the bot of an agent who took the thread while the handoff was opening, once it is

@@ -164,9 +164,8 @@ impl Relay {
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
         if matches!(change, ThreadChange::Assigned(_)) {
-            let lease = format!("assigning:{thread_id}");
             return self
-                .exclusively(&lease, || {
+                .exclusively(&assignment_lease(&thread_id), || {
                     self.apply_thread_change(thread_id, change, occurred_at_ms, listening_in)
                 })
                 .await;
@@ -406,6 +405,12 @@ impl Relay {
         let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())
     }
+}
+
+/// The lease a thread's assignment changes, and any announcement of its agent, are made under
+/// ([`Relay::relay_thread_change`]).
+pub(super) fn assignment_lease(thread_id: &str) -> String {
+    format!("assigning:{thread_id}")
 }
 
 /// Open, with its Botpress conversation: the bot is listening.

@@ -100,22 +100,7 @@ impl Relay {
         W: FnOnce() -> F,
         F: Future<Output = Result<T, RelayError>>,
     {
-        let started = tokio::time::Instant::now();
-        loop {
-            match self.store.claim(key, claim_lease()).await? {
-                // (A lease's key is released, never completed.)
-                Claim::Acquired | Claim::Completed(_) => break,
-                Claim::InProgress if may_wait(started.elapsed()) => {
-                    tokio::time::sleep(WAIT_STEP).await;
-                }
-                Claim::InProgress => return Err(RelayError::InProgress),
-            }
-        }
-        let result = work().await;
-        if let Err(error) = self.store.release(key).await {
-            tracing::warn!(%error, key, "could not release a lease; it will expire");
-        }
-        result
+        exclusively(&*self.store, key, work).await
     }
 
     /// [`Relay::once_finishing`] for work that starts with a read: the read is made while the
@@ -125,8 +110,8 @@ impl Relay {
     /// Only for work whose effects the receiving end keeps once (a HubSpot message id, a
     /// Botpress message tag): the read may see the state from just before an earlier attempt
     /// of the same key changed it and released the key, so a retry may redo effects that
-    /// attempt made. Work that must see its key's earlier attempts (an assignment's
-    /// `hitlAssigned`) reads after the claim, with [`Relay::once`].
+    /// attempt made. Work that must see what others did before it (an assignment's
+    /// `hitlAssigned`) reads once it holds its lease, with [`Relay::exclusively`].
     pub(crate) async fn once_after_read<T, R, W, F>(
         &self,
         key: &str,
@@ -140,6 +125,31 @@ impl Relay {
     {
         once_after_read(&*self.store, key, read, work).await
     }
+}
+
+/// The lease behind [`Relay::exclusively`], over the ledger alone.
+async fn exclusively<L, W, F, T>(ledger: &L, key: &str, work: W) -> Result<T, RelayError>
+where
+    L: IdempotencyLedger + ?Sized,
+    W: FnOnce() -> F,
+    F: Future<Output = Result<T, RelayError>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        match ledger.claim(key, claim_lease()).await? {
+            // (A lease's key is released, never completed.)
+            Claim::Acquired | Claim::Completed(_) => break,
+            Claim::InProgress if may_wait(started.elapsed()) => {
+                tokio::time::sleep(WAIT_STEP).await;
+            }
+            Claim::InProgress => return Err(RelayError::InProgress),
+        }
+    }
+    let result = work().await;
+    if let Err(error) = ledger.release(key).await {
+        tracing::warn!(%error, key, "could not release a lease; it will expire");
+    }
+    result
 }
 
 /// Whether work that has waited `waited` for another attempt may wait one step more.
@@ -238,6 +248,65 @@ mod tests {
 
     fn ledger() -> SqliteStore {
         SqliteStore::in_memory(Arc::new(SystemClock)).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_waited_for_while_its_holder_finishes_then_taken() {
+        let ledger = Arc::new(ledger());
+        assert_eq!(
+            ledger.claim("lease", claim_lease()).await.unwrap(),
+            Claim::Acquired
+        );
+        let holder = Arc::clone(&ledger);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            holder.release("lease").await.unwrap();
+        });
+        let ran = exclusively(&*ledger, "lease", || async { Ok(true) }).await;
+        assert!(ran.unwrap(), "ran once the holder let go");
+        assert_eq!(
+            ledger.claim("lease", claim_lease()).await.unwrap(),
+            Claim::Acquired,
+            "and let go after"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_lease_held_past_the_wait_is_refused_as_in_progress_without_running() {
+        let ledger = ledger();
+        ledger.claim("lease", claim_lease()).await.unwrap();
+        let started = std::time::Instant::now();
+        let ran = Cell::new(false);
+        let outcome = exclusively(&ledger, "lease", || async {
+            ran.set(true);
+            Ok(())
+        })
+        .await;
+        assert!(matches!(outcome, Err(RelayError::InProgress)));
+        assert!(!ran.get());
+        assert!(started.elapsed() >= WAIT_FOR_WORK_IN_FLIGHT - WAIT_STEP);
+    }
+
+    #[tokio::test]
+    async fn a_lease_is_let_go_however_its_work_ends() {
+        let ledger = ledger();
+        let failed: Result<(), RelayError> = exclusively(&ledger, "lease", || async {
+            Err(RelayError::InvalidInput("no".into()))
+        })
+        .await;
+        assert!(failed.is_err());
+        assert_eq!(
+            ledger.claim("lease", claim_lease()).await.unwrap(),
+            Claim::Acquired
+        );
+    }
+
+    /// The schedule's closes end inside the token refresher's timeout.
+    #[test]
+    fn the_schedules_closes_end_inside_the_token_refreshers_timeout() {
+        let last_close_ends =
+            crate::app::CLOSES_WITHIN + crate::adapters::http_client::CALL_TIMEOUT;
+        assert!(last_close_ends < lambda_timeout("token-refresher"));
     }
 
     async fn done(value: u32) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {

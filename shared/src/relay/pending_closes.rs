@@ -80,25 +80,20 @@ impl Relay {
                 | Err(UpstreamError {
                     status: Some(404), ..
                 }) => made.closed += 1,
-                // Not this thread's fault (a rejected token, a missing scope, a rate limit):
-                // no reason to give any close up.
-                Err(error) if fails_for_every_thread(&error) && !error.retryable => {
-                    tracing::warn!(%error, thread_id, "HubSpot refused to close a thread for a reason every close meets; the rest wait for the next run");
+                // HubSpot failing now, or refusing what every close needs (the token, a scope,
+                // the rate): the rest would meet it too, and nothing says to give this one up.
+                Err(error) if is_not_the_threads_fault(&error) || (error.retryable && !stale) => {
+                    tracing::warn!(%error, thread_id, "HubSpot could not close a thread now; the rest wait for the next run");
                     made.left += 1;
                     break;
                 }
-                Err(error) if stale => {
+                Err(error) if error.retryable => {
                     tracing::error!(
                         %error,
                         thread_id,
                         "a thread whose handoff the bot ended could not be closed for days; given up, close it in the help desk"
                     );
                     made.given_up += 1;
-                }
-                Err(error) if fails_for_every_thread(&error) => {
-                    tracing::warn!(%error, thread_id, "HubSpot could not close a thread now; the rest wait for the next run");
-                    made.left += 1;
-                    break;
                 }
                 Err(error) => {
                     tracing::error!(
@@ -124,7 +119,8 @@ impl Relay {
     }
 }
 
-/// A failure closing one thread that every other thread would meet now.
-fn fails_for_every_thread(error: &UpstreamError) -> bool {
-    error.retryable || matches!(error.status, Some(401 | 403 | 429))
+/// A rejected token, a missing scope, a rate limit: nothing about the thread, so no reason to
+/// give its close up, however old.
+fn is_not_the_threads_fault(error: &UpstreamError) -> bool {
+    matches!(error.status, Some(401 | 403 | 429))
 }
