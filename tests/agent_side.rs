@@ -390,6 +390,17 @@ async fn reassignment_and_assignment_after_unassignment_tell_the_bot_once_each(p
     );
 }
 
+/// A HubSpot delivery of one `assignedTo` change of `thread_id` to `actor`, as crafted by hand.
+fn assignment_event(thread_id: &str, event_id: u64, actor: &str, occurred_at: i64) -> String {
+    json!([{
+        "eventId": event_id, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
+        "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
+        "attemptNumber": 0, "objectId": thread_id.parse::<u64>().unwrap(),
+        "propertyName": "assignedTo", "propertyValue": actor, "changeSource": "AGENT"
+    }])
+    .to_string()
+}
+
 /// HubSpot delivers "assigned to Grace" before the older "assigned to Ada", each on its own:
 /// the bot hears Grace once and never Ada, and HubSpot's retry of Ada's changes nothing.
 async fn an_older_assignment_delivered_after_a_newer_one_is_not_announced(path: Path) {
@@ -398,13 +409,7 @@ async fn an_older_assignment_delivered_after_a_newer_one_is_not_announced(path: 
     let ((ada, _, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
     let assigned_at = chrono::Utc::now().timestamp_millis();
     let assignment = |event_id: u64, actor: &str, occurred_at: i64| {
-        json!([{
-            "eventId": event_id, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
-            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
-            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
-            "propertyName": "assignedTo", "propertyValue": actor, "changeSource": "AGENT"
-        }])
-        .to_string()
+        assignment_event(&handoff.thread_id, event_id, actor, occurred_at)
     };
     let url = stack.settings.hubspot_webhook_url();
     let to_grace = stack
@@ -713,13 +718,7 @@ async fn reassignments_delivered_at_once_leave_the_bot_with_the_newer_agent(path
     let ((ada, _, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
     let at = chrono::Utc::now().timestamp_millis();
     let assignment = |event_id: u64, actor: &str, occurred_at: i64| {
-        json!([{
-            "eventId": event_id, "subscriptionId": 1, "portalId": 243842089, "appId": 1098266,
-            "occurredAt": occurred_at, "subscriptionType": "conversation.propertyChange",
-            "attemptNumber": 0, "objectId": handoff.thread_id.parse::<u64>().unwrap(),
-            "propertyName": "assignedTo", "propertyValue": actor, "changeSource": "AGENT"
-        }])
-        .to_string()
+        assignment_event(&handoff.thread_id, event_id, actor, occurred_at)
     };
     let url = stack.settings.hubspot_webhook_url();
     let held = stack.botpress.hold_next_answer("/v1/chat/events");

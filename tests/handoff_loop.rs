@@ -27,24 +27,26 @@ fn threads_unavailable(stack: &SandboxStack) {
         .fail_next(THREADS, unavailable, 1_000);
 }
 
-/// The closes HubSpot made (answered 200) of `thread_id`.
-fn closes_of(stack: &SandboxStack, thread_id: &str) -> usize {
+/// The answers HubSpot gave to attempts to close `thread_id`.
+fn close_answers(stack: &SandboxStack, thread_id: &str) -> Vec<u16> {
     stack
         .hubspot
         .recorder()
         .matching("PATCH", &format!("{THREADS}{thread_id}"))
         .iter()
-        .filter(|call| call.status == 200)
-        .count()
+        .map(|call| call.status)
+        .collect()
+}
+
+/// The closes HubSpot made (answered 200) of `thread_id`.
+fn closes_of(stack: &SandboxStack, thread_id: &str) -> usize {
+    let answers = close_answers(stack, thread_id);
+    answers.iter().filter(|status| **status == 200).count()
 }
 
 /// Attempts to close `thread_id`, whatever HubSpot answered.
 fn close_attempts_of(stack: &SandboxStack, thread_id: &str) -> usize {
-    stack
-        .hubspot
-        .recorder()
-        .matching("PATCH", &format!("{THREADS}{thread_id}"))
-        .len()
+    close_answers(stack, thread_id).len()
 }
 
 fn status_of_thread(stack: &SandboxStack, thread_id: &str) -> String {
