@@ -934,3 +934,44 @@ async fn setup_connects_more_inboxes_once_and_inboxes_and_doctor_show_them() {
         url.stdout
     );
 }
+
+/// A channel whose capabilities an older version declared (before visitors): `doctor` names
+/// it and the fix, and `setup` brings it up to date, after which `doctor` passes.
+#[tokio::test]
+async fn doctor_names_a_channel_an_older_version_declared_and_setup_updates_it() {
+    let operator = operator_with_an_exchanged_grant("code-older-channel").await;
+    let older = json!({
+        "deliveryIdentifierTypes": ["HS_EMAIL_ADDRESS", "HS_PHONE_NUMBER"],
+        "threadingModel": "INTEGRATION_THREAD_ID",
+        "allowConversationStart": true,
+        "allowOutgoingMessages": true,
+    });
+    operator.stack.hubspot.add_channel(
+        "Botpress handoff",
+        &operator.stack.settings.hubspot_webhook_url(),
+        older,
+    );
+    let run = operator.run(&["doctor"]).await.expect(1);
+    assert!(
+        run.stdout
+            .contains("FAIL  custom channel declares this version's capabilities"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stdout.contains("fix: run `hitl setup`"),
+        "{}",
+        run.stdout
+    );
+
+    operator.run(&["setup"]).await.expect(0);
+    let run = operator.run(&["doctor"]).await.expect(0);
+    assert!(run.stdout.contains("All checks passed"), "{}", run.stdout);
+    let capabilities = &operator.stack.hubspot.channels()[0]["capabilities"];
+    assert!(
+        capabilities["deliveryIdentifierTypes"]
+            .as_array()
+            .is_some_and(|types| types.contains(&json!("CHANNEL_SPECIFIC_OPAQUE_ID"))),
+        "{capabilities}"
+    );
+}

@@ -156,6 +156,9 @@ pub struct CustomChannel {
     pub name: Option<String>,
     #[serde(default)]
     pub webhook_url: Option<String>,
+    /// What the channel declares (an older bridge's channel may declare less).
+    #[serde(default)]
+    pub capabilities: serde_json::Value,
 }
 
 /// A channel account: one connection of a channel to an inbox.

@@ -4,7 +4,8 @@
 use anyhow::anyhow;
 use clap::Args;
 use hitl_bridge::adapters::build_http_client;
-use hitl_bridge::adapters::hubspot_admin::{OptionalScopes, missing_scopes};
+use hitl_bridge::adapters::hubspot_admin::{CustomChannel, OptionalScopes, missing_scopes};
+use hitl_bridge::model::channel_limits::{capabilities_match, channel_capabilities};
 use hitl_bridge::ports::{RefreshedGrant, TokenError};
 use secrecy::{ExposeSecret, SecretString};
 
@@ -150,6 +151,12 @@ pub async fn run(args: DoctorArgs) -> Outcome {
                 )),
             };
             report.check("custom channel with our webhookUrl", result);
+            if let Some(channel) = channels.first() {
+                report.check(
+                    "custom channel declares this version's capabilities",
+                    declares_ours(channel),
+                );
+            }
             channels.first().cloned()
         }
         Err(error) => {
@@ -206,6 +213,18 @@ pub async fn run(args: DoctorArgs) -> Outcome {
             error: anyhow!("{} check(s) failed", report.failed),
         })
     }
+}
+
+/// Whether `channel` declares what this version relays (visitors' opaque ids, Office files):
+/// a channel an older version made refuses them until `register` updates it.
+fn declares_ours(channel: &CustomChannel) -> Result<String, Problem> {
+    if capabilities_match(&channel.capabilities, &channel_capabilities()) {
+        return Ok(String::new());
+    }
+    Err(problem(
+        "an older version's: HubSpot may refuse a visitor's handoff or a file type added since",
+        "run `hitl setup`, or save the integration's configuration in Botpress (`register` updates it)",
+    ))
 }
 
 /// The inboxes besides the default that `hitl setup --inbox` connected: one check each, that
