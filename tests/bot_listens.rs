@@ -85,8 +85,9 @@ async fn an_assignment_while_opening_is_announced_once_the_handoff_opens(path: P
 }
 
 /// The agent routing assigned while the handoff was opening is read as it opens, and HubSpot
-/// retries the assignment's webhook at that moment: both can find the session unassigned,
-/// and the bot still hears the agent once. Botpress answers slowly here, so the read's
+/// retries the assignment's webhook at that moment: each reads the session under the thread's
+/// assignment lease, so the retry waits for the read's announcement (or is answered 503 and
+/// comes again) and finds the agent announced: the bot hears the agent once. Botpress answers slowly here, so the read's
 /// announcement is in flight for over a second after the handoff opens while the retry comes
 /// again and again.
 async fn an_assignment_read_and_its_webhook_at_once_announce_the_agent_once(path: Path) {

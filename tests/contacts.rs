@@ -353,7 +353,7 @@ async fn an_email_with_a_slash_is_read_as_one_contact(path: Path) {
     assert_eq!(creates(&stack), 0);
 }
 
-/// The `hitl` interface's `createUser` names no one for an anonymous visitor: they hand off
+/// A customer who gave an email but no name (`createUser`'s `name` is optional): they hand off
 /// too, the contact made without a name and the agent seeing their address as the sender.
 async fn a_customer_without_a_name_hands_off_under_their_address(path: Path) {
     let stack = creating_stack(path).await;

@@ -259,9 +259,10 @@ impl Relay {
     ///
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
     /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot.
-    /// The thread is closed on every call, so a retry after a failed close still closes it.
     /// A close HubSpot fails to make now, in a way that may pass, is remembered for the
-    /// scheduled run ([`Relay::close_pending_threads`]), and the handoff ends at once.
+    /// scheduled run ([`Relay::close_pending_threads`]), and the handoff ends at once; only
+    /// when even that fails is the call refused (503), and the thread is closed again on the
+    /// retry, whose session is found closed.
     /// A close HubSpot refuses for good (the thread went to the trash, say) still ends the
     /// handoff: the customer is back with the bot either way, and a refusal would keep the
     /// bot's plugin from telling them so; an agent's later reply there is marked FAILED.

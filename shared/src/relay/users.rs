@@ -11,8 +11,9 @@ use crate::redact::redacted;
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateUserInput {
-    /// Optional in the `hitl` interface: an anonymous visitor hands off too, and the agent
-    /// then sees their email address or phone number as the sender's name.
+    /// Optional in the `hitl` interface: a customer without one hands off too, and the agent
+    /// then sees their email address or phone number as the sender's name ("Visitor" for a
+    /// visitor who gave neither).
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
