@@ -518,13 +518,7 @@ async fn an_agent_closing_the_thread_stops_the_handoff(path: Path) {
         "not told twice"
     );
 
-    let late = stack
-        .caller
-        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
-        .await
-        .1;
-    assert_eq!(late.status, 400, "{}", late.text);
-    assert!(late.text.contains("closed"), "{}", late.text);
+    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
 }
 
 async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: Path) {
@@ -562,6 +556,18 @@ async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: P
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 }
 
+/// The customer writing once the handoff ended is told so (400, the session closed), and
+/// nothing reaches the help desk.
+async fn a_message_after_the_handoff_is_refused(stack: &SandboxStack, handoff: &Handoff) {
+    let late = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .await
+        .1;
+    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
+    assert!(late.text.contains("closed"), "{}", late.text);
+}
+
 /// The agent moved the thread to the trash just before the bot ends the handoff: HubSpot
 /// refuses to close it (404), and `stopHitl` still answers 200, so the bot's plugin tells the
 /// customer they are back with the bot.
@@ -578,12 +584,7 @@ async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Pat
     );
     let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
-    let late = stack
-        .caller
-        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
-        .await
-        .1;
-    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
+    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
 }
 
 /// HubSpot fails to close the thread when the bot ends the handoff, past the bridge's own
@@ -597,12 +598,7 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
     assert_eq!(stopped.status, 200, "{}", stopped.text);
     stack.hubspot.faults().clear();
     assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
-    let late = stack
-        .caller
-        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
-        .await
-        .1;
-    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
+    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
 
     stack.refresh_tokens_now().await.unwrap();
     assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");

@@ -17,6 +17,19 @@ pub enum DeliveryIdentifier {
     Visitor(String),
 }
 
+/// The forms of address the HITL plugin makes up for an end user who gave no email or phone
+/// ([`DeliveryIdentifier::made_up_by_the_plugin`]). Such an address reaches no one, so it is
+/// no way for the help desk to know the customer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MadeUpAddress {
+    /// `<user id>@<bot id>.botpress.invalid`, the plugin's current code: `.invalid` is
+    /// reserved (RFC 2606), so no contact has it and nothing is ever delivered there.
+    Reserved,
+    /// `<user id>@no-reply.<bot id>.botpress.com`, the protocol's description: a domain
+    /// HubSpot takes, so an earlier version may have made a contact with it.
+    NoReply,
+}
+
 /// What a visitor's opaque id starts with: the rest is the id the HITL plugin gave its end
 /// user, so the help desk knows one visitor as one, across handoffs.
 const VISITOR_PREFIX: &str = "botpress:";
@@ -65,7 +78,7 @@ impl DeliveryIdentifier {
     }
 
     /// The visitor an address the HITL plugin made up stands for (see
-    /// [`DeliveryIdentifier::is_made_up_by_the_plugin`]): `botpress:<the part before @>`, the
+    /// [`DeliveryIdentifier::made_up_by_the_plugin`]): `botpress:<the part before @>`, the
     /// plugin's id for its end user.
     pub fn visitor_of(placeholder: &Self) -> Self {
         let user = placeholder
@@ -75,18 +88,20 @@ impl DeliveryIdentifier {
         Self::Visitor(format!("{VISITOR_PREFIX}{user}"))
     }
 
-    /// Whether this is an address the HITL plugin made up for an end user who gave no email
-    /// or phone: `<user id>@<bot id>.botpress.invalid` in its current code (`.invalid` is
-    /// reserved, RFC 2606: nothing is ever delivered there), `<user id>@no-reply.<bot
-    /// id>.botpress.com` in the protocol's description. Such an address reaches no one, so it
-    /// is no way for the help desk to know the customer.
-    pub fn is_made_up_by_the_plugin(&self) -> bool {
+    /// Which of the [`MadeUpAddress`] forms this is, if the HITL plugin made it up for an end
+    /// user who gave no email or phone.
+    pub fn made_up_by_the_plugin(&self) -> Option<MadeUpAddress> {
         let Self::Email(address) = self else {
-            return false;
+            return None;
         };
         let domain = address.rsplit_once('@').map_or("", |(_, domain)| domain);
-        domain.ends_with(".botpress.invalid")
-            || (domain.starts_with("no-reply.") && domain.ends_with(".botpress.com"))
+        if domain.ends_with(".botpress.invalid") {
+            Some(MadeUpAddress::Reserved)
+        } else if domain.starts_with("no-reply.") && domain.ends_with(".botpress.com") {
+            Some(MadeUpAddress::NoReply)
+        } else {
+            None
+        }
     }
 
     /// The identifier a store kept as its HubSpot type and value; `None` for an unknown type.
@@ -200,14 +215,24 @@ mod tests {
         let made_up = |raw: &str| {
             DeliveryIdentifier::parse(raw, None)
                 .unwrap()
-                .is_made_up_by_the_plugin()
+                .made_up_by_the_plugin()
         };
-        assert!(made_up("user_01JXYZ@bot-01abc.botpress.invalid"));
-        assert!(made_up("user_01JXYZ@no-reply.bot_01abc.botpress.com"));
-        assert!(!made_up("jane.doe@example.com"));
-        assert!(!made_up("support@botpress.com"));
-        assert!(!made_up("jane@no-reply.example.com"));
-        assert!(!made_up("+1 415 555 2671"));
+        assert_eq!(
+            made_up("user_01JXYZ@bot-01abc.botpress.invalid"),
+            Some(MadeUpAddress::Reserved)
+        );
+        assert_eq!(
+            made_up("user_01JXYZ@no-reply.bot_01abc.botpress.com"),
+            Some(MadeUpAddress::NoReply)
+        );
+        for real in [
+            "jane.doe@example.com",
+            "support@botpress.com",
+            "jane@no-reply.example.com",
+            "+1 415 555 2671",
+        ] {
+            assert_eq!(made_up(real), None, "{real}");
+        }
     }
 
     #[test]

@@ -26,7 +26,6 @@ pub use error::RelayError;
 pub use handoff::StartHandoffInput;
 pub use help_desk_events::{HelpDeskEvent, THREAD_DELETED, ThreadChange};
 pub use once::Outcome;
-pub use pending_closes::ClosesMade;
 pub use registration::Connection;
 pub(crate) use transcript::describe as describe_message;
 pub use users::CreateUserInput;

@@ -78,15 +78,7 @@ impl Relay {
         W: Fn() -> F,
         F: Future<Output = Result<(Outcome, Option<FinishingWrite>), RelayError>>,
     {
-        let started = tokio::time::Instant::now();
-        loop {
-            match self.once_finishing(key, work()).await {
-                Err(RelayError::InProgress) if may_wait(started.elapsed()) => {
-                    tokio::time::sleep(WAIT_STEP).await;
-                }
-                outcome => return outcome,
-            }
-        }
+        waiting_while_in_progress(|| self.once_finishing(key, work())).await
     }
 
     /// Runs `work` holding `key` as a lease: no other attempt, in this process or another,
@@ -134,22 +126,37 @@ where
     W: FnOnce() -> F,
     F: Future<Output = Result<T, RelayError>>,
 {
-    let started = tokio::time::Instant::now();
-    loop {
+    waiting_while_in_progress(|| async {
         match ledger.claim(key, claim_lease()).await? {
             // (A lease's key is released, never completed.)
-            Claim::Acquired | Claim::Completed(_) => break,
-            Claim::InProgress if may_wait(started.elapsed()) => {
-                tokio::time::sleep(WAIT_STEP).await;
-            }
-            Claim::InProgress => return Err(RelayError::InProgress),
+            Claim::Acquired | Claim::Completed(_) => Ok(()),
+            Claim::InProgress => Err(RelayError::InProgress),
         }
-    }
+    })
+    .await?;
     let result = work().await;
     if let Err(error) = ledger.release(key).await {
         tracing::warn!(%error, key, "could not release a lease; it will expire");
     }
     result
+}
+
+/// Makes `attempt` again while it is refused as in progress, a step at a time, for as long as
+/// [`may_wait`] allows; then answers what the last attempt did.
+async fn waiting_while_in_progress<A, F, T>(attempt: A) -> Result<T, RelayError>
+where
+    A: Fn() -> F,
+    F: Future<Output = Result<T, RelayError>>,
+{
+    let started = tokio::time::Instant::now();
+    loop {
+        match attempt().await {
+            Err(RelayError::InProgress) if may_wait(started.elapsed()) => {
+                tokio::time::sleep(WAIT_STEP).await;
+            }
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Whether work that has waited `waited` for another attempt may wait one step more.

@@ -17,15 +17,15 @@ const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
 /// the scheduled function's timeout.
 const LEFT_TO_START_A_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// What one scheduled run did.
+/// What one scheduled run did, for its log line.
 #[derive(Debug, Default, PartialEq, Eq)]
-pub struct ClosesMade {
+struct ClosesMade {
     /// Threads closed, or found gone.
-    pub closed: usize,
+    closed: usize,
     /// Threads given up (refused for good, or failing past [`GIVE_UP_AFTER`]).
-    pub given_up: usize,
+    given_up: usize,
     /// Threads left for the next run.
-    pub left: usize,
+    left: usize,
 }
 
 impl Relay {
@@ -59,7 +59,7 @@ impl Relay {
     /// thread now (one that may pass, a rejected token, a missing scope, a rate limit): the
     /// rest wait for the next run. A close still failing [`GIVE_UP_AFTER`] on in a way that
     /// may pass, or refused for good for this thread, is given up with an error.
-    pub async fn close_pending_threads(&self) -> Result<ClosesMade, RelayError> {
+    pub async fn close_pending_threads(&self) -> Result<(), RelayError> {
         let now_ms = self.clock.now().timestamp_millis();
         let mut made = ClosesMade::default();
         let mut closes = self.store.closes_pending().await?.into_iter().peekable();
@@ -115,7 +115,7 @@ impl Relay {
                 "closed the threads left for the scheduled run"
             );
         }
-        Ok(made)
+        Ok(())
     }
 }
 

@@ -4,7 +4,9 @@ use serde::Deserialize;
 
 use super::{Relay, RelayError};
 use crate::model::botpress_user_limits::{fitted_user_name, picture_url_fits};
-use crate::model::{BotpressContext, CUSTOMER_RETENTION, Customer, DeliveryIdentifier};
+use crate::model::{
+    BotpressContext, CUSTOMER_RETENTION, Customer, DeliveryIdentifier, MadeUpAddress,
+};
 use crate::redact::redacted;
 
 /// `createUser`'s input, as the HITL plugin sends it.
@@ -92,8 +94,8 @@ impl Relay {
         let identifier =
             DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
                 .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
-        let (identifier, contact_id) = if identifier.is_made_up_by_the_plugin() {
-            self.visitor_or_earlier_contact(identifier).await?
+        let (identifier, contact_id) = if let Some(form) = identifier.made_up_by_the_plugin() {
+            self.visitor_or_earlier_contact(identifier, form).await?
         } else {
             let contact_id = match self.hubspot.find_contact(&identifier).await? {
                 Some(contact_id) => contact_id,
@@ -132,13 +134,14 @@ impl Relay {
     /// is to the help desk: the contact an earlier version may have made at the older
     /// `no-reply.<bot>.botpress.com` form (a domain HubSpot takes), else the visitor the
     /// address stands for. Never a contact made now, whatever `HUBSPOT_CREATE_MISSING_CONTACTS`
-    /// says: it would fill the CRM with addresses nobody reads. The current `.invalid` form
+    /// says: it would fill the CRM with addresses nobody reads. The current reserved form
     /// costs no HubSpot call: no contact has an address at a reserved domain.
     async fn visitor_or_earlier_contact(
         &self,
         placeholder: DeliveryIdentifier,
+        form: MadeUpAddress,
     ) -> Result<(DeliveryIdentifier, Option<String>), RelayError> {
-        if !placeholder.value().ends_with(".invalid")
+        if form == MadeUpAddress::NoReply
             && let Some(contact_id) = self.hubspot.find_contact(&placeholder).await?
         {
             return Ok((placeholder, Some(contact_id)));
