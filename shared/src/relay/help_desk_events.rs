@@ -87,8 +87,9 @@ fn thread_change_key(
 }
 
 impl Relay {
-    /// Relays one Help Desk event to Botpress, at most once per HubSpot message or event id.
-    /// Events about threads the bridge did not open are acknowledged and cause no calls.
+    /// Relays one Help Desk event to Botpress, at most once per HubSpot message or event id
+    /// (an assignment: once per change of assignee, which its retries repeat). Events about
+    /// threads the bridge did not open are acknowledged and cause no calls.
     pub async fn handle_help_desk_event(
         &self,
         event: HelpDeskEvent,
@@ -109,6 +110,14 @@ impl Relay {
                 change,
                 occurred_at_ms,
             } => {
+                if matches!(change, ThreadChange::Assigned(_)) && occurred_at_ms > 0 {
+                    // No key of its own: under the thread's lease its retry finds this
+                    // assignee recorded, or a newer change, and changes nothing. That saves
+                    // the key's two round trips on every assignment.
+                    return self
+                        .relay_thread_change(thread_id, change, occurred_at_ms, None)
+                        .await;
+                }
                 let key = thread_change_key(&event_id, &thread_id, &change, occurred_at_ms);
                 self.once(
                     &key,
