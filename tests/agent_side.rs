@@ -432,6 +432,45 @@ async fn an_older_assignment_delivered_after_a_newer_one_is_not_announced(path: 
     );
 }
 
+/// Two changes of a thread's agent that HubSpot dated the same millisecond, each delivered on
+/// its own (Ada, then Grace under the later event id): HubSpot's retry of Ada's, after Grace's,
+/// changes nothing, and so does a change of that millisecond under an earlier event id. The
+/// bot is told each agent once and is left with Grace.
+async fn a_retried_assignment_dated_like_a_later_one_changes_nothing(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let ((ada, ada_name, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
+    let at = chrono::Utc::now().timestamp_millis();
+    let assignment =
+        |event_id: u64, actor: &str| assignment_event(&handoff.thread_id, event_id, actor, at);
+    let url = stack.settings.hubspot_webhook_url();
+    let to_ada = stack
+        .hubspot
+        .deliver_raw(&url, assignment(78_100, ada))
+        .await
+        .unwrap();
+    assert_eq!(to_ada.status, 200, "{}", to_ada.response_body);
+    let to_grace = stack
+        .hubspot
+        .deliver_raw(&url, assignment(78_101, grace))
+        .await
+        .unwrap();
+    assert_eq!(to_grace.status, 200, "{}", to_grace.response_body);
+    let retried = stack.hubspot.redeliver(&to_ada).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    let earlier = stack
+        .hubspot
+        .deliver_raw(&url, assignment(78_099, ada))
+        .await
+        .unwrap();
+    assert_eq!(earlier.status, 200, "{}", earlier.response_body);
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [ada_name, grace_name],
+        "each agent told once, Grace last"
+    );
+}
+
 /// A thread reopened after the agent closed it: acknowledged, nothing reaches the bot (it was
 /// told `hitlStopped`), and the agent's next message is marked FAILED with the reason.
 async fn a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer(
@@ -1744,6 +1783,7 @@ on_both_paths!(
     a_busy_thread_looks_the_agent_up_once,
     reassignment_and_assignment_after_unassignment_tell_the_bot_once_each,
     an_older_assignment_delivered_after_a_newer_one_is_not_announced,
+    a_retried_assignment_dated_like_a_later_one_changes_nothing,
     a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer,
     replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
     a_reply_waits_for_an_earlier_one_still_being_relayed,

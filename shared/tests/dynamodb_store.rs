@@ -14,8 +14,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::model::{
-    AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    InboxAccount, SessionStatus,
+    AgentUser, AssignmentMark, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier,
+    HandoffSession, InboxAccount, SessionStatus,
 };
 use hitl_bridge::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
@@ -277,8 +277,16 @@ async fn racing_assignments_keep_the_newer_one() {
         let session = new_session(&format!("racer{round}"));
         store.insert_or_get_active(session.clone()).await.unwrap();
         let (older, newer) = tokio::join!(
-            store.set_assignee(&session.id, Some("A-ada"), 1_000 + round),
-            store.set_assignee(&session.id, Some("A-grace"), 2_000 + round),
+            store.set_assignee(
+                &session.id,
+                Some("A-ada"),
+                AssignmentMark::new(1_000 + round, None)
+            ),
+            store.set_assignee(
+                &session.id,
+                Some("A-grace"),
+                AssignmentMark::new(2_000 + round, None)
+            ),
         );
         assert!(
             newer.unwrap(),
@@ -326,19 +334,19 @@ async fn sessions_are_found_from_either_side() {
     );
     assert!(
         store
-            .set_assignee(&session.id, Some("A-1"), 10)
+            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(10, None))
             .await
             .unwrap()
     );
     assert!(
         store
-            .set_assignee(&session.id, Some("A-2"), 20)
+            .set_assignee(&session.id, Some("A-2"), AssignmentMark::new(20, None))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .set_assignee(&session.id, Some("A-1"), 15)
+            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(15, None))
             .await
             .unwrap(),
         "older than the recorded change"
@@ -346,16 +354,25 @@ async fn sessions_are_found_from_either_side() {
     let found = store.find_by_thread("9012").await.unwrap().unwrap();
     assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
     assert_eq!(found.assignment_changed_at_ms, Some(20));
-    assert!(store.set_assignee(&session.id, None, 30).await.unwrap());
     assert!(
-        !store
-            .set_assignee(&session.id, Some("A-1"), 25)
+        store
+            .set_assignee(&session.id, None, AssignmentMark::new(30, None))
             .await
             .unwrap()
     );
     assert!(
         !store
-            .set_assignee("no-such-session", Some("A-1"), 40)
+            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(25, None))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_assignee(
+                "no-such-session",
+                Some("A-1"),
+                AssignmentMark::new(40, None)
+            )
             .await
             .unwrap()
     );
@@ -365,6 +382,46 @@ async fn sessions_are_found_from_either_side() {
         "unassignment is a change too"
     );
     assert_eq!(found.assignment_changed_at_ms, Some(30));
+
+    // Within one millisecond the event id orders the changes: a lower one is older, none is
+    // lowest, and the same mark applies again.
+    let marked = |event_id| AssignmentMark::new(50, event_id);
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .set_assignee(&session.id, Some("A-2"), marked(Some(6)))
+            .await
+            .unwrap(),
+        "a lower event id of the same millisecond is older"
+    );
+    assert!(
+        !store
+            .set_assignee(&session.id, Some("A-2"), marked(None))
+            .await
+            .unwrap(),
+        "a change without an event id comes first in its millisecond"
+    );
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
+            .await
+            .unwrap(),
+        "the same mark applies again"
+    );
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-2"), marked(Some(8)))
+            .await
+            .unwrap()
+    );
+    let found = store.find_by_thread("9012").await.unwrap().unwrap();
+    assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
+    assert_eq!(found.assignment_mark(), Some(marked(Some(8))));
 }
 
 #[tokio::test]
@@ -464,7 +521,7 @@ async fn a_closed_session_stays_readable_and_expires_with_its_mappings() {
     assert_eq!(f.store.find_by_conversation("conv_1").await.unwrap(), None);
     assert!(
         !f.store
-            .set_assignee(&session.id, Some("A-1"), 1)
+            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(1, None))
             .await
             .unwrap()
     );

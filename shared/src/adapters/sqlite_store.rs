@@ -14,8 +14,8 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::model::{
-    AgentUser, BotpressContext, CUSTOMER_RETENTION, ChannelSetup, Customer, DeliveryIdentifier,
-    HandoffSession, InboxAccount, SessionCustomer, SessionStatus,
+    AgentUser, AssignmentMark, BotpressContext, CUSTOMER_RETENTION, ChannelSetup, Customer,
+    DeliveryIdentifier, HandoffSession, InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
     AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
@@ -44,7 +44,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     customer_identifier_type  TEXT,
     customer_identifier_value TEXT,
     closed_at_ms          INTEGER,
-    activated_at_ms       INTEGER
+    activated_at_ms       INTEGER,
+    assignment_event_id   INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -113,6 +114,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "customer_identifier_value", "TEXT"),
     ("sessions", "closed_at_ms", "INTEGER"),
     ("sessions", "activated_at_ms", "INTEGER"),
+    ("sessions", "assignment_event_id", "INTEGER"),
     ("customers", "saved_at_ms", "INTEGER"),
 ];
 
@@ -239,7 +241,8 @@ fn sqlite_failure(operation: &'static str, error: rusqlite::Error) -> StoreError
 const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, customer_user_id, \
     channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
     assigned_actor_id, created_at, assignment_changed_at_ms, replies_relayed_until_ms, \
-    customer_name, customer_identifier_type, customer_identifier_value, activated_at_ms";
+    customer_name, customer_identifier_type, customer_identifier_value, activated_at_ms, \
+    assignment_event_id";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
     let status: String = row.get(10)?;
@@ -266,6 +269,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
         replies_relayed_until_ms: row.get(14)?,
         customer: session_customer_from_row(row)?,
         activated_at_ms: row.get(18)?,
+        assignment_event_id: row.get(19)?,
     })
 }
 
@@ -351,7 +355,7 @@ impl SessionStore for SqliteStore {
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19)"
+                     ?16, ?17, ?18, ?19, ?20)"
                 ),
                 params![
                     session.id,
@@ -379,6 +383,7 @@ impl SessionStore for SqliteStore {
                         .as_ref()
                         .map(|customer| customer.identifier.value()),
                     session.activated_at_ms,
+                    session.assignment_event_id,
                 ],
             )?;
             transaction.commit()?;
@@ -434,16 +439,21 @@ impl SessionStore for SqliteStore {
         &self,
         session_id: &str,
         actor_id: Option<&str>,
-        changed_at_ms: i64,
+        mark: AssignmentMark,
     ) -> Result<bool, StoreError> {
         let session_id = session_id.to_string();
         let actor_id = actor_id.map(str::to_string);
         self.run("record assignee", move |connection| {
+            // The mark's order (`AssignmentMark`): a later millisecond, or the same one and no
+            // lower event id (none is lowest; `x <= NULL` is never true).
             let changed = connection.execute(
-                "UPDATE sessions SET assigned_actor_id = ?2, assignment_changed_at_ms = ?3 \
+                "UPDATE sessions SET assigned_actor_id = ?2, assignment_changed_at_ms = ?3, \
+                 assignment_event_id = ?4 \
                  WHERE id = ?1 \
-                 AND (assignment_changed_at_ms IS NULL OR assignment_changed_at_ms <= ?3)",
-                params![session_id, actor_id, changed_at_ms],
+                 AND (assignment_changed_at_ms IS NULL OR assignment_changed_at_ms < ?3 \
+                      OR (assignment_changed_at_ms = ?3 \
+                          AND (assignment_event_id IS NULL OR assignment_event_id <= ?4)))",
+                params![session_id, actor_id, mark.at_ms, mark.event_id],
             )?;
             Ok(changed == 1)
         })
@@ -1238,7 +1248,12 @@ mod tests {
         assert_eq!(old.assignment_changed_at_ms, None);
         assert_eq!(old.customer, None, "read from the customer store instead");
         assert_eq!(old.replies_relayed_until_ms, None);
-        assert!(store.set_assignee("s1", Some("A-2"), 5).await.unwrap());
+        assert!(
+            store
+                .set_assignee("s1", Some("A-2"), AssignmentMark::new(5, None))
+                .await
+                .unwrap()
+        );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(found.assignment_changed_at_ms, Some(5));
     }
@@ -1304,25 +1319,35 @@ mod tests {
         store.set_thread(&session.id, "9012").await.unwrap();
         assert!(
             store
-                .set_assignee(&session.id, Some("A-2"), 20)
+                .set_assignee(&session.id, Some("A-2"), AssignmentMark::new(20, None))
                 .await
                 .unwrap()
         );
         assert!(
             !store
-                .set_assignee(&session.id, Some("A-1"), 10)
+                .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(10, None))
                 .await
                 .unwrap(),
             "older than the recorded change"
         );
-        assert!(!store.set_assignee(&session.id, None, 15).await.unwrap());
+        assert!(
+            !store
+                .set_assignee(&session.id, None, AssignmentMark::new(15, None))
+                .await
+                .unwrap()
+        );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
         assert_eq!(found.assignment_changed_at_ms, Some(20));
-        assert!(store.set_assignee(&session.id, None, 30).await.unwrap());
+        assert!(
+            store
+                .set_assignee(&session.id, None, AssignmentMark::new(30, None))
+                .await
+                .unwrap()
+        );
         assert!(
             !store
-                .set_assignee(&session.id, Some("A-1"), 25)
+                .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(25, None))
                 .await
                 .unwrap()
         );
@@ -1334,10 +1359,54 @@ mod tests {
         assert_eq!(found.assignment_changed_at_ms, Some(30));
         assert!(
             !store
-                .set_assignee("no-such-session", Some("A-1"), 40)
+                .set_assignee(
+                    "no-such-session",
+                    Some("A-1"),
+                    AssignmentMark::new(40, None)
+                )
                 .await
                 .unwrap()
         );
+
+        // Within one millisecond the event id orders the changes: a lower one is older, none is
+        // lowest, and the same mark applies again.
+        let marked = |event_id| AssignmentMark::new(50, event_id);
+        assert!(
+            store
+                .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .set_assignee(&session.id, Some("A-2"), marked(Some(6)))
+                .await
+                .unwrap(),
+            "a lower event id of the same millisecond is older"
+        );
+        assert!(
+            !store
+                .set_assignee(&session.id, Some("A-2"), marked(None))
+                .await
+                .unwrap(),
+            "a change without an event id comes first in its millisecond"
+        );
+        assert!(
+            store
+                .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
+                .await
+                .unwrap(),
+            "the same mark applies again"
+        );
+        assert!(
+            store
+                .set_assignee(&session.id, Some("A-2"), marked(Some(8)))
+                .await
+                .unwrap()
+        );
+        let found = store.find_by_thread("9012").await.unwrap().unwrap();
+        assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
+        assert_eq!(found.assignment_mark(), Some(marked(Some(8))));
     }
 
     #[tokio::test]

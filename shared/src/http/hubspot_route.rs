@@ -2,7 +2,8 @@
 //!
 //! Nothing happens before the v3 signature checks out. The answer is 200 only once every event
 //! is relayed or safely recorded as done; otherwise HubSpot retries the delivery and the
-//! idempotency ledger makes sure what was already relayed is not relayed again.
+//! idempotency ledger (for assignments, the mark of the change applied last) makes sure what
+//! was already relayed is not relayed again.
 
 use std::sync::Arc;
 use std::time::Duration;

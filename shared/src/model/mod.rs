@@ -14,4 +14,4 @@ pub use botpress_context::BotpressContext;
 pub use channel::{ChannelSetup, InboxAccount};
 pub use customer::{AgentUser, CUSTOMER_RETENTION, Customer};
 pub use delivery_identifier::{DeliveryIdentifier, IdentifierError, MadeUpAddress};
-pub use session::{HandoffSession, SessionCustomer, SessionStatus};
+pub use session::{AssignmentMark, HandoffSession, SessionCustomer, SessionStatus};

@@ -3,6 +3,25 @@ use serde::{Deserialize, Serialize};
 
 use super::{BotpressContext, Customer, DeliveryIdentifier};
 
+/// When an assignment change happened, in HubSpot's order: its `occurredAt`, then, between
+/// changes of one millisecond, its event id (the higher id taken as the later change). A
+/// change read from the thread (the opening's catch-up) has no event id and comes before every
+/// change of its millisecond that has one. The derived order is that order (`None` first).
+///
+/// A retry of the change applied last carries the same mark, so it is known for what it is
+/// without a ledger key of its own, even after another change of the same millisecond.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AssignmentMark {
+    pub at_ms: i64,
+    pub event_id: Option<i64>,
+}
+
+impl AssignmentMark {
+    pub fn new(at_ms: i64, event_id: Option<i64>) -> Self {
+        Self { at_ms, event_id }
+    }
+}
+
 /// Where a handoff is in its life.
 ///
 /// `Opening` exists so a `startHitl` that failed half-way (thread published, Botpress
@@ -58,6 +77,8 @@ pub struct HandoffSession {
     /// HubSpot's `occurredAt` (ms) of the newest assignment change applied (an unassignment
     /// included): HubSpot delivers changes out of order, and an older one must not undo it.
     pub assignment_changed_at_ms: Option<i64>,
+    /// HubSpot's event id of that change, if it had one ([`AssignmentMark`]).
+    pub assignment_event_id: Option<i64>,
     pub created_at: DateTime<Utc>,
     /// Who the customer is to the help desk: the sender of every message published into the
     /// thread, fixed when the handoff opens. Kept on the session so relaying a customer's
@@ -98,6 +119,12 @@ impl From<&Customer> for SessionCustomer {
 const INTEGRATION_THREAD_PREFIX: &str = "bp-";
 
 impl HandoffSession {
+    /// The newest assignment change applied, if any.
+    pub fn assignment_mark(&self) -> Option<AssignmentMark> {
+        self.assignment_changed_at_ms
+            .map(|at_ms| AssignmentMark::new(at_ms, self.assignment_event_id))
+    }
+
     /// The id of the session an `integrationThreadId` of ours names (sessions made before it
     /// carried the id name none).
     pub fn id_in_integration_thread_id(integration_thread_id: &str) -> Option<&str> {
@@ -126,6 +153,7 @@ impl HandoffSession {
             status: SessionStatus::Opening,
             assigned_actor_id: None,
             assignment_changed_at_ms: None,
+            assignment_event_id: None,
             created_at: now,
             customer: None,
             replies_relayed_until_ms: None,

@@ -1,6 +1,6 @@
 use async_trait::async_trait;
 
-use crate::model::{AgentUser, ChannelSetup, Customer, HandoffSession};
+use crate::model::{AgentUser, AssignmentMark, ChannelSetup, Customer, HandoffSession};
 
 use super::IdempotencyLedger;
 
@@ -55,15 +55,15 @@ pub trait SessionStore: Send + Sync {
     /// Closes an active session. Returns `true` only for the call that closed it, so exactly
     /// one of a racing agent close and bot stop tells the other side.
     async fn close(&self, session_id: &str) -> Result<bool, StoreError>;
-    /// Records who the thread is assigned to as of `changed_at_ms` (HubSpot's `occurredAt`),
-    /// unless a newer assignment change is already recorded: HubSpot delivers out of order, so
-    /// the write is conditional and racing calls keep the newest. Returns whether it applied
-    /// (`false` also for an unknown session).
+    /// Records who the thread is assigned to as of `mark`, unless a newer assignment change
+    /// is already recorded (the same mark is not newer: it applies again): HubSpot delivers out
+    /// of order, so the write is conditional and racing calls keep the newest. Returns whether
+    /// it applied (`false` also for an unknown session).
     async fn set_assignee(
         &self,
         session_id: &str,
         actor_id: Option<&str>,
-        changed_at_ms: i64,
+        mark: AssignmentMark,
     ) -> Result<bool, StoreError>;
     /// Moves the session's `replies_relayed_until_ms` to `created_at_ms`, never back: racing
     /// calls keep the latest. An unknown session is left alone.

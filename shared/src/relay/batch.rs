@@ -4,7 +4,8 @@
 //! happened, so the bot sees an assignment before the reply that followed it; threads are
 //! independent and run in parallel, a bounded number at a time. Work that the request's time
 //! budget cannot cover is not started: it is left for HubSpot's retry, which the idempotency
-//! ledger turns into exactly the missing work. Agents the delivery names and this process does
+//! ledger (and for assignments, the mark of the change applied last) turns into exactly the
+//! missing work. Agents the delivery names and this process does
 //! not know are read from HubSpot in one batch call first (`agents`).
 
 use std::collections::BTreeMap;

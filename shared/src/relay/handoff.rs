@@ -207,6 +207,7 @@ impl Relay {
                     thread_id.to_string(),
                     ThreadChange::Assigned(Some(actor_id)),
                     read_at_ms,
+                    None,
                     ANSWER_THEN_LISTEN,
                 )
                 .await

@@ -2,7 +2,7 @@ use serde_json::json;
 
 use super::agents::normalise_actor_id;
 use super::{Outcome, Relay, RelayError};
-use crate::model::{AgentMessage, HandoffSession, SessionStatus};
+use crate::model::{AgentMessage, AssignmentMark, HandoffSession, SessionStatus};
 
 /// A property of a thread changed (app webhook `conversation.propertyChange`).
 #[derive(Clone, Debug)]
@@ -32,7 +32,7 @@ fn is_closing_status(status: &str) -> bool {
     matches!(status, "CLOSED" | "ARCHIVED" | THREAD_DELETED)
 }
 
-/// Something that happened in the Help Desk, keyed for idempotency.
+/// Something that happened in the Help Desk, relayed at most once (`Relay::handle_help_desk_event`).
 #[derive(Clone, Debug)]
 pub enum HelpDeskEvent {
     /// An agent's reply (custom-channel `OUTGOING_CHANNEL_MESSAGE_CREATED`).
@@ -110,18 +110,22 @@ impl Relay {
                 change,
                 occurred_at_ms,
             } => {
-                if matches!(change, ThreadChange::Assigned(_)) && occurred_at_ms > 0 {
-                    // No key of its own: under the thread's lease its retry finds this
-                    // assignee recorded, or a newer change, and changes nothing. That saves
-                    // the key's two round trips on every assignment.
+                let number = event_id.parse::<i64>().ok();
+                if matches!(change, ThreadChange::Assigned(_))
+                    && occurred_at_ms > 0
+                    && number.is_some()
+                {
+                    // No key of its own: under the thread's lease its retry finds its own mark
+                    // recorded (`AssignmentMark`), or a newer one, and changes nothing. That
+                    // saves the key's two round trips on every assignment.
                     return self
-                        .relay_thread_change(thread_id, change, occurred_at_ms, None)
+                        .relay_thread_change(thread_id, change, occurred_at_ms, number, None)
                         .await;
                 }
                 let key = thread_change_key(&event_id, &thread_id, &change, occurred_at_ms);
                 self.once(
                     &key,
-                    self.relay_thread_change(thread_id, change, occurred_at_ms, None),
+                    self.relay_thread_change(thread_id, change, occurred_at_ms, number, None),
                 )
                 .await
             }
@@ -145,8 +149,9 @@ impl Relay {
     /// - Unassignment is recorded, so a later assignment, even of the same agent, emits
     ///   `hitlAssigned` again.
     /// - HubSpot delivers changes out of order, in separate deliveries: an assignment change
-    ///   older than the newest one applied (`assignment_changed_at_ms`) is acknowledged and
-    ///   changes nothing, so the bot is never told an earlier assignee after a later one.
+    ///   older than the newest one applied (its [`AssignmentMark`]: `occurredAt`, then the
+    ///   event id) is acknowledged and changes nothing, so the bot is never told an earlier
+    ///   assignee after a later one; nor does HubSpot's retry of the change applied last.
     /// - `CLOSED`/`ARCHIVED` emits `hitlStopped` once and closes the session.
     /// - An assignment or a close while the handoff is still opening (the thread exists, the
     ///   bot conversation not yet) is refused as in progress, so HubSpot's retry relays it
@@ -156,6 +161,9 @@ impl Relay {
     ///   help desk to start it again, so the customer's side stays with the bot. The agent
     ///   learns it from their next message, which is marked FAILED with the reason instead of
     ///   vanishing (`agent_replies`).
+    ///
+    /// `event_id`: HubSpot's, when it is a number, which orders assignment changes of one
+    /// millisecond ([`AssignmentMark`]).
     ///
     /// `listening_in`: at least this long before the bot hears of it (a change applied while
     /// `startHitl` has yet to answer, which the bot's plugin listens only after).
@@ -170,16 +178,23 @@ impl Relay {
         thread_id: String,
         change: ThreadChange,
         occurred_at_ms: i64,
+        event_id: Option<i64>,
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
         if matches!(change, ThreadChange::Assigned(_)) {
             return self
                 .exclusively(&assignment_lease(&thread_id), || {
-                    self.apply_thread_change(thread_id, change, occurred_at_ms, listening_in)
+                    self.apply_thread_change(
+                        thread_id,
+                        change,
+                        occurred_at_ms,
+                        event_id,
+                        listening_in,
+                    )
                 })
                 .await;
         }
-        self.apply_thread_change(thread_id, change, occurred_at_ms, listening_in)
+        self.apply_thread_change(thread_id, change, occurred_at_ms, event_id, listening_in)
             .await
     }
 
@@ -188,6 +203,7 @@ impl Relay {
         thread_id: String,
         change: ThreadChange,
         occurred_at_ms: i64,
+        event_id: Option<i64>,
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
         let session = match self.store.find_by_thread(&thread_id).await? {
@@ -232,22 +248,26 @@ impl Relay {
         } else {
             self.clock.now().timestamp_millis()
         };
-        if matches!(change, ThreadChange::Assigned(_))
-            && session
-                .assignment_changed_at_ms
-                .is_some_and(|newest| occurred_at_ms < newest)
-        {
-            tracing::info!(
-                session = session.id,
-                "an assignment change older than the one applied; acknowledged, nothing to relay"
-            );
-            return Ok(Outcome::Ignored);
+        let mark = AssignmentMark::new(occurred_at_ms, event_id);
+        if matches!(change, ThreadChange::Assigned(_)) {
+            match session.assignment_mark() {
+                Some(newest) if mark < newest => {
+                    tracing::info!(
+                        session = session.id,
+                        "an assignment change older than the one applied; acknowledged, nothing to relay"
+                    );
+                    return Ok(Outcome::Ignored);
+                }
+                // HubSpot's retry of the change applied last (its event id makes it that one).
+                Some(newest) if mark == newest && event_id.is_some() => {
+                    return Ok(Outcome::AlreadyDone);
+                }
+                _ => {}
+            }
         }
         match change {
             ThreadChange::Assigned(None) => {
-                self.store
-                    .set_assignee(&session.id, None, occurred_at_ms)
-                    .await?;
+                self.store.set_assignee(&session.id, None, mark).await?;
                 tracing::info!(session = session.id, "thread unassigned");
                 Ok(Outcome::Done)
             }
@@ -256,18 +276,12 @@ impl Relay {
                 if session.assigned_actor_id.as_deref() == Some(actor_id.as_str()) {
                     // Still moves the mark, so a change between the two stays older.
                     self.store
-                        .set_assignee(&session.id, Some(&actor_id), occurred_at_ms)
+                        .set_assignee(&session.id, Some(&actor_id), mark)
                         .await?;
                     return Ok(Outcome::AlreadyDone);
                 }
-                self.assign(
-                    &thread_id,
-                    &session,
-                    &actor_id,
-                    occurred_at_ms,
-                    listening_in,
-                )
-                .await
+                self.assign(&thread_id, &session, &actor_id, mark, listening_in)
+                    .await
             }
             ThreadChange::Status(status) if is_closing_status(&status) => {
                 self.relay_replies_before_close(&session, &thread_id, occurred_at_ms)
@@ -310,14 +324,14 @@ impl Relay {
         thread_id: &str,
         session: &HandoffSession,
         actor_id: &str,
-        occurred_at_ms: i64,
+        mark: AssignmentMark,
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
         self.announce_assignee(session, actor_id, listening_in)
             .await?;
         let applied = self
             .store
-            .set_assignee(&session.id, Some(actor_id), occurred_at_ms)
+            .set_assignee(&session.id, Some(actor_id), mark)
             .await?;
         tracing::info!(session = session.id, actor_id, "agent assigned");
         if !applied {

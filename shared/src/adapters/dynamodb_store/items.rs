@@ -28,6 +28,8 @@ pub(super) const STATUS: &str = "status";
 pub(super) const ASSIGNED_ACTOR_ID: &str = "assigned_actor_id";
 /// HubSpot's `occurredAt` (ms) of the newest assignment change applied to a session.
 pub(super) const ASSIGNMENT_CHANGED_AT_MS: &str = "assignment_changed_at_ms";
+/// HubSpot's event id of that change, when it had one (`AssignmentMark`).
+pub(super) const ASSIGNMENT_EVENT_ID: &str = "assignment_event_id";
 /// The creation time (ms) of the newest agent reply relayed in a session (written by
 /// `sessions::ADVANCE_REPLIES_MARK`).
 const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
@@ -124,6 +126,9 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
     if let Some(changed_at) = session.assignment_changed_at_ms {
         item.insert(ASSIGNMENT_CHANGED_AT_MS.to_string(), n(changed_at));
     }
+    if let Some(event_id) = session.assignment_event_id {
+        item.insert(ASSIGNMENT_EVENT_ID.to_string(), n(event_id));
+    }
     if let Some(relayed_until) = session.replies_relayed_until_ms {
         item.insert(REPLIES_RELAYED_UNTIL_MS.to_string(), n(relayed_until));
     }
@@ -169,6 +174,7 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
             .ok_or_else(|| malformed(item, STATUS, "is not a session status"))?,
         assigned_actor_id: optional_string(item, ASSIGNED_ACTOR_ID)?,
         assignment_changed_at_ms: number(item, ASSIGNMENT_CHANGED_AT_MS)?,
+        assignment_event_id: number(item, ASSIGNMENT_EVENT_ID)?,
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| malformed(item, "created_at", "is not an RFC 3339 time"))?
             .with_timezone(&Utc),
@@ -345,6 +351,7 @@ mod tests {
         session.conversation_id = Some("conv".into());
         session.assigned_actor_id = Some("A-1".into());
         session.assignment_changed_at_ms = Some(1_700_000_000_123);
+        session.assignment_event_id = Some(78_101);
         session.replies_relayed_until_ms = Some(1_700_000_000_456);
         session.customer = Some(SessionCustomer {
             name: "Ada".into(),

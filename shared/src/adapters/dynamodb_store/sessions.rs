@@ -7,12 +7,12 @@
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem};
 
-use crate::model::HandoffSession;
+use crate::model::{AssignmentMark, HandoffSession};
 use crate::ports::{SessionStore, StoreError};
 
 use super::items::{
-    self, ACTIVATED_AT_MS, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, CONVERSATION_ID,
-    SESSION_ID, THREAD_ID, TTL, n, s,
+    self, ACTIVATED_AT_MS, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, ASSIGNMENT_EVENT_ID,
+    CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL, n, s,
 };
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
@@ -449,27 +449,50 @@ impl SessionStore for DynamoStore {
         &self,
         session_id: &str,
         actor_id: Option<&str>,
-        changed_at_ms: i64,
+        mark: AssignmentMark,
     ) -> Result<bool, StoreError> {
         const OPERATION: &str = "record assignee";
-        // Live, and no newer assignment change recorded: of two racing changes the newer wins
-        // whichever order they are written in.
+        // Live, and no newer assignment change recorded (`AssignmentMark`'s order: a later
+        // millisecond, or the same one and no lower event id, none being lowest): of two racing
+        // changes the newer wins whichever order they are written in.
+        let same_millisecond = match mark.event_id {
+            Some(_) => format!(
+                "attribute_not_exists({ASSIGNMENT_EVENT_ID}) OR {ASSIGNMENT_EVENT_ID} <= :event"
+            ),
+            None => format!("attribute_not_exists({ASSIGNMENT_EVENT_ID})"),
+        };
         let condition = format!(
             "attribute_exists(pk) AND (attribute_not_exists(#ttl) OR #ttl >= :now) \
-             AND (attribute_not_exists({ASSIGNMENT_CHANGED_AT_MS}) OR {ASSIGNMENT_CHANGED_AT_MS} <= :at)"
+             AND (attribute_not_exists({ASSIGNMENT_CHANGED_AT_MS}) OR {ASSIGNMENT_CHANGED_AT_MS} < :at \
+                  OR ({ASSIGNMENT_CHANGED_AT_MS} = :at AND ({same_millisecond})))"
         );
-        let now = n(self.now_secs());
-        let at = n(changed_at_ms);
-        let (expression, attribute_values) = match actor_id {
-            Some(actor) => (
-                format!("SET {ASSIGNED_ACTOR_ID} = :actor, {ASSIGNMENT_CHANGED_AT_MS} = :at"),
-                values([(":actor", s(actor)), (":at", at), (":now", now)]),
-            ),
-            None => (
-                format!("SET {ASSIGNMENT_CHANGED_AT_MS} = :at REMOVE {ASSIGNED_ACTOR_ID}"),
-                values([(":at", at), (":now", now)]),
-            ),
-        };
+        let mut set = vec![format!("{ASSIGNMENT_CHANGED_AT_MS} = :at")];
+        let mut remove = Vec::new();
+        let mut attribute_values = vec![(":at", n(mark.at_ms)), (":now", n(self.now_secs()))];
+        match actor_id {
+            Some(actor) => {
+                set.push(format!("{ASSIGNED_ACTOR_ID} = :actor"));
+                attribute_values.push((":actor", s(actor)));
+            }
+            None => remove.push(ASSIGNED_ACTOR_ID),
+        }
+        match mark.event_id {
+            Some(event_id) => {
+                set.push(format!("{ASSIGNMENT_EVENT_ID} = :event"));
+                attribute_values.push((":event", n(event_id)));
+            }
+            None => remove.push(ASSIGNMENT_EVENT_ID),
+        }
+        let mut expression = format!("SET {}", set.join(", "));
+        if !remove.is_empty() {
+            expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
+        }
+        let attribute_values = Some(
+            attribute_values
+                .into_iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+        );
         match self
             .client
             .update_item()
