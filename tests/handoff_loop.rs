@@ -616,6 +616,40 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
     );
 }
 
+/// HubSpot failed to close the thread when the bot ended the handoff, and the agent, who
+/// still sees it open, writes in it once HubSpot answers again: the reply is marked FAILED and
+/// the thread is closed then, not at the next scheduled run, which finds nothing left to do.
+async fn an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    threads_unavailable(&stack);
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    stack.hubspot.faults().clear();
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
+
+    let text = "Are you still there?";
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, text)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.status, "CLOSED");
+    let written = thread.messages.iter().find(|message| message.text == text);
+    assert_eq!(written.unwrap().status, "FAILED");
+    assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
+
+    let attempts = close_attempts_of(&stack, &handoff.thread_id);
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(
+        close_attempts_of(&stack, &handoff.thread_id),
+        attempts,
+        "nothing left for the scheduled run"
+    );
+}
+
 /// The scheduled run closes what `stopHitl` left, as HubSpot answers: a refusal every close
 /// would meet (429) stops the run and gives nothing up; a close still failing three days on in
 /// a way that may pass is given up (an error for a person) instead of tried forever; the run
@@ -813,6 +847,7 @@ async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once
 
 on_both_paths!(
     a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run,
+    an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once,
     a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,
     two_end_users_sharing_an_address_get_a_handoff_each,

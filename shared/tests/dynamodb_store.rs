@@ -422,6 +422,15 @@ async fn sessions_are_found_from_either_side() {
     let found = store.find_by_thread("9012").await.unwrap().unwrap();
     assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
     assert_eq!(found.assignment_mark(), Some(marked(Some(8))));
+    // A change without an event id clears the one kept.
+    assert!(
+        store
+            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(60, None))
+            .await
+            .unwrap()
+    );
+    let found = store.find_by_thread("9012").await.unwrap().unwrap();
+    assert_eq!(found.assignment_mark(), Some(AssignmentMark::new(60, None)));
 }
 
 #[tokio::test]

@@ -4,9 +4,11 @@ use serde::{Deserialize, Serialize};
 use super::{BotpressContext, Customer, DeliveryIdentifier};
 
 /// When an assignment change happened, in HubSpot's order: its `occurredAt`, then, between
-/// changes of one millisecond, its event id (the higher id taken as the later change). A
-/// change read from the thread (the opening's catch-up) has no event id and comes before every
-/// change of its millisecond that has one. The derived order is that order (`None` first).
+/// changes of one millisecond, its event id (the higher id taken as the later change: HubSpot
+/// documents no order of its ids, and within one millisecond nothing else tells). A change
+/// without a numeric event id (the opening's read of the thread's assignee; an event whose id
+/// is not a number) comes before every change of its millisecond that has one. The derived
+/// order is that order (`None` first).
 ///
 /// A retry of the change applied last carries the same mark, so it is known for what it is
 /// without a ledger key of its own, even after another change of the same millisecond.

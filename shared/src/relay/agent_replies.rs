@@ -88,6 +88,7 @@ impl Relay {
                 );
                 self.mark_reply(&reply, DeliveryStatus::Failed(HANDOFF_ENDED.to_string()))
                     .await;
+                self.close_now_if_left_for_later(&reply.thread_id).await;
                 return Ok((Outcome::Ignored, None));
             }
             if is_opening(&session, self.clock.now()) {

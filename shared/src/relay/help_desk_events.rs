@@ -88,8 +88,8 @@ fn thread_change_key(
 
 impl Relay {
     /// Relays one Help Desk event to Botpress, at most once per HubSpot message or event id
-    /// (an assignment: once per change of assignee, which its retries repeat). Events about
-    /// threads the bridge did not open are acknowledged and cause no calls.
+    /// (an assignment change: once per [`AssignmentMark`], which its retries repeat). Events
+    /// about threads the bridge did not open are acknowledged and cause no calls.
     pub async fn handle_help_desk_event(
         &self,
         event: HelpDeskEvent,
@@ -144,8 +144,8 @@ impl Relay {
     /// Assignment and status changes.
     ///
     /// - A new assignee (first, or another agent) emits `hitlAssigned` with that agent's
-    ///   Botpress user; the same assignee again (HubSpot's retry under another event id, or a
-    ///   repeated change) emits nothing.
+    ///   Botpress user; the same assignee again (the same change made again, under an event
+    ///   id of its own) emits nothing, nor does HubSpot's retry of a change.
     /// - Unassignment is recorded, so a later assignment, even of the same agent, emits
     ///   `hitlAssigned` again.
     /// - HubSpot delivers changes out of order, in separate deliveries: an assignment change

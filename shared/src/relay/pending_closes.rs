@@ -3,7 +3,8 @@
 //! (5xx, a timeout, past the bridge's own retries), the thread is remembered instead of the
 //! call failing: Botpress does not promise to send an action again, and nothing else would
 //! ever close it. The scheduled run (the token refresher on Lambda, `hitl serve`'s schedule
-//! locally) closes what is remembered.
+//! locally) closes what is remembered, unless the thread's agent writes there first: their
+//! message closes it then (`Relay::close_now_if_left_for_later`).
 
 use super::{Relay, RelayError};
 use crate::adapters::budget;
@@ -116,6 +117,47 @@ impl Relay {
             );
         }
         Ok(())
+    }
+}
+
+impl Relay {
+    /// Makes the close left for later of `thread_id` now, if it has one: for an agent writing
+    /// in a thread whose handoff the bot ended (their reply marked FAILED), so the thread
+    /// closes as soon as HubSpot answers again, not up to a schedule's period later while the
+    /// agent keeps writing into it. Best effort: a failure leaves the close to the schedule,
+    /// which also gives it up when it must.
+    pub(super) async fn close_now_if_left_for_later(&self, thread_id: &str) {
+        let close = match self.store.closes_pending().await {
+            Ok(closes) => closes
+                .into_iter()
+                .find(|close| close.thread_id == thread_id),
+            Err(error) => {
+                tracing::warn!(%error, thread_id, "could not read the closes left for later");
+                return;
+            }
+        };
+        let Some(close) = close else { return };
+        match self
+            .hubspot
+            .set_thread_status(thread_id, ThreadStatus::Closed)
+            .await
+        {
+            Ok(())
+            | Err(UpstreamError {
+                status: Some(404), ..
+            }) => match self.store.forget_close(&close).await {
+                Ok(()) => tracing::info!(
+                    thread_id,
+                    "closed a thread left for the scheduled run, as its agent wrote in it"
+                ),
+                Err(error) => {
+                    tracing::warn!(%error, thread_id, "closed a thread left for later, but could not forget it; the scheduled run finds it closed");
+                }
+            },
+            Err(error) => {
+                tracing::warn!(%error, thread_id, "HubSpot still could not close the thread; the scheduled run tries again");
+            }
+        }
     }
 }
 
