@@ -27,6 +27,16 @@ fn threads_unavailable(stack: &SandboxStack) {
         .fail_next(THREADS, unavailable, 1_000);
 }
 
+/// The bot ends the handoff while HubSpot cannot close threads (a 503 each time): `stopHitl`
+/// still answers 200, and the thread is left open, for later.
+async fn stop_while_threads_cannot_close(stack: &SandboxStack, handoff: &Handoff) {
+    threads_unavailable(stack);
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    stack.hubspot.faults().clear();
+    assert_eq!(status_of_thread(stack, &handoff.thread_id), "OPEN");
+}
+
 /// The answers HubSpot gave to attempts to close `thread_id`.
 fn close_answers(stack: &SandboxStack, thread_id: &str) -> Vec<u16> {
     stack
@@ -593,11 +603,7 @@ async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Pat
 async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
-    threads_unavailable(&stack);
-    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
-    assert_eq!(stopped.status, 200, "{}", stopped.text);
-    stack.hubspot.faults().clear();
-    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
+    stop_while_threads_cannot_close(&stack, &handoff).await;
     a_message_after_the_handoff_is_refused(&stack, &handoff).await;
 
     stack.refresh_tokens_now().await.unwrap();
@@ -622,11 +628,7 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
 async fn an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
-    threads_unavailable(&stack);
-    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
-    assert_eq!(stopped.status, 200, "{}", stopped.text);
-    stack.hubspot.faults().clear();
-    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
+    stop_while_threads_cannot_close(&stack, &handoff).await;
 
     let text = "Are you still there?";
     let reply = stack

@@ -71,16 +71,8 @@ impl Relay {
             let Some(close) = closes.next() else { break };
             let thread_id = close.thread_id.as_str();
             let stale = now_ms - close.since_ms > GIVE_UP_AFTER.num_milliseconds();
-            match self
-                .hubspot
-                .set_thread_status(thread_id, ThreadStatus::Closed)
-                .await
-            {
-                // Closed, or gone (moved to the trash): nothing is left open.
-                Ok(())
-                | Err(UpstreamError {
-                    status: Some(404), ..
-                }) => made.closed += 1,
+            match self.close_left_for_later(thread_id).await {
+                Ok(()) => made.closed += 1,
                 // HubSpot failing now, or refusing what every close needs (the token, a scope,
                 // the rate): the rest would meet it too, and nothing says to give this one up.
                 Err(error) if is_not_the_threads_fault(&error) || (error.retryable && !stale) => {
@@ -137,15 +129,8 @@ impl Relay {
             }
         };
         let Some(close) = close else { return };
-        match self
-            .hubspot
-            .set_thread_status(thread_id, ThreadStatus::Closed)
-            .await
-        {
-            Ok(())
-            | Err(UpstreamError {
-                status: Some(404), ..
-            }) => match self.store.forget_close(&close).await {
+        match self.close_left_for_later(thread_id).await {
+            Ok(()) => match self.store.forget_close(&close).await {
                 Ok(()) => tracing::info!(
                     thread_id,
                     "closed a thread left for the scheduled run, as its agent wrote in it"
@@ -157,6 +142,23 @@ impl Relay {
             Err(error) => {
                 tracing::warn!(%error, thread_id, "HubSpot still could not close the thread; the scheduled run tries again");
             }
+        }
+    }
+}
+
+impl Relay {
+    /// Closes a thread left for later; one that is gone (moved to the trash) counts as closed,
+    /// as nothing is left open.
+    async fn close_left_for_later(&self, thread_id: &str) -> Result<(), UpstreamError> {
+        match self
+            .hubspot
+            .set_thread_status(thread_id, ThreadStatus::Closed)
+            .await
+        {
+            Err(UpstreamError {
+                status: Some(404), ..
+            }) => Ok(()),
+            closed => closed,
         }
     }
 }
