@@ -525,6 +525,10 @@ async fn a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_rea
         1,
         "told once, even when HubSpot retries"
     );
+    assert_eq!(
+        thread.status, "OPEN",
+        "the agent reopened it: no close was left for later, so none is made"
+    );
 }
 
 /// The agent writes three replies; HubSpot delivers them newest first, each on its own. The

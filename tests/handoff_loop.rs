@@ -674,10 +674,7 @@ async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_out
         let name = format!("Customer {n}");
         stack.hubspot.add_contact(Some(&email), None, &name);
         let handoff = start_handoff_as(&stack, &name, &email).await;
-        threads_unavailable(&stack);
-        let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
-        assert_eq!(stopped.status, 200, "{}", stopped.text);
-        stack.hubspot.faults().clear();
+        stop_while_threads_cannot_close(&stack, &handoff).await;
         handoffs.push(handoff);
     }
     let [old, first, second] = [0, 1, 2].map(|n| handoffs[n].thread_id.clone());

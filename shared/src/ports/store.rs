@@ -113,7 +113,8 @@ pub trait AgentStore: Send + Sync {
 }
 
 /// A HubSpot thread the bridge still has to close: the bot ended its handoff while HubSpot
-/// failed in a way that may pass, so the scheduled run closes it.
+/// failed in a way that may pass, so the scheduled run closes it (or the agent's next message
+/// there, `Relay::close_now_if_left_for_later`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingClose {
     pub thread_id: String,
@@ -122,14 +123,15 @@ pub struct PendingClose {
     pub since_ms: i64,
 }
 
-/// Threads left for the scheduled run to close.
+/// Threads left to close later: by the scheduled run, or when their agent writes there.
 #[async_trait]
 pub trait PendingCloseStore: Send + Sync {
     /// Remembers that `thread_id` is still to be closed, as of now.
     async fn remember_close(&self, thread_id: &str) -> Result<(), StoreError>;
     /// Every close still to be made, oldest first.
     async fn closes_pending(&self) -> Result<Vec<PendingClose>, StoreError>;
-    /// Forgets `close` (made, or given up); a close remembered again since stays.
+    /// Forgets `close` (made, or given up by the scheduled run); a close remembered again
+    /// since stays.
     async fn forget_close(&self, close: &PendingClose) -> Result<(), StoreError>;
 }
 

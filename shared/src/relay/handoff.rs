@@ -260,8 +260,9 @@ impl Relay {
     ///
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
     /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot.
-    /// A close HubSpot fails to make now, in a way that may pass, is remembered for the
-    /// scheduled run ([`Relay::close_pending_threads`]), and the handoff ends at once; only
+    /// A close HubSpot fails to make now, in a way that may pass, is remembered for later (the
+    /// scheduled run, [`Relay::close_pending_threads`], or the agent's next message there), and
+    /// the handoff ends at once; only
     /// when even that fails is the call refused (503), and the thread is closed again on the
     /// retry, whose session is found closed.
     /// A close HubSpot refuses for good (the thread went to the trash, say) still ends the
@@ -281,8 +282,8 @@ impl Relay {
                 .await
             {
                 Ok(()) => {}
-                // The customer is back with the bot either way; the thread is closed by the
-                // scheduled run, not left to a retry Botpress may never send.
+                // The customer is back with the bot either way; the thread is closed later,
+                // not left to a retry Botpress may never send.
                 Err(error) if error.retryable => {
                     self.close_later(&session.id, thread_id, error).await?
                 }

@@ -68,7 +68,9 @@ pub(crate) fn agent_message_key(message_id: &str) -> String {
     format!("hubspot-message:{message_id}")
 }
 
-/// The ledger key of a thread change. HubSpot's `eventId` alone is not it: HubSpot says the
+/// The ledger key of a thread change (every status change; an assignment change only when
+/// HubSpot did not date it or its id is not a number, as the session's [`AssignmentMark`]
+/// does the key's work otherwise). HubSpot's `eventId` alone is not it: HubSpot says the
 /// value "is not guaranteed to be unique", and two changes under one id (an assignment, then a
 /// close) would leave the second acknowledged as a duplicate of the first and never relayed.
 /// A retry repeats every field here (only `attemptNumber` changes), so it still finds its key.

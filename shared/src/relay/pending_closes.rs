@@ -18,6 +18,12 @@ const GIVE_UP_AFTER: chrono::Duration = chrono::Duration::days(3);
 /// the scheduled function's timeout.
 const LEFT_TO_START_A_CLOSE: std::time::Duration = std::time::Duration::from_secs(2);
 
+/// The longest an agent's reply waits for the close of its thread left for later
+/// ([`Relay::close_now_if_left_for_later`]): that close failed before, perhaps by hanging, and
+/// the reply's delivery must still be answered within its budget. Cut short, the close is
+/// left to the schedule.
+const CLOSE_BESIDE_A_REPLY_WITHIN: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// What one scheduled run did, for its log line.
 #[derive(Debug, Default, PartialEq, Eq)]
 struct ClosesMade {
@@ -44,7 +50,7 @@ impl Relay {
                     error = %failure,
                     session = session_id,
                     thread_id,
-                    "HubSpot could not close the thread now; the scheduled run closes it"
+                    "HubSpot could not close the thread now; it is closed later (the scheduled run, or the agent's next message there)"
                 );
                 Ok(())
             }
@@ -129,7 +135,19 @@ impl Relay {
             }
         };
         let Some(close) = close else { return };
-        match self.close_left_for_later(thread_id).await {
+        let within = budget::remaining().map_or(CLOSE_BESIDE_A_REPLY_WITHIN, |left| {
+            left.saturating_sub(CLOSE_BESIDE_A_REPLY_WITHIN)
+                .min(CLOSE_BESIDE_A_REPLY_WITHIN)
+        });
+        let closed = tokio::time::timeout(within, self.close_left_for_later(thread_id)).await;
+        let Ok(closed) = closed else {
+            tracing::warn!(
+                thread_id,
+                "HubSpot did not close the thread in time; the scheduled run tries again"
+            );
+            return;
+        };
+        match closed {
             Ok(()) => match self.store.forget_close(&close).await {
                 Ok(()) => tracing::info!(
                     thread_id,

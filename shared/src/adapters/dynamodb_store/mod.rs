@@ -4,7 +4,7 @@
 //! [`keys`]): `SESSION#` holds a session; `THREAD#` and `CONVERSATION#` map either side's id to
 //! it; `ACTIVE#<bot>#<customer>` names the customer's active session; `CHANNEL`, `CUSTOMER#`,
 //! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock;
-//! `CLOSES_PENDING` the threads left for the scheduled run to close.
+//! `CLOSES_PENDING` the threads left to close later.
 //! (`REPLY_ORDER#` items of older versions are no longer read: the mark lives on the session.)
 //!
 //! Conditional writes and transactions do what uniqueness constraints do in the SQLite store:

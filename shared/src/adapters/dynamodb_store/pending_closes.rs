@@ -1,7 +1,8 @@
-//! The threads left for the scheduled run to close: one item, `CLOSES_PENDING`, with an
-//! attribute per thread (`thread#<id>`, the epoch milliseconds it was first left). One item,
-//! so the scheduled run reads them all with one `GetItem` (the table has no index to query),
-//! and the token refresher's IAM policy reaches it by its key alone.
+//! The threads left to close later: one item, `CLOSES_PENDING`, with an attribute per thread
+//! (`thread#<id>`, the epoch milliseconds it was first left). One item, so the scheduled run
+//! reads them all with one `GetItem` (the table has no index to query), and the token
+//! refresher's IAM policy reaches it by its key alone. `hubspot-webhook` reads it too, for an
+//! agent writing in a thread whose handoff ended (its policy covers the whole table).
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
