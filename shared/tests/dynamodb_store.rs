@@ -353,7 +353,7 @@ async fn sessions_are_found_from_either_side() {
     );
     let found = store.find_by_thread("9012").await.unwrap().unwrap();
     assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-    assert_eq!(found.assignment_changed_at_ms, Some(20));
+    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(20, None)));
     assert!(
         store
             .set_assignee(&session.id, None, AssignmentMark::new(30, None))
@@ -381,7 +381,7 @@ async fn sessions_are_found_from_either_side() {
         found.assigned_actor_id, None,
         "unassignment is a change too"
     );
-    assert_eq!(found.assignment_changed_at_ms, Some(30));
+    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(30, None)));
 
     // Within one millisecond the event id orders the changes: a lower one is older, none is
     // lowest, and the same mark applies again.
@@ -421,7 +421,7 @@ async fn sessions_are_found_from_either_side() {
     );
     let found = store.find_by_thread("9012").await.unwrap().unwrap();
     assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-    assert_eq!(found.assignment_mark(), Some(marked(Some(8))));
+    assert_eq!(found.assignment_mark, Some(marked(Some(8))));
     // A change without an event id clears the one kept.
     assert!(
         store
@@ -430,7 +430,7 @@ async fn sessions_are_found_from_either_side() {
             .unwrap()
     );
     let found = store.find_by_thread("9012").await.unwrap().unwrap();
-    assert_eq!(found.assignment_mark(), Some(AssignmentMark::new(60, None)));
+    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(60, None)));
 }
 
 #[tokio::test]

@@ -262,14 +262,16 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
         conversation_id: row.get(9)?,
         status: SessionStatus::parse(&status).ok_or_else(|| bad_column(10, &status))?,
         assigned_actor_id: row.get(11)?,
-        assignment_changed_at_ms: row.get(13)?,
+        assignment_mark: row
+            .get::<_, Option<i64>>(13)?
+            .map(|at_ms| Ok::<_, rusqlite::Error>(AssignmentMark::new(at_ms, row.get(19)?)))
+            .transpose()?,
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| bad_column(12, &created_at))?
             .with_timezone(&Utc),
         replies_relayed_until_ms: row.get(14)?,
         customer: session_customer_from_row(row)?,
         activated_at_ms: row.get(18)?,
-        assignment_event_id: row.get(19)?,
     })
 }
 
@@ -371,7 +373,7 @@ impl SessionStore for SqliteStore {
                     session.status.as_str(),
                     session.assigned_actor_id,
                     session.created_at.to_rfc3339(),
-                    session.assignment_changed_at_ms,
+                    session.assignment_mark.map(|mark| mark.at_ms),
                     session.replies_relayed_until_ms,
                     session.customer.as_ref().map(|customer| &customer.name),
                     session
@@ -383,7 +385,7 @@ impl SessionStore for SqliteStore {
                         .as_ref()
                         .map(|customer| customer.identifier.value()),
                     session.activated_at_ms,
-                    session.assignment_event_id,
+                    session.assignment_mark.and_then(|mark| mark.event_id),
                 ],
             )?;
             transaction.commit()?;
@@ -1245,7 +1247,7 @@ mod tests {
         let store = SqliteStore::with_connection(connection, Arc::new(SystemClock)).unwrap();
         let old = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(old.assigned_actor_id.as_deref(), Some("A-1"));
-        assert_eq!(old.assignment_changed_at_ms, None);
+        assert_eq!(old.assignment_mark, None);
         assert_eq!(old.customer, None, "read from the customer store instead");
         assert_eq!(old.replies_relayed_until_ms, None);
         assert!(
@@ -1255,7 +1257,7 @@ mod tests {
                 .unwrap()
         );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
-        assert_eq!(found.assignment_changed_at_ms, Some(5));
+        assert_eq!(found.assignment_mark, Some(AssignmentMark::new(5, None)));
     }
 
     #[tokio::test]
@@ -1338,7 +1340,7 @@ mod tests {
         );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-        assert_eq!(found.assignment_changed_at_ms, Some(20));
+        assert_eq!(found.assignment_mark, Some(AssignmentMark::new(20, None)));
         assert!(
             store
                 .set_assignee(&session.id, None, AssignmentMark::new(30, None))
@@ -1356,7 +1358,7 @@ mod tests {
             found.assigned_actor_id, None,
             "unassignment is a change too"
         );
-        assert_eq!(found.assignment_changed_at_ms, Some(30));
+        assert_eq!(found.assignment_mark, Some(AssignmentMark::new(30, None)));
         assert!(
             !store
                 .set_assignee(
@@ -1406,7 +1408,7 @@ mod tests {
         );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
         assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-        assert_eq!(found.assignment_mark(), Some(marked(Some(8))));
+        assert_eq!(found.assignment_mark, Some(marked(Some(8))));
         // A change without an event id clears the one kept.
         assert!(
             store
@@ -1415,7 +1417,7 @@ mod tests {
                 .unwrap()
         );
         let found = store.find_by_thread("9012").await.unwrap().unwrap();
-        assert_eq!(found.assignment_mark(), Some(AssignmentMark::new(60, None)));
+        assert_eq!(found.assignment_mark, Some(AssignmentMark::new(60, None)));
     }
 
     #[tokio::test]

@@ -12,7 +12,7 @@ use super::{BotpressContext, Customer, DeliveryIdentifier};
 ///
 /// A retry of the change applied last carries the same mark, so it is known for what it is
 /// without a ledger key of its own, even after another change of the same millisecond.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct AssignmentMark {
     pub at_ms: i64,
     pub event_id: Option<i64>,
@@ -76,11 +76,9 @@ pub struct HandoffSession {
     pub status: SessionStatus,
     /// The actor id of the agent the thread is assigned to, if any.
     pub assigned_actor_id: Option<String>,
-    /// HubSpot's `occurredAt` (ms) of the newest assignment change applied (an unassignment
-    /// included): HubSpot delivers changes out of order, and an older one must not undo it.
-    pub assignment_changed_at_ms: Option<i64>,
-    /// HubSpot's event id of that change, if it had one ([`AssignmentMark`]).
-    pub assignment_event_id: Option<i64>,
+    /// When the newest assignment change applied happened (an unassignment included): HubSpot
+    /// delivers changes out of order, and an older one must not undo it.
+    pub assignment_mark: Option<AssignmentMark>,
     pub created_at: DateTime<Utc>,
     /// Who the customer is to the help desk: the sender of every message published into the
     /// thread, fixed when the handoff opens. Kept on the session so relaying a customer's
@@ -121,12 +119,6 @@ impl From<&Customer> for SessionCustomer {
 const INTEGRATION_THREAD_PREFIX: &str = "bp-";
 
 impl HandoffSession {
-    /// The newest assignment change applied, if any.
-    pub fn assignment_mark(&self) -> Option<AssignmentMark> {
-        self.assignment_changed_at_ms
-            .map(|at_ms| AssignmentMark::new(at_ms, self.assignment_event_id))
-    }
-
     /// The id of the session an `integrationThreadId` of ours names (sessions made before it
     /// carried the id name none).
     pub fn id_in_integration_thread_id(integration_thread_id: &str) -> Option<&str> {
@@ -154,8 +146,7 @@ impl HandoffSession {
             conversation_id: None,
             status: SessionStatus::Opening,
             assigned_actor_id: None,
-            assignment_changed_at_ms: None,
-            assignment_event_id: None,
+            assignment_mark: None,
             created_at: now,
             customer: None,
             replies_relayed_until_ms: None,

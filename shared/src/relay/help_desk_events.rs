@@ -252,7 +252,7 @@ impl Relay {
         };
         let mark = AssignmentMark::new(occurred_at_ms, event_id);
         if matches!(change, ThreadChange::Assigned(_)) {
-            match session.assignment_mark() {
+            match session.assignment_mark {
                 Some(newest) if mark < newest => {
                     tracing::info!(
                         session = session.id,

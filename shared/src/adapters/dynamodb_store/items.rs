@@ -6,8 +6,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::{DateTime, Utc};
 
 use crate::model::{
-    AgentUser, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier, HandoffSession,
-    InboxAccount, SessionCustomer, SessionStatus,
+    AgentUser, AssignmentMark, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier,
+    HandoffSession, InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::StoreError;
 
@@ -123,11 +123,11 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
         ASSIGNED_ACTOR_ID,
         session.assigned_actor_id.as_deref(),
     );
-    if let Some(changed_at) = session.assignment_changed_at_ms {
-        item.insert(ASSIGNMENT_CHANGED_AT_MS.to_string(), n(changed_at));
-    }
-    if let Some(event_id) = session.assignment_event_id {
-        item.insert(ASSIGNMENT_EVENT_ID.to_string(), n(event_id));
+    if let Some(mark) = session.assignment_mark {
+        item.insert(ASSIGNMENT_CHANGED_AT_MS.to_string(), n(mark.at_ms));
+        if let Some(event_id) = mark.event_id {
+            item.insert(ASSIGNMENT_EVENT_ID.to_string(), n(event_id));
+        }
     }
     if let Some(relayed_until) = session.replies_relayed_until_ms {
         item.insert(REPLIES_RELAYED_UNTIL_MS.to_string(), n(relayed_until));
@@ -173,8 +173,14 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
         status: SessionStatus::parse(&status)
             .ok_or_else(|| malformed(item, STATUS, "is not a session status"))?,
         assigned_actor_id: optional_string(item, ASSIGNED_ACTOR_ID)?,
-        assignment_changed_at_ms: number(item, ASSIGNMENT_CHANGED_AT_MS)?,
-        assignment_event_id: number(item, ASSIGNMENT_EVENT_ID)?,
+        assignment_mark: number(item, ASSIGNMENT_CHANGED_AT_MS)?
+            .map(|at_ms| {
+                Ok::<_, StoreError>(AssignmentMark::new(
+                    at_ms,
+                    number(item, ASSIGNMENT_EVENT_ID)?,
+                ))
+            })
+            .transpose()?,
         created_at: DateTime::parse_from_rfc3339(&created_at)
             .map_err(|_| malformed(item, "created_at", "is not an RFC 3339 time"))?
             .with_timezone(&Utc),
@@ -350,8 +356,7 @@ mod tests {
         session.thread_id = Some("9012".into());
         session.conversation_id = Some("conv".into());
         session.assigned_actor_id = Some("A-1".into());
-        session.assignment_changed_at_ms = Some(1_700_000_000_123);
-        session.assignment_event_id = Some(78_101);
+        session.assignment_mark = Some(AssignmentMark::new(1_700_000_000_123, Some(78_101)));
         session.replies_relayed_until_ms = Some(1_700_000_000_456);
         session.customer = Some(SessionCustomer {
             name: "Ada".into(),
