@@ -471,6 +471,66 @@ async fn a_retried_assignment_dated_like_a_later_one_changes_nothing(path: Path)
     );
 }
 
+/// An assignment change HubSpot did not date (`occurredAt` 0) is taken as made on arrival,
+/// so it has no mark of its own to find on a retry: its event key keeps HubSpot's retry of
+/// it, arriving after a later change, from announcing its agent again.
+async fn a_retried_undated_assignment_is_not_announced_again(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let ((ada, ada_name, _), (grace, grace_name, _)) = (DEMO_AGENTS[0], DEMO_AGENTS[1]);
+    let url = stack.settings.hubspot_webhook_url();
+    let to_ada = stack
+        .hubspot
+        .deliver_raw(&url, assignment_event(&handoff.thread_id, 78_300, ada, 0))
+        .await
+        .unwrap();
+    assert_eq!(to_ada.status, 200, "{}", to_ada.response_body);
+    let grace_at = chrono::Utc::now().timestamp_millis();
+    let to_grace = stack
+        .hubspot
+        .deliver_raw(
+            &url,
+            assignment_event(&handoff.thread_id, 78_301, grace, grace_at),
+        )
+        .await
+        .unwrap();
+    assert_eq!(to_grace.status, 200, "{}", to_grace.response_body);
+    // Taken as made now, the retry would be the newest change.
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let retried = stack.hubspot.redeliver(&to_ada).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(
+        assigned_names(&stack, &handoff.conversation_id),
+        [ada_name, grace_name],
+        "each agent told once, Grace last"
+    );
+}
+
+/// HubSpot sends one assignment again while its first delivery is still being relayed (its
+/// `hitlAssigned` held): the second cannot start while the first holds the thread, and is
+/// refused as in progress; its retry finds the change applied. The bot hears the agent once.
+async fn the_same_assignment_delivered_twice_at_once_is_announced_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let at = chrono::Utc::now().timestamp_millis();
+    let assignment = assignment_event(&handoff.thread_id, 78_400, ada, at);
+    let url = stack.settings.hubspot_webhook_url();
+    let held = stack.botpress.hold_next_answer("/v1/chat/events");
+    let (first, again) = tokio::join!(stack.hubspot.deliver_raw(&url, assignment.clone()), async {
+        held.arrived().await;
+        let again = stack.hubspot.deliver_raw(&url, assignment.clone()).await;
+        held.release();
+        again
+    });
+    let (first, again) = (first.unwrap(), again.unwrap());
+    assert_eq!(first.status, 200, "{}", first.response_body);
+    assert_eq!(again.status, 503, "{}", again.response_body);
+    let retried = stack.hubspot.redeliver(&again).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    assert_eq!(assigned_names(&stack, &handoff.conversation_id), [ada_name]);
+}
+
 /// A thread reopened after the agent closed it: acknowledged, nothing reaches the bot (it was
 /// told `hitlStopped`), and the agent's next message is marked FAILED with the reason.
 async fn a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer(
@@ -1788,6 +1848,8 @@ on_both_paths!(
     reassignment_and_assignment_after_unassignment_tell_the_bot_once_each,
     an_older_assignment_delivered_after_a_newer_one_is_not_announced,
     a_retried_assignment_dated_like_a_later_one_changes_nothing,
+    a_retried_undated_assignment_is_not_announced_again,
+    the_same_assignment_delivered_twice_at_once_is_announced_once,
     a_reopened_thread_is_acknowledged_and_the_agent_told_replies_do_not_reach_the_customer,
     replies_delivered_out_of_order_in_separate_deliveries_arrive_in_order_once,
     a_reply_waits_for_an_earlier_one_still_being_relayed,

@@ -652,6 +652,46 @@ async fn an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once(path: Pat
     );
 }
 
+/// The agent writes in a thread left open while HubSpot still cannot close it: the reply is
+/// marked FAILED and answered 200 all the same, and the close stays left for the next
+/// scheduled run, which makes it once HubSpot answers again.
+async fn a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stop_while_threads_cannot_close(&stack, &handoff).await;
+    let attempts = close_attempts_of(&stack, &handoff.thread_id);
+
+    let unavailable = Failure {
+        status: 503,
+        retry_after: None,
+    };
+    let the_thread = format!("{THREADS}{}$", handoff.thread_id);
+    stack
+        .hubspot
+        .faults()
+        .fail_next(&the_thread, unavailable, 1_000);
+    let text = "Hello?";
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, text)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let written = thread.messages.iter().find(|message| message.text == text);
+    assert_eq!(written.unwrap().status, "FAILED");
+    assert_eq!(thread.status, "OPEN");
+    assert!(
+        close_attempts_of(&stack, &handoff.thread_id) > attempts,
+        "the close was tried beside the reply"
+    );
+
+    stack.hubspot.faults().clear();
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
+    assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
+}
+
 /// The scheduled run closes what `stopHitl` left, as HubSpot answers: a refusal every close
 /// would meet (429) stops the run and gives nothing up; a close still failing three days on in
 /// a way that may pass is given up (an error for a person) instead of tried forever; the run
@@ -847,6 +887,7 @@ async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once
 on_both_paths!(
     a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run,
     an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once,
+    a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule,
     a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,
     two_end_users_sharing_an_address_get_a_handoff_each,
