@@ -4,10 +4,11 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::help_desk_events::{ThreadChange, assignment_lease, is_opening};
+use super::thread_close::ThreadClosed;
 use super::{Relay, RelayError};
 use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
 use crate::model::{BotpressContext, Customer, HandoffSession, SessionStatus};
-use crate::ports::{IncomingMessage, ThreadStatus};
+use crate::ports::IncomingMessage;
 
 /// `startHitl`'s input.
 #[derive(Debug, Deserialize)]
@@ -242,10 +243,7 @@ impl Relay {
             tracing::warn!(%error, session = session.id, "could not close the abandoned session");
         }
         if let Some(thread_id) = &session.thread_id
-            && let Err(error) = self
-                .hubspot
-                .set_thread_status(thread_id, ThreadStatus::Closed)
-                .await
+            && let Err(error) = self.close_thread(thread_id).await
         {
             if error.retryable {
                 // Best effort still: a store failure here leaves the thread as before.
@@ -276,23 +274,19 @@ impl Relay {
         let session = self.session_of_conversation(bot, conversation_id).await?;
         self.store.close(&session.id).await?;
         if let Some(thread_id) = &session.thread_id {
-            match self
-                .hubspot
-                .set_thread_status(thread_id, ThreadStatus::Closed)
-                .await
-            {
-                Ok(()) => {}
+            match self.close_thread(thread_id).await {
+                Ok(ThreadClosed::Now) => {}
+                // Moved to the trash: nothing is left open.
+                Ok(ThreadClosed::Gone) => tracing::warn!(
+                    session = session.id,
+                    thread_id,
+                    "the thread is gone; the handoff is ended all the same"
+                ),
                 // The customer is back with the bot either way; the thread is closed later,
                 // not left to a retry Botpress may never send.
                 Err(error) if error.retryable => {
                     self.close_later(&session.id, thread_id, error).await?
                 }
-                // Gone (moved to the trash): nothing is left open.
-                Err(error) if error.status == Some(404) => tracing::warn!(
-                    %error,
-                    session = session.id,
-                    "the thread is gone; the handoff is ended all the same"
-                ),
                 // Left open in the help desk (a scope the install lacks, say): a person must see it.
                 Err(error) => tracing::error!(
                     %error,

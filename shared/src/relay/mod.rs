@@ -15,6 +15,7 @@ mod once;
 mod pending_closes;
 mod registration;
 mod reply_order;
+mod thread_close;
 mod transcript;
 mod users;
 

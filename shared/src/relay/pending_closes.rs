@@ -8,7 +8,7 @@
 
 use super::{Relay, RelayError};
 use crate::adapters::budget;
-use crate::ports::{ThreadStatus, UpstreamError};
+use crate::ports::UpstreamError;
 
 /// A close still failing this long after it was left is given up, with an error for a person
 /// to close the thread by hand: long enough to outlast an outage over a weekend.
@@ -77,8 +77,9 @@ impl Relay {
             let Some(close) = closes.next() else { break };
             let thread_id = close.thread_id.as_str();
             let stale = now_ms - close.since_ms > GIVE_UP_AFTER.num_milliseconds();
-            match self.close_left_for_later(thread_id).await {
-                Ok(()) => made.closed += 1,
+            match self.close_thread(thread_id).await {
+                // A thread gone from the help desk has nothing left open.
+                Ok(_) => made.closed += 1,
                 // HubSpot failing now, or refusing what every close needs (the token, a scope,
                 // the rate): the rest would meet it too, and nothing says to give this one up.
                 Err(error) if is_not_the_threads_fault(&error) || (error.retryable && !stale) => {
@@ -139,7 +140,7 @@ impl Relay {
             left.saturating_sub(CLOSE_BESIDE_A_REPLY_WITHIN)
                 .min(CLOSE_BESIDE_A_REPLY_WITHIN)
         });
-        let closed = tokio::time::timeout(within, self.close_left_for_later(thread_id)).await;
+        let closed = tokio::time::timeout(within, self.close_thread(thread_id)).await;
         let Ok(closed) = closed else {
             tracing::warn!(
                 thread_id,
@@ -148,7 +149,7 @@ impl Relay {
             return;
         };
         match closed {
-            Ok(()) => match self.store.forget_close(&close).await {
+            Ok(_) => match self.store.forget_close(&close).await {
                 Ok(()) => tracing::info!(
                     thread_id,
                     "closed a thread left for the scheduled run, as its agent wrote in it"
@@ -160,23 +161,6 @@ impl Relay {
             Err(error) => {
                 tracing::warn!(%error, thread_id, "HubSpot still could not close the thread; the scheduled run tries again");
             }
-        }
-    }
-}
-
-impl Relay {
-    /// Closes a thread left for later; one that is gone (moved to the trash) counts as closed,
-    /// as nothing is left open.
-    async fn close_left_for_later(&self, thread_id: &str) -> Result<(), UpstreamError> {
-        match self
-            .hubspot
-            .set_thread_status(thread_id, ThreadStatus::Closed)
-            .await
-        {
-            Err(UpstreamError {
-                status: Some(404), ..
-            }) => Ok(()),
-            closed => closed,
         }
     }
 }
