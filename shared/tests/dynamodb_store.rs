@@ -1,45 +1,29 @@
-//! The DynamoDB store against moto: the same behaviour as the SQLite store, plus what only a
-//! distributed store has to get right (races between processes, TTL that deletes late).
+//! The DynamoDB store against moto: the store contract (`store_contract`), which the SQLite
+//! store meets too, plus what only this store has to get right: its items, races between
+//! processes, TTL that deletes late, answers lost and resent.
 //!
 //! `scripts/test` starts moto and sets `HITL_TEST_AWS_ENDPOINT`. To run these alone:
 //! `.tools/venv/bin/moto_server -H 127.0.0.1 -p 5055 &` then
 //! `HITL_TEST_AWS_ENDPOINT=http://127.0.0.1:5055 cargo test -p hitl-bridge --test dynamodb_store`.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
+
+mod store_contract;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::AttributeValue;
-use chrono::{DateTime, Utc};
 use hitl_bridge::adapters::dynamodb_store::DynamoStore;
 use hitl_bridge::model::{
-    AgentUser, AssignmentMark, BotpressContext, ChannelSetup, Customer, DeliveryIdentifier,
-    HandoffSession, InboxAccount, SessionStatus,
+    AgentUser, AssignmentMark, ChannelSetup, Customer, DeliveryIdentifier, InboxAccount,
+    SessionStatus,
 };
 use hitl_bridge::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
-    IdempotencyLedger, PendingCloseStore, RefreshLock, SessionStore,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, IdempotencyLedger,
+    RefreshLock, SessionStore,
 };
-
-/// A clock the test moves by hand.
-struct TestClock(Mutex<DateTime<Utc>>);
-
-impl TestClock {
-    fn new() -> Arc<Self> {
-        Arc::new(Self(Mutex::new(Utc::now())))
-    }
-
-    fn advance(&self, seconds: i64) {
-        *self.0.lock().unwrap() += chrono::Duration::seconds(seconds);
-    }
-}
-
-impl Clock for TestClock {
-    fn now(&self) -> DateTime<Utc> {
-        *self.0.lock().unwrap()
-    }
-}
+use store_contract::{MovableClock, new_session};
 
 async fn client() -> Client {
     let endpoint = std::env::var("HITL_TEST_AWS_ENDPOINT").expect(
@@ -59,14 +43,14 @@ struct Fixture {
     store: Arc<DynamoStore>,
     client: Client,
     table: String,
-    clock: Arc<TestClock>,
+    clock: Arc<MovableClock>,
 }
 
 async fn fixture() -> Fixture {
     let client = client().await;
     let table = format!("hitl-test-{}", uuid::Uuid::new_v4());
     DynamoStore::create_table(&client, &table).await.unwrap();
-    let clock = TestClock::new();
+    let clock = Arc::new(MovableClock::new());
     let store = Arc::new(DynamoStore::new(
         client.clone(),
         table.clone(),
@@ -120,18 +104,6 @@ fn text(item: &HashMap<String, AttributeValue>, name: &str) -> String {
         .unwrap_or_else(|| panic!("no string `{name}` in {item:?}"))
 }
 
-fn bot() -> BotpressContext {
-    BotpressContext {
-        bot_id: "bot".into(),
-        integration_id: "int".into(),
-        integration_alias: "hubspot-hitl".into(),
-    }
-}
-
-fn new_session(user: &str) -> HandoffSession {
-    HandoffSession::new(bot(), user.into(), "c".into(), "a".into(), Utc::now())
-}
-
 #[tokio::test]
 async fn the_table_is_created_with_ttl_on_the_ttl_attribute() {
     let f = fixture().await;
@@ -158,34 +130,7 @@ async fn the_table_is_created_with_ttl_on_the_ttl_attribute() {
 
 #[tokio::test]
 async fn a_customer_has_one_active_session_at_a_time() {
-    let f = fixture().await;
-    let store = &f.store;
-    let first = new_session("user");
-    let second = new_session("user");
-    let kept = store.insert_or_get_active(first.clone()).await.unwrap();
-    assert_eq!(kept, first);
-    let again = store.insert_or_get_active(second.clone()).await.unwrap();
-    assert_eq!(
-        again, first,
-        "the active session is returned, not a new one"
-    );
-    let other_customer = new_session("someone-else");
-    assert_eq!(
-        store
-            .insert_or_get_active(other_customer.clone())
-            .await
-            .unwrap()
-            .id,
-        other_customer.id
-    );
-    assert!(store.close(&first.id).await.unwrap());
-    assert!(
-        !store.close(&first.id).await.unwrap(),
-        "only one close wins"
-    );
-    assert!(!store.close("no-such-session").await.unwrap());
-    let next = store.insert_or_get_active(second.clone()).await.unwrap();
-    assert_eq!(next.id, second.id, "after a close, a new session starts");
+    store_contract::a_customer_has_one_active_session_at_a_time(&*fixture().await.store).await;
 }
 
 /// `startHitl` while the agent's close commits: the insert finds the customer's `ACTIVE#`
@@ -306,131 +251,15 @@ async fn racing_assignments_keep_the_newer_one() {
 #[tokio::test]
 async fn sessions_are_found_from_either_side() {
     let f = fixture().await;
-    let store = &f.store;
-    let session = new_session("user");
-    store.insert_or_get_active(session.clone()).await.unwrap();
-    assert_eq!(store.find_by_thread("9012").await.unwrap(), None);
-    store.set_thread(&session.id, "9012").await.unwrap();
-    store.activate(&session.id, "conv_1").await.unwrap();
-    let by_thread = store.find_by_thread("9012").await.unwrap().unwrap();
-    let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
-    assert_eq!(by_thread, by_conversation);
-    assert_eq!(by_thread.status, SessionStatus::Open);
-    assert_eq!(by_thread.thread_id.as_deref(), Some("9012"));
-    assert_eq!(by_thread.conversation_id.as_deref(), Some("conv_1"));
-    let opened_at = by_thread.activated_at_ms.expect("the opening time is kept");
-    assert_eq!(opened_at, f.clock.now().timestamp_millis());
-    f.clock.advance(5);
-    store.activate(&session.id, "conv_1").await.unwrap();
-    assert_eq!(
-        store
-            .find_by_thread("9012")
-            .await
-            .unwrap()
-            .unwrap()
-            .activated_at_ms,
-        Some(opened_at),
-        "a retried startHitl's activation keeps the first time"
-    );
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(10, None))
-            .await
-            .unwrap()
-    );
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-2"), AssignmentMark::new(20, None))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(15, None))
-            .await
-            .unwrap(),
-        "older than the recorded change"
-    );
-    let found = store.find_by_thread("9012").await.unwrap().unwrap();
-    assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(20, None)));
-    assert!(
-        store
-            .set_assignee(&session.id, None, AssignmentMark::new(30, None))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(25, None))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_assignee(
-                "no-such-session",
-                Some("A-1"),
-                AssignmentMark::new(40, None)
-            )
-            .await
-            .unwrap()
-    );
-    let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
-    assert_eq!(
-        found.assigned_actor_id, None,
-        "unassignment is a change too"
-    );
-    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(30, None)));
+    store_contract::sessions_are_found_from_either_side(&*f.store, &f.clock).await;
+}
 
-    // Within one millisecond the event id orders the changes: a lower one is older, none is
-    // lowest, and the same mark applies again.
-    let marked = |event_id| AssignmentMark::new(50, event_id);
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
-            .await
-            .unwrap()
-    );
-    assert!(
-        !store
-            .set_assignee(&session.id, Some("A-2"), marked(Some(6)))
-            .await
-            .unwrap(),
-        "a lower event id of the same millisecond is older"
-    );
-    assert!(
-        !store
-            .set_assignee(&session.id, Some("A-2"), marked(None))
-            .await
-            .unwrap(),
-        "a change without an event id comes first in its millisecond"
-    );
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-1"), marked(Some(7)))
-            .await
-            .unwrap(),
-        "the same mark applies again"
-    );
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-2"), marked(Some(8)))
-            .await
-            .unwrap()
-    );
-    let found = store.find_by_thread("9012").await.unwrap().unwrap();
-    assert_eq!(found.assigned_actor_id.as_deref(), Some("A-2"));
-    assert_eq!(found.assignment_mark, Some(marked(Some(8))));
-    // A change without an event id clears the one kept.
-    assert!(
-        store
-            .set_assignee(&session.id, Some("A-1"), AssignmentMark::new(60, None))
-            .await
-            .unwrap()
-    );
-    let found = store.find_by_thread("9012").await.unwrap().unwrap();
-    assert_eq!(found.assignment_mark, Some(AssignmentMark::new(60, None)));
+#[tokio::test]
+async fn an_assignment_older_than_the_recorded_one_does_not_apply() {
+    store_contract::an_assignment_older_than_the_recorded_one_does_not_apply(
+        &*fixture().await.store,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -604,53 +433,29 @@ async fn items_past_their_ttl_are_treated_as_absent() {
 #[tokio::test]
 async fn the_ledger_goes_in_progress_then_completed_and_leases_expire() {
     let f = fixture().await;
-    let (store, clock) = (&f.store, &f.clock);
-    let lease = Duration::from_secs(30);
-    assert_eq!(store.claim("k", lease).await.unwrap(), Claim::Acquired);
-    assert_eq!(store.claim("k", lease).await.unwrap(), Claim::InProgress);
-    clock.advance(31);
+    store_contract::the_ledger_goes_in_progress_then_completed_and_leases_expire(
+        &*f.store, &f.clock,
+    )
+    .await;
+}
+
+/// A completed record carries the time DynamoDB's TTL deletes it at, in epoch seconds.
+#[tokio::test]
+async fn a_completed_record_expires_by_ttl() {
+    let f = fixture().await;
+    let store = &f.store;
     assert_eq!(
-        store.claim("k", lease).await.unwrap(),
-        Claim::Acquired,
-        "a dead worker's lease ends"
+        store.claim("k", Duration::from_secs(30)).await.unwrap(),
+        Claim::Acquired
     );
     store
         .complete("k", Some("done"), Duration::from_secs(3600))
         .await
         .unwrap();
-    assert_eq!(
-        store.claim("k", lease).await.unwrap(),
-        Claim::Completed(Some("done".into()))
-    );
-    store.release("k").await.unwrap();
-    assert_eq!(
-        store.claim("k", lease).await.unwrap(),
-        Claim::Completed(Some("done".into())),
-        "completed work is not released"
-    );
     let record = f.item("IDEMPOTENCY#k").await.unwrap();
     assert_eq!(text(&record, "state"), "COMPLETED");
     let ttl: i64 = record["ttl"].as_n().unwrap().parse().unwrap();
     assert!((ttl - f.now_secs() - 3600).abs() <= 1, "ttl {ttl}");
-    clock.advance(3601);
-    assert_eq!(
-        store.claim("k", lease).await.unwrap(),
-        Claim::Acquired,
-        "expired records are ignored"
-    );
-    store
-        .complete("k", None, Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.claim("k", lease).await.unwrap(),
-        Claim::Completed(None)
-    );
-    store
-        .complete("never-claimed", Some("x"), Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(f.item("IDEMPOTENCY#never-claimed").await.is_none());
 }
 
 /// The SDK's HTTP client, losing the answer to the first `PutItem` of an item whose key
@@ -780,12 +585,9 @@ async fn a_lock_whose_answer_was_lost_and_resent_is_still_taken_and_freed() {
 #[tokio::test]
 async fn released_keys_can_be_claimed_again() {
     let f = fixture().await;
-    let lease = Duration::from_secs(30);
-    assert_eq!(f.store.claim("k", lease).await.unwrap(), Claim::Acquired);
+    store_contract::released_keys_can_be_claimed_again(&*f.store).await;
     f.store.release("k").await.unwrap();
-    assert!(f.item("IDEMPOTENCY#k").await.is_none());
-    assert_eq!(f.store.claim("k", lease).await.unwrap(), Claim::Acquired);
-    f.store.release("never-claimed").await.unwrap();
+    assert!(f.item("IDEMPOTENCY#k").await.is_none(), "a release deletes");
 }
 
 #[tokio::test]
@@ -810,69 +612,25 @@ async fn racing_claims_have_one_winner() {
     );
 }
 
-/// The closes left for the scheduled run live in one item the token refresher's policy names:
-/// remembered once each with their first time, and a forget that comes after the thread was
-/// forgotten and remembered again leaves the new one.
+/// The closes left for the scheduled run live in one item, which the token refresher's policy
+/// names.
 #[tokio::test]
 async fn closes_left_for_later_are_kept_in_one_item_until_forgotten() {
-    let fixture = fixture().await;
-    let store = &fixture.store;
-    assert!(store.closes_pending().await.unwrap().is_empty());
-    store.remember_close("t1").await.unwrap();
-    fixture.clock.advance(5);
-    store.remember_close("t2").await.unwrap();
-    store.remember_close("t1").await.unwrap();
-    let pending = store.closes_pending().await.unwrap();
-    let threads: Vec<&str> = pending.iter().map(|c| c.thread_id.as_str()).collect();
-    assert_eq!(threads, ["t1", "t2"], "oldest first, t1 once");
-    assert_eq!(pending[1].since_ms - pending[0].since_ms, 5_000);
-    let item = fixture.item("CLOSES_PENDING").await.expect("one item");
+    let f = fixture().await;
+    store_contract::closes_left_for_later_are_kept_until_forgotten(&*f.store, &f.clock).await;
+    let item = f.item("CLOSES_PENDING").await.expect("one item");
     assert_eq!(item.len(), 3, "the key and a thread each: {item:?}");
-
-    store.forget_close(&pending[0]).await.unwrap();
-    fixture.clock.advance(5);
-    store.remember_close("t1").await.unwrap();
-    store.forget_close(&pending[0]).await.unwrap();
-    let left = store.closes_pending().await.unwrap();
-    assert_eq!(left.len(), 2, "{left:?}");
-    assert_eq!(left[1].thread_id, "t1");
-    assert!(left[1].since_ms > pending[0].since_ms);
 }
 
 #[tokio::test]
 async fn the_refresh_lock_has_one_holder_until_released_or_expired() {
     let f = fixture().await;
-    let (store, clock) = (&f.store, &f.clock);
-    let lease = Duration::from_secs(15);
-    let first = store.try_lock(lease).await.unwrap().expect("free at first");
-    assert_eq!(store.try_lock(lease).await.unwrap(), None, "held");
-    store.unlock("someone-else").await.unwrap();
-    assert_eq!(
-        store.try_lock(lease).await.unwrap(),
-        None,
-        "only the holder releases"
-    );
-    store.unlock(&first).await.unwrap();
-    let second = store
-        .try_lock(lease)
-        .await
-        .unwrap()
-        .expect("free after release");
-    clock.advance(16);
-    let third = store
-        .try_lock(lease)
-        .await
-        .unwrap()
-        .expect("a dead holder's lease ends");
-    assert_ne!(second, third);
-    store.unlock(&second).await.unwrap();
-    assert_eq!(
-        store.try_lock(lease).await.unwrap(),
-        None,
-        "a holder whose lease ended cannot free the new holder's lock"
-    );
+    let holder = store_contract::the_refresh_lock_has_one_holder_until_released_or_expired(
+        &*f.store, &f.clock,
+    )
+    .await;
     let lock = f.item("LOCK#hubspot-token-refresh").await.unwrap();
-    assert_eq!(text(&lock, "holder"), third);
+    assert_eq!(text(&lock, "holder"), holder);
 }
 
 #[tokio::test]
@@ -1004,7 +762,7 @@ async fn customers_saved_without_an_expiry_are_given_one() {
 #[tokio::test]
 async fn a_missing_table_is_an_error_that_names_the_cause() {
     let client = client().await;
-    let store = DynamoStore::new(client, "no-such-table", TestClock::new());
+    let store = DynamoStore::new(client, "no-such-table", Arc::new(MovableClock::new()));
     let error = store.customer("bot", "user").await.unwrap_err();
     assert_eq!(error.operation, "read customer");
     assert!(
@@ -1014,60 +772,10 @@ async fn a_missing_table_is_an_error_that_names_the_cause() {
 }
 
 #[tokio::test]
-async fn the_reply_order_mark_only_moves_forward_even_when_advances_race() {
-    let fixture = fixture().await;
-    let store = &fixture.store;
-    let session = new_session("user");
-    let id = session.id.clone();
-    store.insert_or_get_active(session).await.unwrap();
-    store.set_thread(&id, "t1").await.unwrap();
-    let mark = || async {
-        let session = store.find_by_thread("t1").await.unwrap().unwrap();
-        session.replies_relayed_until_ms
-    };
-    assert_eq!(mark().await, None);
-    store
-        .advance_replies_relayed_until(&id, 2_000)
-        .await
-        .unwrap();
-    store
-        .advance_replies_relayed_until(&id, 1_000)
-        .await
-        .unwrap();
-    assert_eq!(mark().await, Some(2_000));
-    let racing: Vec<_> = (1..=8)
-        .map(|n| {
-            let (store, id) = (Arc::clone(store), id.clone());
-            tokio::spawn(async move { store.advance_replies_relayed_until(&id, 10_000 + n).await })
-        })
-        .collect();
-    for advance in racing {
-        advance.await.unwrap().unwrap();
-    }
-    assert_eq!(mark().await, Some(10_008));
-    store
-        .advance_replies_relayed_until("no-such-session", 1)
-        .await
-        .unwrap();
-    assert!(fixture.item("SESSION#no-such-session").await.is_none());
-}
-
-#[tokio::test]
-async fn the_customer_fixed_on_a_session_is_read_back_with_it() {
-    let fixture = fixture().await;
-    let store = &fixture.store;
-    let customer = Customer {
-        bot_id: "bot".into(),
-        botpress_user_id: "user".into(),
-        name: "Ada".into(),
-        identifier: DeliveryIdentifier::Email("ada@example.com".into()),
-        hubspot_contact_id: Some("501".into()),
-    };
-    let session = new_session("user").for_customer(&customer);
-    store.insert_or_get_active(session.clone()).await.unwrap();
-    store.activate(&session.id, "conv_1").await.unwrap();
-    let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
-    assert_eq!(found.customer, session.customer);
+async fn the_reply_order_mark_only_moves_forward() {
+    let f = fixture().await;
+    store_contract::the_reply_order_mark_only_moves_forward(&*f.store).await;
+    assert!(f.item("SESSION#no-such-session").await.is_none());
 }
 
 #[tokio::test]
@@ -1125,50 +833,7 @@ async fn a_warm_lookup_reads_the_session_only_and_a_stale_mapping_is_read_again(
 
 #[tokio::test]
 async fn a_reply_completes_with_its_reply_order_mark_and_never_moves_it_back() {
-    let fixture = fixture().await;
-    let store = &fixture.store;
-    let session = new_session("user");
-    store.insert_or_get_active(session.clone()).await.unwrap();
-    store.set_thread(&session.id, "t1").await.unwrap();
-    let lease = Duration::from_secs(30);
-    let keep = Duration::from_secs(3600);
-    let mark_at = |created_at_ms| FinishingWrite::RepliesRelayedUntil {
-        session_id: session.id.clone(),
-        created_at_ms,
-    };
-    let mark = || async {
-        let session = store.find_by_thread("t1").await.unwrap().unwrap();
-        session.replies_relayed_until_ms
-    };
-
-    assert_eq!(store.claim("m2", lease).await.unwrap(), Claim::Acquired);
-    store
-        .complete_with("m2", keep, &mark_at(2_000))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.claim("m2", lease).await.unwrap(),
-        Claim::Completed(None)
-    );
-    assert_eq!(mark().await, Some(2_000));
-
-    // An older reply finishing later: the key completes, the mark stays where it is.
-    assert_eq!(store.claim("m1", lease).await.unwrap(), Claim::Acquired);
-    store
-        .complete_with("m1", keep, &mark_at(1_000))
-        .await
-        .unwrap();
-    assert_eq!(
-        store.claim("m1", lease).await.unwrap(),
-        Claim::Completed(None)
-    );
-    assert_eq!(mark().await, Some(2_000));
-
-    // A key that was never claimed: nothing to complete, and the mark still moves.
-    store
-        .complete_with("never-claimed", keep, &mark_at(3_000))
-        .await
-        .unwrap();
-    assert!(fixture.item("IDEMPOTENCY#never-claimed").await.is_none());
-    assert_eq!(mark().await, Some(3_000));
+    let f = fixture().await;
+    store_contract::a_reply_completes_with_its_reply_order_mark_and_never_moves_it_back(&*f.store)
+        .await;
 }
