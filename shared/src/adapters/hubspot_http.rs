@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::http_client::{api_url, read_json};
 use super::retry::Repeat;
-use crate::model::{AgentMessage, DeliveryIdentifier};
+use crate::model::{AgentMessage, CrmAddress};
 use crate::ports::{
     AccessTokens, AgentProfile, ChannelSpec, ContactAddress, CreatedContact, DeliveryStatus,
     ExistingChannel, FetchedFile, FoundChannelAccount, HistoryBound, HubSpotGateway, InboxSummary,
@@ -141,19 +141,14 @@ struct Inbox {
     archived: bool,
 }
 
-/// The properties a contact is created with: `email` or `phone`, and the name when known (a
-/// visitor's id is the channel's own, no property of a contact).
+/// The properties a contact is created with: `email` or `phone`, and the name when known.
 fn contact_properties(contact: &NewContact) -> Value {
     let mut properties = serde_json::Map::new();
-    match &contact.identifier {
-        DeliveryIdentifier::Email(email) => {
-            properties.insert("email".to_string(), json!(email));
-        }
-        DeliveryIdentifier::Phone(phone) => {
-            properties.insert("phone".to_string(), json!(phone));
-        }
-        DeliveryIdentifier::Visitor(_) => {}
-    }
+    let (property, value) = match &contact.address {
+        CrmAddress::Email(email) => ("email", email),
+        CrmAddress::Phone(phone) => ("phone", phone),
+    };
+    properties.insert(property.to_string(), json!(value));
     for (name, value) in [
         ("firstname", &contact.firstname),
         ("lastname", &contact.lastname),
@@ -424,12 +419,9 @@ impl HubSpotGateway for HubSpotClient {
         Ok(created.id)
     }
 
-    async fn find_contact(
-        &self,
-        identifier: &DeliveryIdentifier,
-    ) -> Result<Option<String>, UpstreamError> {
-        match identifier {
-            DeliveryIdentifier::Email(email) => {
+    async fn find_contact(&self, address: &CrmAddress) -> Result<Option<String>, UpstreamError> {
+        match address {
+            CrmAddress::Email(email) => {
                 const OP: &str = "read contact by email";
                 let url = self.url("/crm/v3/objects/contacts", &[email]);
                 let response = self
@@ -444,7 +436,7 @@ impl HubSpotGateway for HubSpotClient {
                 let contact: Created = read_json(Service::HubSpot, OP, response).await?;
                 Ok(Some(contact.id))
             }
-            DeliveryIdentifier::Phone(phone) => {
+            CrmAddress::Phone(phone) => {
                 const OP: &str = "search contacts by phone";
                 let url = self.url("/crm/v3/objects/contacts/search", &[]);
                 let filter = |property: &str| json!({ "filters": [{ "propertyName": property, "operator": "EQ", "value": phone }] });
@@ -464,8 +456,6 @@ impl HubSpotGateway for HubSpotClient {
                 let page: Page<Created> = read_json(Service::HubSpot, OP, response).await?;
                 Ok(page.results.into_iter().next().map(|contact| contact.id))
             }
-            // The channel's own id for a visitor: no contact is found by it.
-            DeliveryIdentifier::Visitor(_) => Ok(None),
         }
     }
 
@@ -899,7 +889,7 @@ mod contact_creation_tests {
     #[test]
     fn a_contact_is_created_with_its_email_or_phone_and_name() {
         let by_phone = NewContact {
-            identifier: DeliveryIdentifier::Phone("+14155552671".into()),
+            address: CrmAddress::Phone("+14155552671".into()),
             firstname: Some("Sam".into()),
             lastname: None,
         };
@@ -908,7 +898,7 @@ mod contact_creation_tests {
             json!({ "phone": "+14155552671", "firstname": "Sam" })
         );
         let by_email = NewContact {
-            identifier: DeliveryIdentifier::Email("cleo@example.com".into()),
+            address: CrmAddress::Email("cleo@example.com".into()),
             firstname: Some("Cleo".into()),
             lastname: Some("Ray".into()),
         };

@@ -17,8 +17,18 @@ pub enum DeliveryIdentifier {
     Visitor(String),
 }
 
+/// How the CRM knows a customer: the email address or phone number the HITL plugin passes as
+/// `createUser`'s `email`, by which a contact is found or made. A visitor has none: what a
+/// customer is to the help desk is a [`DeliveryIdentifier`], which an address becomes
+/// (`From`) and a visitor's id is another form of.
+#[derive(Clone, PartialEq, Eq)]
+pub enum CrmAddress {
+    Email(String),
+    Phone(String),
+}
+
 /// The forms of address the HITL plugin makes up for an end user who gave no email or phone
-/// ([`DeliveryIdentifier::made_up_by_the_plugin`]). Such an address reaches no one, so it is
+/// ([`CrmAddress::made_up_by_the_plugin`]). Such an address reaches no one, so it is
 /// no way for the help desk to know the customer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MadeUpAddress {
@@ -29,6 +39,12 @@ pub enum MadeUpAddress {
     /// HubSpot takes, so an earlier version may have made a contact with it.
     NoReply,
 }
+
+/// HubSpot's names of the identifier types (`deliveryIdentifier.type`), as the serde renames
+/// above spell them (a test holds them together).
+const EMAIL_TYPE: &str = "HS_EMAIL_ADDRESS";
+const PHONE_TYPE: &str = "HS_PHONE_NUMBER";
+const VISITOR_TYPE: &str = "CHANNEL_SPECIFIC_OPAQUE_ID";
 
 /// What a visitor's opaque id starts with: the rest is the id the HITL plugin gave its end
 /// user, so the help desk knows one visitor as one, across handoffs.
@@ -48,6 +64,33 @@ pub enum IdentifierError {
 }
 
 impl DeliveryIdentifier {
+    /// HubSpot's name for the identifier type.
+    pub fn hubspot_type(&self) -> &'static str {
+        match self {
+            Self::Email(_) => EMAIL_TYPE,
+            Self::Phone(_) => PHONE_TYPE,
+            Self::Visitor(_) => VISITOR_TYPE,
+        }
+    }
+
+    pub fn value(&self) -> &str {
+        match self {
+            Self::Email(value) | Self::Phone(value) | Self::Visitor(value) => value,
+        }
+    }
+
+    /// The identifier a store kept as its HubSpot type and value; `None` for an unknown type.
+    pub fn from_hubspot(hubspot_type: &str, value: String) -> Option<Self> {
+        match hubspot_type {
+            EMAIL_TYPE => Some(Self::Email(value)),
+            PHONE_TYPE => Some(Self::Phone(value)),
+            VISITOR_TYPE => Some(Self::Visitor(value)),
+            _ => None,
+        }
+    }
+}
+
+impl CrmAddress {
     /// Reads what the HITL plugin puts in `createUser`'s `email`: an email address or a phone
     /// number. Emails are lower-cased; phones are normalised to E.164, reading numbers without
     /// a country code in `default_region` (an ISO 3166 code) when one is configured.
@@ -62,30 +105,18 @@ impl DeliveryIdentifier {
         parse_phone(value, default_region)
     }
 
-    /// HubSpot's name for the identifier type.
-    pub fn hubspot_type(&self) -> &'static str {
-        match self {
-            Self::Email(_) => "HS_EMAIL_ADDRESS",
-            Self::Phone(_) => "HS_PHONE_NUMBER",
-            Self::Visitor(_) => "CHANNEL_SPECIFIC_OPAQUE_ID",
-        }
-    }
-
     pub fn value(&self) -> &str {
         match self {
-            Self::Email(value) | Self::Phone(value) | Self::Visitor(value) => value,
+            Self::Email(value) | Self::Phone(value) => value,
         }
     }
 
-    /// The visitor an address the HITL plugin made up stands for (see
-    /// [`DeliveryIdentifier::made_up_by_the_plugin`]): `botpress:<the part before @>`, the
-    /// plugin's id for its end user.
-    pub fn visitor_of(placeholder: &Self) -> Self {
-        let user = placeholder
-            .value()
-            .split_once('@')
-            .map_or(placeholder.value(), |(user, _)| user);
-        Self::Visitor(format!("{VISITOR_PREFIX}{user}"))
+    /// HubSpot's name for the identifier type the address is.
+    pub fn hubspot_type(&self) -> &'static str {
+        match self {
+            Self::Email(_) => EMAIL_TYPE,
+            Self::Phone(_) => PHONE_TYPE,
+        }
     }
 
     /// Which of the [`MadeUpAddress`] forms this is, if the HITL plugin made it up for an end
@@ -104,14 +135,36 @@ impl DeliveryIdentifier {
         }
     }
 
-    /// The identifier a store kept as its HubSpot type and value; `None` for an unknown type.
-    pub fn from_hubspot(hubspot_type: &str, value: String) -> Option<Self> {
-        match hubspot_type {
-            "HS_EMAIL_ADDRESS" => Some(Self::Email(value)),
-            "HS_PHONE_NUMBER" => Some(Self::Phone(value)),
-            "CHANNEL_SPECIFIC_OPAQUE_ID" => Some(Self::Visitor(value)),
-            _ => None,
+    /// The visitor an address the HITL plugin made up stands for (see
+    /// [`CrmAddress::made_up_by_the_plugin`]): `botpress:<the part before @>`, the plugin's id
+    /// for its end user.
+    pub fn visitor(&self) -> DeliveryIdentifier {
+        let user = self
+            .value()
+            .split_once('@')
+            .map_or(self.value(), |(user, _)| user);
+        DeliveryIdentifier::Visitor(format!("{VISITOR_PREFIX}{user}"))
+    }
+}
+
+impl From<CrmAddress> for DeliveryIdentifier {
+    fn from(address: CrmAddress) -> Self {
+        match address {
+            CrmAddress::Email(value) => Self::Email(value),
+            CrmAddress::Phone(value) => Self::Phone(value),
         }
+    }
+}
+
+/// Never prints the address or number in clear: these end up in logs.
+impl fmt::Debug for CrmAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}({})",
+            self.hubspot_type(),
+            crate::redact::redact(self.value())
+        )
     }
 }
 
@@ -127,7 +180,7 @@ impl fmt::Debug for DeliveryIdentifier {
     }
 }
 
-fn parse_email(value: &str) -> Result<DeliveryIdentifier, IdentifierError> {
+fn parse_email(value: &str) -> Result<CrmAddress, IdentifierError> {
     let bad = || IdentifierError::BadEmail(value.to_string());
     let (local, domain) = value.split_once('@').ok_or_else(bad)?;
     let domain_ok = domain.contains('.')
@@ -137,13 +190,10 @@ fn parse_email(value: &str) -> Result<DeliveryIdentifier, IdentifierError> {
     if local.is_empty() || !domain_ok || value.chars().any(char::is_whitespace) {
         return Err(bad());
     }
-    Ok(DeliveryIdentifier::Email(value.to_ascii_lowercase()))
+    Ok(CrmAddress::Email(value.to_ascii_lowercase()))
 }
 
-fn parse_phone(
-    value: &str,
-    default_region: Option<&str>,
-) -> Result<DeliveryIdentifier, IdentifierError> {
+fn parse_phone(value: &str, default_region: Option<&str>) -> Result<CrmAddress, IdentifierError> {
     let hint = if default_region.is_some() {
         ""
     } else {
@@ -166,7 +216,7 @@ fn parse_phone(
         return Err(bad());
     }
     let e164 = number.format().mode(phonenumber::Mode::E164).to_string();
-    Ok(DeliveryIdentifier::Phone(e164))
+    Ok(CrmAddress::Phone(e164))
 }
 
 #[cfg(test)]
@@ -175,45 +225,42 @@ mod tests {
 
     #[test]
     fn emails_are_lower_cased() {
-        let id = DeliveryIdentifier::parse(" Jane.Doe@Example.COM ", None).unwrap();
-        assert_eq!(id, DeliveryIdentifier::Email("jane.doe@example.com".into()));
+        let id = CrmAddress::parse(" Jane.Doe@Example.COM ", None).unwrap();
+        assert_eq!(id, CrmAddress::Email("jane.doe@example.com".into()));
         assert_eq!(id.hubspot_type(), "HS_EMAIL_ADDRESS");
     }
 
     #[test]
     fn phones_become_e164() {
-        let id = DeliveryIdentifier::parse("+1 (415) 555-2671", None).unwrap();
-        assert_eq!(id, DeliveryIdentifier::Phone("+14155552671".into()));
-        let id = DeliveryIdentifier::parse("020 7946 0958", Some("GB")).unwrap();
-        assert_eq!(id, DeliveryIdentifier::Phone("+442079460958".into()));
+        let id = CrmAddress::parse("+1 (415) 555-2671", None).unwrap();
+        assert_eq!(id, CrmAddress::Phone("+14155552671".into()));
+        let id = CrmAddress::parse("020 7946 0958", Some("GB")).unwrap();
+        assert_eq!(id, CrmAddress::Phone("+442079460958".into()));
     }
 
     #[test]
     fn a_national_number_without_region_is_refused_with_advice() {
-        let err = DeliveryIdentifier::parse("4155552671", None).unwrap_err();
+        let err = CrmAddress::parse("4155552671", None).unwrap_err();
         assert!(err.to_string().contains("DEFAULT_PHONE_REGION"), "{err}");
     }
 
     #[test]
     fn garbage_is_refused() {
         assert!(matches!(
-            DeliveryIdentifier::parse("jane@", None),
+            CrmAddress::parse("jane@", None),
             Err(IdentifierError::BadEmail(_))
         ));
         assert!(matches!(
-            DeliveryIdentifier::parse("call me maybe", None),
+            CrmAddress::parse("call me maybe", None),
             Err(IdentifierError::BadPhone(..))
         ));
-        assert_eq!(
-            DeliveryIdentifier::parse("  ", None),
-            Err(IdentifierError::Empty)
-        );
+        assert_eq!(CrmAddress::parse("  ", None), Err(IdentifierError::Empty));
     }
 
     #[test]
     fn the_plugins_made_up_addresses_are_told_from_real_ones() {
         let made_up = |raw: &str| {
-            DeliveryIdentifier::parse(raw, None)
+            CrmAddress::parse(raw, None)
                 .unwrap()
                 .made_up_by_the_plugin()
         };
@@ -237,9 +284,7 @@ mod tests {
 
     #[test]
     fn a_made_up_address_stands_for_the_plugins_end_user_as_a_visitor() {
-        let visitor = |raw: &str| {
-            DeliveryIdentifier::visitor_of(&DeliveryIdentifier::parse(raw, None).unwrap())
-        };
+        let visitor = |raw: &str| CrmAddress::parse(raw, None).unwrap().visitor();
         let current = visitor("User_01JXYZ@bot-01abc.botpress.invalid");
         assert_eq!(
             current,
@@ -251,6 +296,35 @@ mod tests {
             current,
             "one visitor for either form"
         );
+    }
+
+    #[test]
+    fn the_type_names_are_the_ones_serialised() {
+        for (identifier, address) in [
+            (
+                DeliveryIdentifier::Email("jane@example.com".into()),
+                Some(CrmAddress::Email("jane@example.com".into())),
+            ),
+            (
+                DeliveryIdentifier::Phone("+14155552671".into()),
+                Some(CrmAddress::Phone("+14155552671".into())),
+            ),
+            (DeliveryIdentifier::Visitor("botpress:user_1".into()), None),
+        ] {
+            let serialised = serde_json::to_value(&identifier).unwrap();
+            assert_eq!(serialised["type"], identifier.hubspot_type());
+            assert_eq!(
+                DeliveryIdentifier::from_hubspot(
+                    identifier.hubspot_type(),
+                    identifier.value().to_string()
+                ),
+                Some(identifier.clone())
+            );
+            if let Some(address) = address {
+                assert_eq!(address.hubspot_type(), identifier.hubspot_type());
+                assert_eq!(DeliveryIdentifier::from(address), identifier);
+            }
+        }
     }
 
     #[test]

@@ -13,5 +13,5 @@ pub use agent_message::{AgentMessage, Attachment, FileKind};
 pub use botpress_context::BotpressContext;
 pub use channel::{ChannelSetup, InboxAccount};
 pub use customer::{AgentUser, CUSTOMER_RETENTION, Customer};
-pub use delivery_identifier::{DeliveryIdentifier, IdentifierError, MadeUpAddress};
+pub use delivery_identifier::{CrmAddress, DeliveryIdentifier, IdentifierError, MadeUpAddress};
 pub use session::{AssignmentMark, HandoffSession, SessionCustomer, SessionStatus};

@@ -1,7 +1,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::model::{AgentMessage, DeliveryIdentifier};
+use crate::model::{AgentMessage, CrmAddress, DeliveryIdentifier};
 
 use super::{FetchedFile, UpstreamError};
 
@@ -119,7 +119,7 @@ pub struct InboxSummary {
 /// What a CRM contact is created with: how to reach the customer, and their name.
 #[derive(Clone, Debug)]
 pub struct NewContact {
-    pub identifier: DeliveryIdentifier,
+    pub address: CrmAddress,
     pub firstname: Option<String>,
     pub lastname: Option<String>,
 }
@@ -186,10 +186,7 @@ pub trait HubSpotGateway: Send + Sync {
         name: &str,
     ) -> Result<String, UpstreamError>;
     /// The CRM contact id for an email address or phone number.
-    async fn find_contact(
-        &self,
-        identifier: &DeliveryIdentifier,
-    ) -> Result<Option<String>, UpstreamError>;
+    async fn find_contact(&self, address: &CrmAddress) -> Result<Option<String>, UpstreamError>;
     /// The email address and phone numbers of the CRM contact `contact_id`; `None` when
     /// HubSpot has no such contact (deleted or merged away).
     async fn contact_address(

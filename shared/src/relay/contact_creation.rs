@@ -12,7 +12,7 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use super::{Relay, RelayError};
-use crate::model::DeliveryIdentifier;
+use crate::model::CrmAddress;
 use crate::ports::{Claim, CreatedContact, NewContact};
 use crate::redact::redacted;
 
@@ -22,13 +22,13 @@ use crate::redact::redacted;
 const REMEMBER_CREATED: Duration = Duration::from_secs(60 * 60);
 
 impl Relay {
-    /// The id of the contact created for `identifier` (or found by HubSpot's conflict).
+    /// The id of the contact created for `address` (or found by HubSpot's conflict).
     pub(crate) async fn create_missing_contact(
         &self,
-        identifier: &DeliveryIdentifier,
+        address: &CrmAddress,
         name: &str,
     ) -> Result<String, RelayError> {
-        let key = ledger_key(identifier);
+        let key = ledger_key(address);
         match self.store.claim(&key, super::once::claim_lease()).await? {
             Claim::Completed(Some(contact_id)) => return Ok(contact_id),
             Claim::InProgress => return Err(RelayError::InProgress),
@@ -36,17 +36,17 @@ impl Relay {
         }
         let (firstname, lastname) = split_name(name);
         let draft = NewContact {
-            identifier: identifier.clone(),
+            address: address.clone(),
             firstname,
             lastname,
         };
         let contact_id = match self.hubspot.create_contact(&draft).await {
             Ok(CreatedContact::Created(contact_id)) => {
-                tracing::info!(contact_id, customer = %redacted(identifier.value()), "created the HubSpot contact");
+                tracing::info!(contact_id, customer = %redacted(address.value()), "created the HubSpot contact");
                 contact_id
             }
             Ok(CreatedContact::AlreadyExisted(contact_id)) => {
-                tracing::info!(contact_id, customer = %redacted(identifier.value()), "the HubSpot contact existed already");
+                tracing::info!(contact_id, customer = %redacted(address.value()), "the HubSpot contact existed already");
                 contact_id
             }
             // Refused before any work (a 429) or for good: a retry may create it.
@@ -72,12 +72,12 @@ impl Relay {
     }
 }
 
-/// The ledger key of an identifier: hashed, so the store holds no address or number in a key.
-fn ledger_key(identifier: &DeliveryIdentifier) -> String {
+/// The ledger key of an address: hashed, so the store holds no address or number in a key.
+fn ledger_key(address: &CrmAddress) -> String {
     let digest = Sha256::new()
-        .chain_update(identifier.hubspot_type())
+        .chain_update(address.hubspot_type())
         .chain_update([0])
-        .chain_update(identifier.value())
+        .chain_update(address.value())
         .finalize();
     format!("hubspot-contact:{}", hex::encode(digest))
 }
@@ -110,11 +110,11 @@ mod tests {
 
     #[test]
     fn ledger_keys_hide_the_identifier_and_tell_kinds_apart() {
-        let email = ledger_key(&DeliveryIdentifier::Email("cleo@example.com".into()));
+        let email = ledger_key(&CrmAddress::Email("cleo@example.com".into()));
         assert!(!email.contains("cleo"), "{email}");
         assert_ne!(
-            ledger_key(&DeliveryIdentifier::Phone("+14155552671".into())),
-            ledger_key(&DeliveryIdentifier::Email("+14155552671".into()))
+            ledger_key(&CrmAddress::Phone("+14155552671".into())),
+            ledger_key(&CrmAddress::Email("+14155552671".into()))
         );
     }
 }

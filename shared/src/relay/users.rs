@@ -5,7 +5,7 @@ use serde::Deserialize;
 use super::{Relay, RelayError};
 use crate::model::botpress_user_limits::{fitted_user_name, picture_url_fits};
 use crate::model::{
-    BotpressContext, CUSTOMER_RETENTION, Customer, DeliveryIdentifier, MadeUpAddress,
+    BotpressContext, CUSTOMER_RETENTION, CrmAddress, Customer, DeliveryIdentifier, MadeUpAddress,
 };
 use crate::redact::redacted;
 
@@ -91,21 +91,20 @@ impl Relay {
             .as_deref()
             .map(str::trim)
             .filter(|name| !name.is_empty());
-        let identifier =
-            DeliveryIdentifier::parse(raw, self.settings.default_phone_region.as_deref())
-                .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
-        let (identifier, contact_id) = if let Some(form) = identifier.made_up_by_the_plugin() {
-            self.visitor_or_earlier_contact(identifier, form).await?
+        let address = CrmAddress::parse(raw, self.settings.default_phone_region.as_deref())
+            .map_err(|error| RelayError::InvalidInput(format!("createUser: {error}")))?;
+        let (identifier, contact_id) = if let Some(form) = address.made_up_by_the_plugin() {
+            self.visitor_or_earlier_contact(address, form).await?
         } else {
-            let contact_id = match self.hubspot.find_contact(&identifier).await? {
+            let contact_id = match self.hubspot.find_contact(&address).await? {
                 Some(contact_id) => contact_id,
                 None if self.settings.create_missing_contacts => {
-                    self.create_missing_contact(&identifier, name.unwrap_or_default())
+                    self.create_missing_contact(&address, name.unwrap_or_default())
                         .await?
                 }
-                None => return Err(missing_contact(&identifier)),
+                None => return Err(missing_contact(&address)),
             };
-            (identifier, Some(contact_id))
+            (address.into(), Some(contact_id))
         };
         let tags = BTreeMap::from([match &contact_id {
             Some(contact_id) => (CONTACT_TAG.to_string(), contact_id.clone()),
@@ -138,15 +137,15 @@ impl Relay {
     /// costs no HubSpot call: no contact has an address at a reserved domain.
     async fn visitor_or_earlier_contact(
         &self,
-        placeholder: DeliveryIdentifier,
+        placeholder: CrmAddress,
         form: MadeUpAddress,
     ) -> Result<(DeliveryIdentifier, Option<String>), RelayError> {
         if form == MadeUpAddress::NoReply
             && let Some(contact_id) = self.hubspot.find_contact(&placeholder).await?
         {
-            return Ok((placeholder, Some(contact_id)));
+            return Ok((placeholder.into(), Some(contact_id)));
         }
-        Ok((DeliveryIdentifier::visitor_of(&placeholder), None))
+        Ok((placeholder.visitor(), None))
     }
 
     /// The customer `startHitl` names, whose record is then kept [`CUSTOMER_RETENTION`] from
@@ -244,7 +243,8 @@ impl Relay {
         let identifier = [address.email, address.phone, address.mobile_phone]
             .into_iter()
             .flatten()
-            .find_map(|raw| DeliveryIdentifier::parse(&raw, region).ok())
+            .find_map(|raw| CrmAddress::parse(&raw, region).ok())
+            .map(DeliveryIdentifier::from)
             .ok_or_else(|| gone("has no email address or phone number the help desk can use"))?;
         let name = display_name(given_name, &identifier);
         tracing::info!(
@@ -263,16 +263,14 @@ impl Relay {
 }
 
 /// The message a bot developer needs: which contact to create, and where.
-fn missing_contact(identifier: &DeliveryIdentifier) -> RelayError {
-    let (what, property) = match identifier {
-        DeliveryIdentifier::Email(_) => ("email address", "Email"),
-        DeliveryIdentifier::Phone(_) => ("phone number", "Phone number"),
-        // Never looked up as a contact: named for completeness.
-        DeliveryIdentifier::Visitor(_) => ("visitor id", "the visitor id"),
+fn missing_contact(address: &CrmAddress) -> RelayError {
+    let (what, property) = match address {
+        CrmAddress::Email(_) => ("email address", "Email"),
+        CrmAddress::Phone(_) => ("phone number", "Phone number"),
     };
     RelayError::InvalidInput(format!(
         "createUser: HubSpot has no contact with the {what} {value}; create a contact with {property} = {value} in HubSpot CRM (Contacts), then hand off again",
-        value = identifier.value()
+        value = address.value()
     ))
 }
 
