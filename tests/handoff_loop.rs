@@ -392,6 +392,29 @@ async fn a_long_customer_message_arrives_whole_in_parts(path: Path) {
     assert_eq!(parts.concat(), long);
 }
 
+/// A long message ending in blank lines: cut at the channel's limit, what is left is blank
+/// lines alone, which HubSpot would refuse as an empty message (and with it the message, for
+/// Botpress, which does not send it again). The blank lines are dropped, and the words arrive.
+async fn a_long_message_ending_in_blank_lines_arrives_without_an_empty_part(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let words: String = (0..666).map(|n| format!("w{n:04} ")).collect();
+    let text = format!("{words}{}", "\n".repeat(20));
+    let (_, sent) = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, &text)
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let relayed: Vec<&str> = thread
+        .messages
+        .iter()
+        .filter(|m| m.text.starts_with('w'))
+        .map(|m| m.text.trim_end())
+        .collect();
+    assert_eq!(relayed, [words.trim_end()]);
+}
+
 async fn a_user_message_reaches_the_thread_once_even_when_botpress_retries(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -897,6 +920,7 @@ on_both_paths!(
     a_retried_start_hitl_opens_nothing_twice_and_a_missing_title_reads_well,
     a_start_hitl_refused_for_good_leaves_nothing_open_and_the_next_one_starts_over,
     a_long_customer_message_arrives_whole_in_parts,
+    a_long_message_ending_in_blank_lines_arrives_without_an_empty_part,
     a_user_message_reaches_the_thread_once_even_when_botpress_retries,
     an_assignment_tells_the_bot_which_agent_took_the_thread,
     an_agent_reply_reaches_the_bot_once_as_the_agent,

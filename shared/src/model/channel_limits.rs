@@ -163,8 +163,22 @@ pub fn capabilities_match(found: &serde_json::Value, wanted: &serde_json::Value)
 
 /// `text` in pieces of at most `limit` characters, in order and whole: cut after the last
 /// whitespace that leaves a piece at least half full, else at the limit (never inside a
-/// character). Joined back, the pieces are the text.
+/// character). Joined back, the pieces are the text, less any run of whitespace that would
+/// have been a piece of its own (long trailing blank lines, say): a blank message is one
+/// HubSpot refuses, which would fail the whole message for nothing it says. Text that is
+/// whitespace alone stays one piece, for the caller to refuse.
 pub fn split_text(text: &str, limit: usize) -> Vec<String> {
+    let pieces = pieces_of(text, limit);
+    if pieces.iter().all(|piece| piece.trim().is_empty()) {
+        return vec![text.to_string()];
+    }
+    pieces
+        .into_iter()
+        .filter(|piece| !piece.trim().is_empty())
+        .collect()
+}
+
+fn pieces_of(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(1);
     let mut pieces = Vec::new();
     let mut rest = text;
@@ -242,6 +256,28 @@ mod tests {
         let pieces = split_text(&text, 6);
         assert!(pieces.iter().all(|p| p.chars().count() <= 6), "{pieces:?}");
         assert_eq!(pieces.concat(), text);
+    }
+
+    #[test]
+    fn no_piece_is_whitespace_alone() {
+        let words = "word ".repeat(8);
+        let text = format!("{words}{}", "\n".repeat(30));
+        assert_eq!(
+            split_text(&text, 40),
+            [words.clone()],
+            "trailing blank lines"
+        );
+        let text = format!("{words}{}end", " ".repeat(100));
+        let pieces = split_text(&text, 40);
+        assert!(pieces.iter().all(|p| !p.trim().is_empty()), "{pieces:?}");
+        assert_eq!(pieces.first(), Some(&words));
+        assert!(pieces.last().unwrap().ends_with("end"), "{pieces:?}");
+        let blank = " ".repeat(100);
+        assert_eq!(
+            split_text(&blank, 40),
+            [blank.clone()],
+            "left to the caller"
+        );
     }
 
     #[test]
