@@ -264,7 +264,7 @@ mod tests {
         let text = format!("{words}{}", "\n".repeat(30));
         assert_eq!(
             split_text(&text, 40),
-            [words.clone()],
+            [words.as_str()],
             "trailing blank lines"
         );
         let text = format!("{words}{}end", " ".repeat(100));
@@ -275,7 +275,7 @@ mod tests {
         let blank = " ".repeat(100);
         assert_eq!(
             split_text(&blank, 40),
-            [blank.clone()],
+            [blank.as_str()],
             "left to the caller"
         );
     }
