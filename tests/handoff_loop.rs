@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Handoff, MovableClock, Path, eventually, on_both_paths,
-    options, registered_stack, registered_stack_with, settle, start_handoff, start_handoff_as,
-    text,
+    DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Handoff, MovableClock, Path, create_demo_customer,
+    demo_customers_thread, eventually, on_both_paths, options, registered_stack,
+    registered_stack_with, settle, start_handoff, start_handoff_as, text,
 };
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 use hitl_sandbox::faults::Failure;
@@ -713,6 +713,67 @@ async fn a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule(pat
     stack.refresh_tokens_now().await.unwrap();
     assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
     assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
+}
+
+/// A `startHitl` whose opening is given up while it runs: it came as the opening's wait ran
+/// out, and an agent's message meanwhile found the opening too old and gave it up (its session
+/// and thread closed). The attempt starts over with a new thread, and the conversation it
+/// answers with takes the customer's messages; before, it answered with the given-up
+/// handoff's conversation, where every message was refused as closed. In process: the
+/// bridge's clock is set back, then caught up while the attempt waits on Botpress.
+#[tokio::test]
+async fn a_handoff_given_up_while_start_hitl_opens_it_starts_over() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::minutes(11)));
+    let stack = registered_stack_with(SandboxOptions {
+        clock: Some(clock.clone()),
+        ..options(Path::InProcess)
+    })
+    .await;
+    let user_id = create_demo_customer(&stack).await;
+    let held = stack
+        .botpress
+        .hold_next("/v1/chat/conversations/get-or-create");
+    let (started, ()) = tokio::join!(
+        stack
+            .caller
+            .start_hitl(&user_id, Some("Order did not arrive"), None, json!([])),
+        async {
+            held.arrived().await;
+            clock.catch_up();
+            let thread_id = demo_customers_thread(&stack);
+            let reply = stack
+                .hubspot
+                .agent_reply(&thread_id, DEMO_AGENTS[0].0, "Hello?")
+                .await
+                .unwrap();
+            assert_eq!(reply.status, 200, "{}", reply.response_body);
+            assert_eq!(status_of_thread(&stack, &thread_id), "CLOSED", "given up");
+            held.release();
+        }
+    );
+    assert_eq!(started.status, 200, "{}", started.text);
+    let conversation_id = text(&started.body, "/output/conversationId");
+    let threads = stack.hubspot.threads();
+    let statuses: Vec<&str> = threads.iter().map(|t| t.status.as_str()).collect();
+    assert_eq!(
+        statuses,
+        ["CLOSED", "OPEN"],
+        "started over with a new thread"
+    );
+
+    let (_, sent) = stack
+        .caller
+        .user_message(&conversation_id, &user_id, "Are you there?")
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let new_thread = stack.hubspot.thread(&threads[1].id).unwrap();
+    assert!(
+        new_thread
+            .messages
+            .iter()
+            .any(|message| message.text == "Are you there?"),
+        "the message reached the new thread"
+    );
 }
 
 /// The scheduled run closes what `stopHitl` left, as HubSpot answers: a refusal every close

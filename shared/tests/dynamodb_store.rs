@@ -255,6 +255,11 @@ async fn sessions_are_found_from_either_side() {
 }
 
 #[tokio::test]
+async fn a_session_closed_while_opening_is_not_activated() {
+    store_contract::a_session_closed_while_opening_is_not_activated(&*fixture().await.store).await;
+}
+
+#[tokio::test]
 async fn an_assignment_older_than_the_recorded_one_does_not_apply() {
     store_contract::an_assignment_older_than_the_recorded_one_does_not_apply(
         &*fixture().await.store,

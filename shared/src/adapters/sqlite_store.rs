@@ -406,19 +406,22 @@ impl SessionStore for SqliteStore {
         .await
     }
 
-    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<(), StoreError> {
+    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<bool, StoreError> {
         let (session_id, conversation_id) = (session_id.to_string(), conversation_id.to_string());
         let now = self.now_ms();
         self.run("activate session", move |connection| {
-            connection.execute(
-                "UPDATE sessions SET conversation_id = ?2, \
-                 activated_at_ms = CASE WHEN status = 'opening' \
-                     THEN COALESCE(activated_at_ms, ?3) ELSE activated_at_ms END, \
-                 status = CASE WHEN status = 'opening' THEN 'open' ELSE status END \
-                 WHERE id = ?1",
-                params![session_id, conversation_id, now],
-            )?;
-            Ok(())
+            let status: Option<String> = connection
+                .query_row(
+                    "UPDATE sessions SET conversation_id = ?2, \
+                     activated_at_ms = CASE WHEN status = 'opening' \
+                         THEN COALESCE(activated_at_ms, ?3) ELSE activated_at_ms END, \
+                     status = CASE WHEN status = 'opening' THEN 'open' ELSE status END \
+                     WHERE id = ?1 RETURNING status",
+                    params![session_id, conversation_id, now],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            Ok(status.is_some_and(|status| status != "closed"))
         })
         .await
     }

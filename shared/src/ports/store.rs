@@ -50,8 +50,11 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<HandoffSession, StoreError>;
     /// Records the HubSpot thread of a session once the opening message is published.
     async fn set_thread(&self, session_id: &str, thread_id: &str) -> Result<(), StoreError>;
-    /// Records the Botpress conversation and moves the session from opening to open.
-    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<(), StoreError>;
+    /// Records the Botpress conversation and moves the session from opening to open. Answers
+    /// whether the session is active: not when it was closed meanwhile (an opening given up),
+    /// whose conversation is recorded all the same, so that conversation's messages meet a
+    /// closed handoff rather than none.
+    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<bool, StoreError>;
     /// Closes an active session. Returns `true` only for the call that closed it, so exactly
     /// one of a racing agent close and bot stop tells the other side.
     async fn close(&self, session_id: &str) -> Result<bool, StoreError>;

@@ -34,6 +34,14 @@ pub(crate) const THREAD_TAG: &str = "hubspotThreadId";
 /// What the opening message says when the bot gave no title.
 const DEFAULT_TITLE: &str = "A customer asked to talk to a person";
 
+/// How an attempt to open a handoff ended.
+enum Opened {
+    /// Open, with this Botpress conversation.
+    Now(String),
+    /// Its session was closed while the attempt ran: the opening was given up.
+    GivenUpMeanwhile,
+}
+
 impl Relay {
     /// Opens a thread for the customer in the Help Desk inbox `hitlSession.inbox` names (else
     /// the default one) and the `hitl` conversation on the Botpress side, and maps them both
@@ -44,11 +52,36 @@ impl Relay {
     /// conversation is got-or-created by its thread tag, so a retry resumes where the failed
     /// attempt stopped and opens nothing twice. A failure no retry would fix closes what the
     /// attempt opened instead ([`Self::abandon_opening`]), so the next `startHitl` starts over.
+    ///
+    /// An opening given up while this attempt ran (a retry that came as the opening's wait
+    /// ran out, and a help-desk event or another `startHitl` gave it up meanwhile) starts
+    /// over at once: answering with the given-up handoff's conversation would leave the
+    /// customer talking to a closed handoff, every message refused.
     pub async fn start_handoff(
         &self,
         bot: &BotpressContext,
         input: StartHandoffInput,
     ) -> Result<String, RelayError> {
+        match self.start_handoff_once(bot, &input).await? {
+            Opened::Now(conversation_id) => Ok(conversation_id),
+            Opened::GivenUpMeanwhile => {
+                tracing::warn!(
+                    "the handoff was given up while startHitl opened it; starting over with a new one"
+                );
+                match self.start_handoff_once(bot, &input).await? {
+                    Opened::Now(conversation_id) => Ok(conversation_id),
+                    // A fresh opening given up at once: for the caller's retry.
+                    Opened::GivenUpMeanwhile => Err(RelayError::InProgress),
+                }
+            }
+        }
+    }
+
+    async fn start_handoff_once(
+        &self,
+        bot: &BotpressContext,
+        input: &StartHandoffInput,
+    ) -> Result<Opened, RelayError> {
         let setup = self.channel_setup().await?;
         let inbox = self.inbox_account_for(&setup, input.hitl_session.as_ref())?;
         let customer = self.customer_for_handoff(bot, &input.user_id).await?;
@@ -79,7 +112,7 @@ impl Relay {
             // the customer asking again (`asked_again`). Either way the plugin listens only
             // after this answer, and may have dropped the assignment sent before it: the agent
             // is announced again.
-            self.tell_the_agent_the_customer_asked_again(&session, &customer, &input)
+            self.tell_the_agent_the_customer_asked_again(&session, &customer, input)
                 .await;
             if session.assigned_actor_id.is_some()
                 && let Some(thread_id) = &session.thread_id
@@ -87,19 +120,19 @@ impl Relay {
             {
                 tracing::warn!(%error, session = session.id, "could not announce the thread's agent again");
             }
-            return Ok(conversation_id.clone());
+            return Ok(Opened::Now(conversation_id.clone()));
         }
-        self.remember_opening_request(&session, &input).await?;
+        self.remember_opening_request(&session, input).await?;
         let mut thread_id = session.thread_id.clone();
         match self
-            .open_both_sides(bot, &input, &customer, &session, &mut thread_id)
+            .open_both_sides(bot, input, &customer, &session, &mut thread_id)
             .await
         {
-            Ok(conversation_id) => {
+            Ok(Opened::Now(conversation_id)) => {
                 if let Some(thread_id) = &thread_id {
                     self.catch_up_on_assignment(thread_id).await;
                 }
-                Ok(conversation_id)
+                Ok(Opened::Now(conversation_id))
             }
             Err(error) if !error.retryable() => {
                 let session = HandoffSession {
@@ -126,7 +159,7 @@ impl Relay {
         customer: &Customer,
         session: &HandoffSession,
         thread_id: &mut Option<String>,
-    ) -> Result<String, RelayError> {
+    ) -> Result<Opened, RelayError> {
         let mut opening_rest = opening_parts(input.title.as_deref(), input.description.as_deref());
         let opening = opening_rest.remove(0);
         let thread_id = match thread_id {
@@ -161,14 +194,16 @@ impl Relay {
             .await?;
         let tags = BTreeMap::from([(THREAD_TAG.to_string(), thread_id.clone())]);
         let conversation_id = self.botpress.get_or_create_conversation(bot, tags).await?;
-        self.store.activate(&session.id, &conversation_id).await?;
+        if !self.store.activate(&session.id, &conversation_id).await? {
+            return Ok(Opened::GivenUpMeanwhile);
+        }
         tracing::info!(
             session = session.id,
             thread_id,
             conversation_id,
             "handoff started"
         );
-        Ok(conversation_id)
+        Ok(Opened::Now(conversation_id))
     }
 
     /// Announces the thread's agent as recorded now, read under the thread's assignment lease,

@@ -99,7 +99,7 @@ pub async fn sessions_are_found_from_either_side(store: &impl ContractStore, clo
     store.insert_or_get_active(session.clone()).await.unwrap();
     assert_eq!(store.find_by_thread("9012").await.unwrap(), None);
     store.set_thread(&session.id, "9012").await.unwrap();
-    store.activate(&session.id, "conv_1").await.unwrap();
+    assert!(store.activate(&session.id, "conv_1").await.unwrap());
     let by_thread = store.find_by_thread("9012").await.unwrap().unwrap();
     let by_conversation = store.find_by_conversation("conv_1").await.unwrap().unwrap();
     assert_eq!(by_thread, by_conversation);
@@ -110,7 +110,7 @@ pub async fn sessions_are_found_from_either_side(store: &impl ContractStore, clo
     let opened_at = by_thread.activated_at_ms.expect("the opening time is kept");
     assert_eq!(opened_at, clock.now().timestamp_millis());
     clock.advance(5);
-    store.activate(&session.id, "conv_1").await.unwrap();
+    assert!(store.activate(&session.id, "conv_1").await.unwrap());
     assert_eq!(
         store
             .find_by_thread("9012")
@@ -121,6 +121,19 @@ pub async fn sessions_are_found_from_either_side(store: &impl ContractStore, clo
         Some(opened_at),
         "a retried startHitl's activation keeps the first time"
     );
+}
+
+/// A session closed while it opened (its opening given up) is not activated: the
+/// conversation is recorded on it, so that conversation finds a closed handoff, and the answer
+/// says the session is not active.
+pub async fn a_session_closed_while_opening_is_not_activated(store: &impl ContractStore) {
+    let id = session_on_thread(store, "user", "t1").await;
+    assert!(store.close(&id).await.unwrap());
+    assert!(!store.activate(&id, "conv_1").await.unwrap());
+    let found = store.find_by_conversation("conv_1").await.unwrap().unwrap();
+    assert_eq!(found.id, id);
+    assert_eq!(found.status, SessionStatus::Closed);
+    assert!(!store.activate("no-such-session", "conv_2").await.unwrap());
 }
 
 /// An assignment change applies only if it is no older than the one recorded: by its time,

@@ -157,16 +157,17 @@ impl DynamoStore {
         )
     }
 
-    /// Records `side`'s id on a session with its mapping item, in one transaction. On an
-    /// active session the common path is one transaction; a closed one gets a mapping item
-    /// that expires with it; a missing one is left alone, as the SQLite `UPDATE` would.
+    /// Records `side`'s id on a session with its mapping item, in one transaction, and answers
+    /// whether the session is active. On an active session the common path is one
+    /// transaction; a closed one gets a mapping item that expires with it; a missing one is
+    /// left alone, as the SQLite `UPDATE` would.
     async fn link(
         &self,
         operation: &'static str,
         session_id: &str,
         side: Side,
         id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let attribute = side.attribute();
         let opens = matches!(side, Side::Conversation);
         for attempt in 0..ATTEMPTS {
@@ -198,7 +199,7 @@ impl DynamoStore {
                 self.mapping_put(side.key(id), session_id, None, now)?,
             ];
             let cancelled = match self.transact(operation, active).await? {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(true),
                 Err(cancelled) => cancelled,
             };
             if !cancelled.condition_failed(0) {
@@ -213,7 +214,7 @@ impl DynamoStore {
             }
             // The session is missing or closed.
             let Some(item) = self.get(operation, keys::session(session_id)).await? else {
-                return Ok(());
+                return Ok(false);
             };
             if items::session_from_item(&item)?.is_active() {
                 continue;
@@ -230,7 +231,7 @@ impl DynamoStore {
                 self.mapping_put(side.key(id), session_id, ttl, now)?,
             ];
             match self.transact(operation, closed).await? {
-                Ok(()) => return Ok(()),
+                Ok(()) => return Ok(false),
                 Err(cancelled) if cancelled.condition_failed(1) => {
                     return Err(self.taken(operation, side, id).await);
                 }
@@ -360,9 +361,10 @@ impl SessionStore for DynamoStore {
     async fn set_thread(&self, session_id: &str, thread_id: &str) -> Result<(), StoreError> {
         self.link("record thread", session_id, Side::Thread, thread_id)
             .await
+            .map(|_| ())
     }
 
-    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<(), StoreError> {
+    async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<bool, StoreError> {
         self.link(
             "activate session",
             session_id,
