@@ -176,6 +176,61 @@ async fn an_office_document_is_relayed_as_a_file(path: Path) {
     assert_eq!(thread.messages.last().unwrap().text, "Invoice");
 }
 
+/// A bloc with more files than one message is fetched with (five): its text and first five
+/// files are relayed, and the sixth reaches the agent as a note in its place, where before
+/// the whole bloc was refused (400) and lost, caption and all.
+async fn files_past_the_fifth_of_a_bloc_reach_the_agent_as_notes(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("photo.png", "image/png", png());
+    let mut items = vec![json!({ "type": "text", "payload": { "text": "All the damage:" } })];
+    for n in 1..=6 {
+        items.push(json!({ "type": "image", "payload": { "imageUrl": image, "title": format!("photo {n}") } }));
+    }
+    let sent = stack
+        .caller
+        .user_message_of_type(
+            "msg_bloc_0000000000000000000006",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            json!({ "items": items }),
+        )
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let parts: Vec<_> = thread
+        .messages
+        .iter()
+        .filter(|m| {
+            m.integration_idempotency_id
+                .as_deref()
+                .is_some_and(|id| id.starts_with("msg_bloc_0000000000000000000006"))
+        })
+        .collect();
+    assert_eq!(parts.len(), 7, "the text, five photos and a note");
+    assert_eq!(parts[0].text, "All the damage:");
+    assert!(
+        parts[1..6]
+            .iter()
+            .all(|part| part.attachments[0]["fileUsageType"] == "IMAGE")
+    );
+    assert!(
+        parts[6]
+            .attachments
+            .as_array()
+            .is_none_or(|attachments| attachments.is_empty()),
+        "{}",
+        parts[6].attachments
+    );
+    assert!(parts[6].text.contains("photo 6"), "{}", parts[6].text);
+    assert!(
+        parts[6].text.contains("at most 5 files"),
+        "{}",
+        parts[6].text
+    );
+}
+
 async fn a_bloc_is_relayed_part_by_part_in_order(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -586,5 +641,6 @@ on_both_paths!(
     an_office_document_is_relayed_as_a_file,
     a_file_the_thread_refuses_leaves_the_agent_a_note,
     a_bloc_is_relayed_part_by_part_in_order,
+    files_past_the_fifth_of_a_bloc_reach_the_agent_as_notes,
     a_bloc_with_a_location_and_markdown_reaches_the_agent_as_text,
 );

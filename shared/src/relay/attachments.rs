@@ -115,8 +115,17 @@ impl Relay {
             }
             let customer = self.session_customer(&session).await?;
             let mut ready = Vec::with_capacity(parts.len());
+            let past_the_limit = files_past_the_limit(parts);
             for (index, part) in parts.iter().enumerate() {
-                ready.push(self.prepare(part, index, parts.len()).await?);
+                ready.push(if past_the_limit[index] {
+                    tracing::warn!(
+                        part = index + 1,
+                        "a file past the ones relayed from one message; the agent gets a note in its place"
+                    );
+                    note_for_a_file_past_the_limit(part)
+                } else {
+                    self.prepare(part, index, parts.len()).await?
+                });
             }
             // Every file uploaded before any part is published, so an upload that fails and
             // may pass (a 5xx past the retries) leaves nothing of the message in the thread
@@ -296,6 +305,38 @@ impl Relay {
     }
 }
 
+/// Which parts are files past the first [`channel_limits::MAX_FILES_PER_BLOC`] of the
+/// message: every file is fetched and held before any part is published, so past that
+/// bound they are not fetched at all. Each becomes a note in its place (the plugin tells the
+/// customer nothing of a refused message, so refusing the message would lose its text and
+/// its first files too).
+fn files_past_the_limit(parts: &[UserContent]) -> Vec<bool> {
+    let mut files = 0;
+    parts
+        .iter()
+        .map(|part| {
+            matches!(part, UserContent::File { .. }) && {
+                files += 1;
+                files > channel_limits::MAX_FILES_PER_BLOC
+            }
+        })
+        .collect()
+}
+
+/// The note in place of a file past [`files_past_the_limit`]; a text part passes through.
+fn note_for_a_file_past_the_limit(part: &UserContent) -> Ready {
+    match part {
+        UserContent::Text(text) => Ready::Text(text.clone()),
+        UserContent::File { kind, title, .. } => {
+            let reason = format!(
+                "the help desk takes at most {} files from one message",
+                channel_limits::MAX_FILES_PER_BLOC
+            );
+            Ready::Text(refused_file_note(*kind, title.as_deref(), &reason))
+        }
+    }
+}
+
 /// Longest file title and reason a note quotes: a note is one readable line, not a second
 /// message, and is published as one part, never split.
 const NOTE_TITLE_CHARS: usize = 200;
@@ -359,17 +400,6 @@ fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
         return Err(RelayError::InvalidInput(
             "message_created: the message has nothing to relay (an empty bloc)".to_string(),
         ));
-    }
-    let files = parts
-        .iter()
-        .filter(|part| matches!(part, UserContent::File { .. }))
-        .count();
-    if files > channel_limits::MAX_FILES_PER_BLOC {
-        return Err(RelayError::InvalidInput(format!(
-            "message_created: the bloc carries {files} files; at most {} are relayed in one \
-             message: send the others in a message of their own",
-            channel_limits::MAX_FILES_PER_BLOC
-        )));
     }
     for (index, part) in parts.iter().enumerate() {
         if let UserContent::Text(text) = part
@@ -453,20 +483,27 @@ mod tests {
     }
 
     #[test]
-    fn a_bloc_with_more_files_than_are_fetched_at_once_is_refused_before_any() {
+    fn files_past_the_ones_fetched_for_a_message_become_notes() {
         let file = |n: usize| UserContent::File {
             kind: UserFileKind::Image,
             url: format!("https://files.example.com/{n}.png"),
-            title: None,
+            title: Some(format!("photo {n}")),
         };
-        let mut parts: Vec<_> = (0..channel_limits::MAX_FILES_PER_BLOC).map(file).collect();
-        parts.push(UserContent::Text("and a caption".into()));
+        let mut parts = vec![UserContent::Text("the damage".into())];
+        parts.extend((1..=channel_limits::MAX_FILES_PER_BLOC).map(file));
         assert!(check_parts(&parts).is_ok());
-        parts.push(file(99));
-        let error = check_parts(&parts).unwrap_err();
-        assert!(
-            error.to_string().contains("carries 6 files; at most 5"),
-            "{error}"
-        );
+        assert!(files_past_the_limit(&parts).iter().all(|past| !past));
+        parts.push(UserContent::Text("and more".into()));
+        parts.push(file(6));
+        assert!(check_parts(&parts).is_ok());
+        let past = files_past_the_limit(&parts);
+        assert_eq!(past.iter().filter(|past| **past).count(), 1);
+        assert!(past[parts.len() - 1], "{past:?}");
+        let Ready::Text(note) = note_for_a_file_past_the_limit(&parts[parts.len() - 1]) else {
+            panic!("a note");
+        };
+        assert!(note.contains("photo 6"), "{note}");
+        assert!(note.contains("at most 5 files"), "{note}");
+        assert!(!note.contains("files.example.com"), "{note}");
     }
 }
