@@ -235,6 +235,8 @@ impl BotpressGateway for BotpressClient {
         if let Some(delay) = delay {
             body["schedule"] = json!({ "delay": delay.as_millis() });
         }
+        // No key makes an event once: repeated after a failure that may follow its being
+        // made, at least once (`adapters::retry`).
         let _event: Value = self
             .call(
                 "create event",

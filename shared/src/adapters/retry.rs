@@ -2,11 +2,15 @@
 //! with exponential backoff and full jitter, never past the request's time budget.
 //!
 //! Every call [`send_with_retries`] repeats is safe to repeat: publishes carry an idempotency
-//! id, Botpress writes are get-or-create, reads are reads. A call that creates something
-//! without such a key (a CRM contact) goes through [`send_repeating`] with
-//! [`Repeat::OnlyIfNotCarriedOut`], which repeats it only when it cannot have been carried out. What cannot finish in the budget is
-//! reported as a retryable failure so the sender (HubSpot, Botpress) retries the whole
-//! delivery later.
+//! id, Botpress's users, conversations and messages are get-or-create, reads are reads. The
+//! exception is a Botpress event (`hitlAssigned`, `hitlStopped`), which has no key: it is
+//! at-least-once by choice, as a lost `hitlStopped` would leave the customer with the agent
+//! for good, where a second one changes nothing lasting; and the sender's retry of the
+//! delivery would send it again all the same. A call that creates something without a key
+//! and must not be made twice (a CRM contact) goes through [`send_repeating`] with
+//! [`Repeat::OnlyIfNotCarriedOut`], which repeats it only when it cannot have been carried
+//! out. What cannot finish in the budget is reported as a retryable failure so the sender
+//! (HubSpot, Botpress) retries the whole delivery later.
 
 use std::time::Duration;
 
