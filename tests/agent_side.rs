@@ -850,6 +850,45 @@ async fn reassignments_delivered_at_once_leave_the_bot_with_the_newer_agent(path
     );
 }
 
+/// The agent closes the thread while its assignment is still being relayed (the agent's
+/// Botpress user being made): the close cannot start while the assignment holds the thread,
+/// and is refused as in progress; its retry ends the handoff. The bot hears the agent
+/// assigned, then the handoff stopped, where before it heard the agent assigned after the
+/// handoff had ended.
+async fn a_close_while_an_assignment_is_relayed_comes_after_it(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let (ada, ada_name, _) = DEMO_AGENTS[0];
+    let at = chrono::Utc::now().timestamp_millis();
+    let url = stack.settings.hubspot_webhook_url();
+    let held = stack.botpress.hold_next("/v1/chat/users/get-or-create");
+    let (assigned, closed) = tokio::join!(
+        stack
+            .hubspot
+            .deliver_raw(&url, assignment_event(&handoff.thread_id, 78_500, ada, at)),
+        async {
+            held.arrived().await;
+            let closed = stack.hubspot.close(&handoff.thread_id).await;
+            held.release();
+            closed
+        }
+    );
+    let (assigned, closed) = (assigned.unwrap(), closed.unwrap());
+    assert_eq!(assigned.status, 200, "{}", assigned.response_body);
+    assert_eq!(closed.status, 503, "{}", closed.response_body);
+    let retried = stack.hubspot.redeliver(&closed).await.unwrap();
+    assert_eq!(retried.status, 200, "{}", retried.response_body);
+    let heard: Vec<String> = stack
+        .botpress
+        .events()
+        .iter()
+        .filter(|event| event["payload"]["conversationId"] == json!(handoff.conversation_id))
+        .map(|event| event["type"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(heard, ["hitlAssigned", "hitlStopped"]);
+    assert_eq!(assigned_names(&stack, &handoff.conversation_id), [ada_name]);
+}
+
 /// HubSpot reuses an `eventId` ("not guaranteed to be unique"): an assignment, then a close
 /// of the same thread under the same id, in separate deliveries. Both reach the bot, each once
 /// (a retry of either is still a duplicate).
@@ -1864,6 +1903,7 @@ on_both_paths!(
     a_reply_on_a_thread_whose_opening_answer_was_lost_waits_for_the_handoff,
     an_assignment_while_the_opening_answer_was_lost_reaches_the_bot_once_it_opens,
     two_changes_under_one_event_id_both_reach_the_bot,
+    a_close_while_an_assignment_is_relayed_comes_after_it,
     reassignments_delivered_at_once_leave_the_bot_with_the_newer_agent,
     a_reply_timed_by_its_event_does_not_wait_for_itself,
     a_reply_in_a_thread_without_a_handoff_is_marked_failed,

@@ -170,11 +170,12 @@ impl Relay {
     /// `listening_in`: at least this long before the bot hears of it (a change applied while
     /// `startHitl` has yet to answer, which the bot's plugin listens only after).
     ///
-    /// A thread's assignment changes are relayed one at a time, each reading the session once
-    /// it holds the thread's lease ([`Relay::exclusively`]): two changes delivered at once
-    /// (separate deliveries, or a webhook beside the opening's assignee read) would otherwise
-    /// both read the thread as it was, and the bot could hear the older agent last while the
-    /// newer one is recorded. Under the lease the later one sees what the earlier recorded.
+    /// A thread's assignment changes and its close are relayed one at a time, each reading the
+    /// session once it holds the thread's lease ([`Relay::exclusively`]): two changes
+    /// delivered at once (separate deliveries, or a webhook beside the opening's assignee
+    /// read) would otherwise both read the thread as it was, and the bot could hear the older
+    /// agent last while the newer one is recorded, or an agent assigned after it heard the
+    /// handoff end. Under the lease the later one sees what the earlier recorded.
     pub(super) async fn relay_thread_change(
         &self,
         thread_id: String,
@@ -183,7 +184,11 @@ impl Relay {
         event_id: Option<i64>,
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
-        if matches!(change, ThreadChange::Assigned(_)) {
+        let one_at_a_time = match &change {
+            ThreadChange::Assigned(_) => true,
+            ThreadChange::Status(status) => is_closing_status(status),
+        };
+        if one_at_a_time {
             return self
                 .exclusively(&assignment_lease(&thread_id), || {
                     self.apply_thread_change(
@@ -432,8 +437,8 @@ impl Relay {
     }
 }
 
-/// The lease a thread's assignment changes, and any announcement of its agent, are made under
-/// ([`Relay::relay_thread_change`]).
+/// The lease a thread's assignment changes, its close, and any announcement of its agent are
+/// made under ([`Relay::relay_thread_change`]).
 pub(super) fn assignment_lease(thread_id: &str) -> String {
     format!("assigning:{thread_id}")
 }
