@@ -27,6 +27,11 @@ async fn sessions_are_found_from_either_side() {
 }
 
 #[tokio::test]
+async fn the_customer_fixed_on_a_session_is_read_back_with_it() {
+    store_contract::the_customer_fixed_on_a_session_is_read_back_with_it(&fixture().0).await;
+}
+
+#[tokio::test]
 async fn a_session_closed_while_opening_is_not_activated() {
     store_contract::a_session_closed_while_opening_is_not_activated(&fixture().0).await;
 }

@@ -2,7 +2,8 @@
 //! (`image`, `file`, `audio`, `video`) fetched, uploaded to HubSpot's file manager and published
 //! as `FILE` attachments, a `bloc` as its parts in order.
 //!
-//! Every file of a message is fetched, checked and uploaded before anything is published. A
+//! Every file of a message (up to five; any past them become one note) is fetched, checked
+//! and uploaded before anything is published. A
 //! file the channel cannot carry (bad URL, too large, forbidden type) or HubSpot refuses for
 //! good (a scope the install lacks) reaches the agent as a note saying what it was and why it
 //! is missing, with the rest of the message: the HITL plugin tells the customer nothing of a
@@ -104,7 +105,8 @@ impl Relay {
         parts: &[UserContent],
     ) -> Result<Outcome, RelayError> {
         check_parts(parts)?;
-        let parts = &*split_long_texts(parts);
+        let parts = note_files_past_the_limit(parts);
+        let parts = &*split_long_texts(&parts);
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
         let session = self.session_of_conversation(bot, conversation_id);
         self.once_after_read(&key, session, |session| async move {
@@ -115,17 +117,8 @@ impl Relay {
             }
             let customer = self.session_customer(&session).await?;
             let mut ready = Vec::with_capacity(parts.len());
-            let past_the_limit = files_past_the_limit(parts);
             for (index, part) in parts.iter().enumerate() {
-                ready.push(if past_the_limit[index] {
-                    tracing::warn!(
-                        part = index + 1,
-                        "a file past the ones relayed from one message; the agent gets a note in its place"
-                    );
-                    note_for_a_file_past_the_limit(part)
-                } else {
-                    self.prepare(part, index, parts.len()).await?
-                });
+                ready.push(self.prepare(part, index, parts.len()).await?);
             }
             // Every file uploaded before any part is published, so an upload that fails and
             // may pass (a 5xx past the retries) leaves nothing of the message in the thread
@@ -305,36 +298,88 @@ impl Relay {
     }
 }
 
-/// Which parts are files past the first [`channel_limits::MAX_FILES_PER_BLOC`] of the
-/// message: every file is fetched and held before any part is published, so past that
-/// bound they are not fetched at all. Each becomes a note in its place (the plugin tells the
-/// customer nothing of a refused message, so refusing the message would lose its text and
-/// its first files too).
-fn files_past_the_limit(parts: &[UserContent]) -> Vec<bool> {
+/// A message whose files past the first [`channel_limits::MAX_FILES_PER_BLOC`] are not
+/// fetched (every file is fetched and held before any part is published: this bounds the
+/// memory and time one message takes): they become one note, in the place of the first of
+/// them, naming them for the agent to ask for again. Refusing the message instead would lose
+/// its text and first files too, as the HITL plugin tells the customer nothing of a refusal.
+fn note_files_past_the_limit(parts: &[UserContent]) -> Cow<'_, [UserContent]> {
+    let is_file = |part: &UserContent| matches!(part, UserContent::File { .. });
+    if parts.iter().filter(|part| is_file(part)).count() <= channel_limits::MAX_FILES_PER_BLOC {
+        return Cow::Borrowed(parts);
+    }
     let mut files = 0;
-    parts
+    let past: Vec<bool> = parts
         .iter()
         .map(|part| {
-            matches!(part, UserContent::File { .. }) && {
+            is_file(part) && {
                 files += 1;
                 files > channel_limits::MAX_FILES_PER_BLOC
             }
         })
-        .collect()
-}
-
-/// The note in place of a file past [`files_past_the_limit`]; a text part passes through.
-fn note_for_a_file_past_the_limit(part: &UserContent) -> Ready {
-    match part {
-        UserContent::Text(text) => Ready::Text(text.clone()),
-        UserContent::File { kind, title, .. } => {
-            let reason = format!(
-                "the help desk takes at most {} files from one message",
-                channel_limits::MAX_FILES_PER_BLOC
-            );
-            Ready::Text(refused_file_note(*kind, title.as_deref(), &reason))
+        .collect();
+    let first = past.iter().position(|past| *past).unwrap_or(parts.len());
+    let titles: Vec<&str> = parts
+        .iter()
+        .zip(&past)
+        .filter(|(_, past)| **past)
+        .filter_map(|(part, _)| match part {
+            UserContent::File { title, .. } => title.as_deref().map(str::trim),
+            UserContent::Text(_) => None,
+        })
+        .filter(|title| !title.is_empty())
+        .collect();
+    let mut noted = Vec::with_capacity(first + 1);
+    for (index, part) in parts.iter().enumerate() {
+        if index == first {
+            noted.push(UserContent::Text(past_the_limit_note(
+                files - channel_limits::MAX_FILES_PER_BLOC,
+                &titles,
+            )));
+        } else if !past[index] {
+            noted.push(part.clone());
         }
     }
+    tracing::warn!(
+        files,
+        "a message with more files than are relayed from one; the agent gets a note naming the rest"
+    );
+    Cow::Owned(noted)
+}
+
+/// Titles a note names at most: it is one readable line, not a list.
+const NOTE_TITLES: usize = 10;
+
+/// What the agent reads in place of the files past the ones relayed from one message.
+fn past_the_limit_note(count: usize, titles: &[&str]) -> String {
+    let what = if count == 1 {
+        "1 more file".to_string()
+    } else {
+        format!("{count} more files")
+    };
+    let mut named: Vec<String> = titles
+        .iter()
+        .take(NOTE_TITLES)
+        .map(|title| {
+            format!(
+                "\u{201c}{}\u{201d}",
+                title.chars().take(NOTE_TITLE_CHARS).collect::<String>()
+            )
+        })
+        .collect();
+    if titles.len() > NOTE_TITLES {
+        named.push("\u{2026}".to_string());
+    }
+    let named = if named.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", named.join(", "))
+    };
+    let them = if count == 1 { "it" } else { "them" };
+    format!(
+        "[The customer sent {what}{named} than the bridge relays from one message (at most {}). Ask them to send {them} again in a message of its own.]",
+        channel_limits::MAX_FILES_PER_BLOC
+    )
 }
 
 /// Longest file title and reason a note quotes: a note is one readable line, not a second
@@ -483,27 +528,42 @@ mod tests {
     }
 
     #[test]
-    fn files_past_the_ones_fetched_for_a_message_become_notes() {
-        let file = |n: usize| UserContent::File {
+    fn files_past_the_ones_fetched_for_a_message_become_one_note() {
+        let file = |n: usize, title: &str| UserContent::File {
             kind: UserFileKind::Image,
             url: format!("https://files.example.com/{n}.png"),
-            title: Some(format!("photo {n}")),
+            title: Some(title.to_string()),
         };
         let mut parts = vec![UserContent::Text("the damage".into())];
-        parts.extend((1..=channel_limits::MAX_FILES_PER_BLOC).map(file));
-        assert!(check_parts(&parts).is_ok());
-        assert!(files_past_the_limit(&parts).iter().all(|past| !past));
+        parts.extend((1..=channel_limits::MAX_FILES_PER_BLOC).map(|n| file(n, "photo")));
+        assert!(matches!(
+            note_files_past_the_limit(&parts),
+            Cow::Borrowed(_)
+        ));
+        parts.push(file(6, " photo 6 "));
         parts.push(UserContent::Text("and more".into()));
-        parts.push(file(6));
-        assert!(check_parts(&parts).is_ok());
-        let past = files_past_the_limit(&parts);
-        assert_eq!(past.iter().filter(|past| **past).count(), 1);
-        assert!(past[parts.len() - 1], "{past:?}");
-        let Ready::Text(note) = note_for_a_file_past_the_limit(&parts[parts.len() - 1]) else {
-            panic!("a note");
+        parts.push(file(7, "  "));
+        parts.push(file(8, "photo 8"));
+        let noted = note_files_past_the_limit(&parts);
+        assert_eq!(
+            noted.len(),
+            8,
+            "the text, five files, the note, the later text"
+        );
+        let UserContent::Text(note) = &noted[6] else {
+            panic!("a note in the sixth file's place: {noted:?}");
         };
-        assert!(note.contains("photo 6"), "{note}");
-        assert!(note.contains("at most 5 files"), "{note}");
-        assert!(!note.contains("files.example.com"), "{note}");
+        assert_eq!(
+            note,
+            "[The customer sent 3 more files (\u{201c}photo 6\u{201d}, \u{201c}photo 8\u{201d}) than the bridge relays from one message (at most 5). Ask them to send them again in a message of its own.]"
+        );
+        assert!(matches!(&noted[7], UserContent::Text(text) if text == "and more"));
+        assert!(!note.contains("files.example.com"));
+        let many: Vec<String> = (0..12).map(|n| format!("p{n}")).collect();
+        let titles: Vec<&str> = many.iter().map(String::as_str).collect();
+        let note = past_the_limit_note(12, &titles);
+        assert!(note.contains("\u{201c}p9\u{201d}, \u{2026})"), "{note}");
+        assert!(!note.contains("p10"), "{note}");
+        assert!(past_the_limit_note(1, &[]).contains("sent 1 more file than"));
     }
 }

@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::help_desk_events::{ThreadChange, assignment_lease, is_opening};
+use super::help_desk_events::{ThreadChange, is_opening, thread_lease};
 use super::thread_close::ThreadClosed;
 use super::{Relay, RelayError};
 use crate::model::channel_limits::{MAX_TEXT_CHARS, split_text};
@@ -64,16 +64,11 @@ impl Relay {
     ) -> Result<String, RelayError> {
         match self.start_handoff_once(bot, &input).await? {
             Opened::Now(conversation_id) => Ok(conversation_id),
-            Opened::GivenUpMeanwhile => {
-                tracing::warn!(
-                    "the handoff was given up while startHitl opened it; starting over with a new one"
-                );
-                match self.start_handoff_once(bot, &input).await? {
-                    Opened::Now(conversation_id) => Ok(conversation_id),
-                    // A fresh opening given up at once: for the caller's retry.
-                    Opened::GivenUpMeanwhile => Err(RelayError::InProgress),
-                }
-            }
+            Opened::GivenUpMeanwhile => match self.start_handoff_once(bot, &input).await? {
+                Opened::Now(conversation_id) => Ok(conversation_id),
+                // A fresh opening given up at once: for the caller's retry.
+                Opened::GivenUpMeanwhile => Err(RelayError::InProgress),
+            },
         }
     }
 
@@ -195,6 +190,17 @@ impl Relay {
         let tags = BTreeMap::from([(THREAD_TAG.to_string(), thread_id.clone())]);
         let conversation_id = self.botpress.get_or_create_conversation(bot, tags).await?;
         if !self.store.activate(&session.id, &conversation_id).await? {
+            // Whoever gave the opening up closed its thread if it knew of it, which another
+            // `startHitl` that read the session before the thread was recorded did not.
+            let given_up = HandoffSession {
+                thread_id: Some(thread_id),
+                ..session.clone()
+            };
+            self.abandon_opening(
+                &given_up,
+                "the handoff was given up while startHitl opened it; its thread is closed and startHitl starts over",
+            )
+            .await;
             return Ok(Opened::GivenUpMeanwhile);
         }
         tracing::info!(
@@ -206,10 +212,10 @@ impl Relay {
         Ok(Opened::Now(conversation_id))
     }
 
-    /// Announces the thread's agent as recorded now, read under the thread's assignment lease,
+    /// Announces the thread's agent as recorded now, read under the thread's lease,
     /// so a reassignment relayed at the same moment is not overtaken by the agent it replaced.
     async fn announce_the_agent_again(&self, thread_id: &str) -> Result<(), RelayError> {
-        self.exclusively(&assignment_lease(thread_id), || async {
+        self.exclusively(&thread_lease(thread_id), || async {
             let Some(session) = self.active_session_of(thread_id).await? else {
                 return Ok(());
             };

@@ -184,13 +184,9 @@ impl Relay {
         event_id: Option<i64>,
         listening_in: Option<std::time::Duration>,
     ) -> Result<Outcome, RelayError> {
-        let one_at_a_time = match &change {
-            ThreadChange::Assigned(_) => true,
-            ThreadChange::Status(status) => is_closing_status(status),
-        };
-        if one_at_a_time {
+        if change.has_to_be_relayed() {
             return self
-                .exclusively(&assignment_lease(&thread_id), || {
+                .exclusively(&thread_lease(&thread_id), || {
                     self.apply_thread_change(
                         thread_id,
                         change,
@@ -438,8 +434,9 @@ impl Relay {
 }
 
 /// The lease a thread's assignment changes, its close, and any announcement of its agent are
-/// made under ([`Relay::relay_thread_change`]).
-pub(super) fn assignment_lease(thread_id: &str) -> String {
+/// made under ([`Relay::relay_thread_change`]). The key keeps the name it had when only
+/// assignments took it, so versions running side by side during a deploy share it.
+pub(super) fn thread_lease(thread_id: &str) -> String {
     format!("assigning:{thread_id}")
 }
 

@@ -123,6 +123,41 @@ pub async fn sessions_are_found_from_either_side(store: &impl ContractStore, clo
     );
 }
 
+/// The customer fixed on a session when it opens is read back with it, whatever their
+/// address: an email, or a visitor's id with no CRM contact.
+pub async fn the_customer_fixed_on_a_session_is_read_back_with_it(store: &impl ContractStore) {
+    for (user, identifier, contact) in [
+        (
+            "by-email",
+            DeliveryIdentifier::Email("ada@example.com".into()),
+            Some("501".to_string()),
+        ),
+        (
+            "visitor",
+            DeliveryIdentifier::Visitor("botpress:user_01".into()),
+            None,
+        ),
+    ] {
+        let customer = Customer {
+            bot_id: "bot".into(),
+            botpress_user_id: user.into(),
+            name: "Ada".into(),
+            identifier,
+            hubspot_contact_id: contact,
+        };
+        let session = new_session(user).for_customer(&customer);
+        store.insert_or_get_active(session.clone()).await.unwrap();
+        let conversation_id = format!("conv_{user}");
+        assert!(store.activate(&session.id, &conversation_id).await.unwrap());
+        let found = store
+            .find_by_conversation(&conversation_id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(found.customer, session.customer, "{user}");
+    }
+}
+
 /// A session closed while it opened (its opening given up) is not activated: the
 /// conversation is recorded on it, so that conversation finds a closed handoff, and the answer
 /// says the session is not active.
