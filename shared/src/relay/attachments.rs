@@ -105,8 +105,9 @@ impl Relay {
         parts: &[UserContent],
     ) -> Result<Outcome, RelayError> {
         check_parts(parts)?;
-        let parts = note_files_past_the_limit(parts);
-        let parts = &*split_long_texts(&parts);
+        let noted = note_files_past_the_limit(parts);
+        let files_noted = matches!(noted, Cow::Owned(_));
+        let parts = &*split_long_texts(&noted);
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
         let session = self.session_of_conversation(bot, conversation_id);
         self.once_after_read(&key, session, |session| async move {
@@ -116,6 +117,11 @@ impl Relay {
                 )));
             }
             let customer = self.session_customer(&session).await?;
+            if files_noted {
+                tracing::warn!(
+                    "a message with more files than are relayed from one; the agent gets a note naming the rest"
+                );
+            }
             let mut ready = Vec::with_capacity(parts.len());
             for (index, part) in parts.iter().enumerate() {
                 ready.push(self.prepare(part, index, parts.len()).await?);
@@ -340,10 +346,6 @@ fn note_files_past_the_limit(parts: &[UserContent]) -> Cow<'_, [UserContent]> {
             noted.push(part.clone());
         }
     }
-    tracing::warn!(
-        files,
-        "a message with more files than are relayed from one; the agent gets a note naming the rest"
-    );
     Cow::Owned(noted)
 }
 
@@ -360,12 +362,7 @@ fn past_the_limit_note(count: usize, titles: &[&str]) -> String {
     let mut named: Vec<String> = titles
         .iter()
         .take(NOTE_TITLES)
-        .map(|title| {
-            format!(
-                "\u{201c}{}\u{201d}",
-                title.chars().take(NOTE_TITLE_CHARS).collect::<String>()
-            )
-        })
+        .map(|title| quoted_title(title))
         .collect();
     if titles.len() > NOTE_TITLES {
         named.push("\u{2026}".to_string());
@@ -377,8 +374,8 @@ fn past_the_limit_note(count: usize, titles: &[&str]) -> String {
     };
     let them = if count == 1 { "it" } else { "them" };
     format!(
-        "[The customer sent {what}{named} than the bridge relays from one message (at most {}). Ask them to send {them} again in a message of its own.]",
-        channel_limits::MAX_FILES_PER_BLOC
+        "[The customer sent {what}{named} than the bridge relays from one message (at most {max}). Ask the customer to send {them} again, at most {max} files to a message.]",
+        max = channel_limits::MAX_FILES_PER_BLOC
     )
 }
 
@@ -396,16 +393,30 @@ fn refused_file_note(kind: UserFileKind, title: Option<&str>, reason: &str) -> S
         UserFileKind::Audio => "an audio clip",
         UserFileKind::Video => "a video",
     };
-    let named = title.map_or_else(String::new, |title| {
-        format!(
-            " (\u{201c}{}\u{201d})",
-            title.chars().take(NOTE_TITLE_CHARS).collect::<String>()
-        )
-    });
+    let named = title.map_or_else(String::new, |title| format!(" ({})", quoted_title(title)));
     let reason: String = reason.chars().take(NOTE_REASON_CHARS).collect();
     format!(
         "[The customer sent {what}{named} that could not be attached: {reason}. Ask them to send it another way.]"
     )
+}
+
+/// A file's title as a note quotes it: on one line (control and text-direction characters as
+/// spaces: the customer chose the title, and a note is one readable line), and not past
+/// [`NOTE_TITLE_CHARS`].
+fn quoted_title(title: &str) -> String {
+    let is_direction = |c: char| matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    let title: String = title
+        .chars()
+        .map(|c| {
+            if c.is_control() || is_direction(c) {
+                ' '
+            } else {
+                c
+            }
+        })
+        .take(NOTE_TITLE_CHARS)
+        .collect();
+    format!("\u{201c}{}\u{201d}", title.trim())
 }
 
 /// A text longer than HubSpot shows whole ([`channel_limits::MAX_TEXT_CHARS`]) as several
@@ -555,7 +566,7 @@ mod tests {
         };
         assert_eq!(
             note,
-            "[The customer sent 3 more files (\u{201c}photo 6\u{201d}, \u{201c}photo 8\u{201d}) than the bridge relays from one message (at most 5). Ask them to send them again in a message of its own.]"
+            "[The customer sent 3 more files (\u{201c}photo 6\u{201d}, \u{201c}photo 8\u{201d}) than the bridge relays from one message (at most 5). Ask the customer to send them again, at most 5 files to a message.]"
         );
         assert!(matches!(&noted[7], UserContent::Text(text) if text == "and more"));
         assert!(!note.contains("files.example.com"));
@@ -565,5 +576,9 @@ mod tests {
         assert!(note.contains("\u{201c}p9\u{201d}, \u{2026})"), "{note}");
         assert!(!note.contains("p10"), "{note}");
         assert!(past_the_limit_note(1, &[]).contains("sent 1 more file than"));
+        assert_eq!(
+            quoted_title(" line one\nline two\u{202e}evil "),
+            "\u{201c}line one line two evil\u{201d}"
+        );
     }
 }

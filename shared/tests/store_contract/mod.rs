@@ -123,8 +123,8 @@ pub async fn sessions_are_found_from_either_side(store: &impl ContractStore, clo
     );
 }
 
-/// The customer fixed on a session when it opens is read back with it, whatever their
-/// address: an email, or a visitor's id with no CRM contact.
+/// A customer is read back as saved, and as fixed on a session when it opens, whatever their
+/// address: an email with its CRM contact, or a visitor's id with none.
 pub async fn the_customer_fixed_on_a_session_is_read_back_with_it(store: &impl ContractStore) {
     for (user, identifier, contact) in [
         (
@@ -145,6 +145,11 @@ pub async fn the_customer_fixed_on_a_session_is_read_back_with_it(store: &impl C
             identifier,
             hubspot_contact_id: contact,
         };
+        store.save_customer(&customer).await.unwrap();
+        assert_eq!(
+            store.customer("bot", user).await.unwrap().as_ref(),
+            Some(&customer)
+        );
         let session = new_session(user).for_customer(&customer);
         store.insert_or_get_active(session.clone()).await.unwrap();
         let conversation_id = format!("conv_{user}");
