@@ -10,10 +10,10 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, MovableClock, Path, on_both_paths, options, registered_stack,
-    registered_stack_with, start_handoff, start_handoff_that_stays_opening,
+    DEMO_AGENTS, MovableClock, Path, in_process_stack_on, on_both_paths, registered_stack,
+    start_handoff, start_handoff_that_stays_opening,
 };
-use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use serde_json::{Value, json};
 
 /// The bodies of the bridge's `POST`s to `path` of the Botpress Runtime API, in order.
@@ -181,11 +181,7 @@ on_both_paths!(
 #[tokio::test]
 async fn an_assignment_on_a_handoff_open_for_a_while_goes_at_once() {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::seconds(11)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let handoff = start_handoff(&stack).await;
     clock.catch_up();
     assign(&stack, &handoff.thread_id, DEMO_AGENTS[1].0).await;

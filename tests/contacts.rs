@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, MovableClock, Path, create_demo_customer, on_both_paths, options,
-    registered_stack, registered_stack_with, text,
+    DEMO_AGENTS, MovableClock, Path, create_demo_customer, in_process_stack_on, on_both_paths,
+    options, registered_stack, registered_stack_with, text,
 };
 use hitl_cli::sandbox_stack::{DEMO_CUSTOMER_EMAIL, SandboxOptions, SandboxStack};
 use hitl_sandbox::faults::Failure;
@@ -445,11 +445,7 @@ async fn a_customer_back_after_their_record_expired_still_reaches_an_agent() {
 /// stack, the customer's user id and their contact's id.
 async fn a_customer_whose_record_expired() -> (SandboxStack, String, String) {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let user_id = create_demo_customer(&stack).await;
     clock.catch_up();
     let contact_id = stack.hubspot.contacts_reached_at(DEMO_CUSTOMER_EMAIL)[0].clone();
@@ -461,11 +457,7 @@ async fn a_customer_whose_record_expired() -> (SandboxStack, String, String) {
 #[tokio::test]
 async fn a_visitor_back_after_their_record_expired_hands_off_as_the_same_visitor() {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(31)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let user = "user_01jxyzanonymous0000000003";
     let made_up = format!("{user}@bot-01abc.botpress.invalid");
     let created = stack.caller.create_user("Sam", Some(&made_up)).await;

@@ -5,10 +5,10 @@ use std::sync::Arc;
 use chrono::TimeDelta;
 use flow_support::{
     DEMO_AGENTS, DEMO_CUSTOMER_PHONE, Handoff, MovableClock, Path, create_demo_customer,
-    demo_customers_thread, eventually, on_both_paths, options, registered_stack,
-    registered_stack_with, settle, start_handoff, start_handoff_as, text,
+    demo_customers_thread, eventually, in_process_stack_on, on_both_paths, registered_stack,
+    settle, start_handoff, start_handoff_as, text,
 };
-use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use hitl_sandbox::faults::Failure;
 use serde_json::{Value, json};
 
@@ -724,11 +724,7 @@ async fn a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule(pat
 #[tokio::test]
 async fn a_handoff_given_up_while_start_hitl_opens_it_starts_over() {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::minutes(11)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let user_id = create_demo_customer(&stack).await;
     let held = stack
         .botpress
@@ -784,11 +780,7 @@ async fn a_handoff_given_up_while_start_hitl_opens_it_starts_over() {
 #[tokio::test]
 async fn the_scheduled_run_gives_up_a_close_failing_for_days_and_stops_at_an_outage() {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::days(4)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let mut handoffs: Vec<Handoff> = Vec::new();
     for n in 0..3 {
         if n == 1 {

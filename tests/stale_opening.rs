@@ -8,21 +8,16 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use flow_support::{
-    DEMO_AGENTS, MovableClock, Path, options, registered_stack_with,
-    start_handoff_that_stays_opening,
+    DEMO_AGENTS, MovableClock, in_process_stack_on, start_handoff_that_stays_opening,
 };
-use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
+use hitl_cli::sandbox_stack::SandboxStack;
 use serde_json::json;
 
 /// A stack whose customer's `startHitl` opened a thread but not the handoff, eleven minutes
 /// ago by the bridge's clock: `(stack, user id, thread id)`.
 async fn a_handoff_left_opening() -> (SandboxStack, String, String) {
     let clock = Arc::new(MovableClock::behind_by(TimeDelta::minutes(11)));
-    let stack = registered_stack_with(SandboxOptions {
-        clock: Some(clock.clone()),
-        ..options(Path::InProcess)
-    })
-    .await;
+    let stack = in_process_stack_on(clock.clone()).await;
     let (user_id, thread_id) = start_handoff_that_stays_opening(&stack).await;
     clock.catch_up();
     (stack, user_id, thread_id)

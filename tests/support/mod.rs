@@ -107,6 +107,16 @@ pub async fn registered_stack_with(options: SandboxOptions) -> SandboxStack {
     stack
 }
 
+/// A registered stack in process whose bridge reads the time from `clock`, for tests that
+/// move the bridge's time (only the in-process bridge takes a clock).
+pub async fn in_process_stack_on(clock: std::sync::Arc<MovableClock>) -> SandboxStack {
+    registered_stack_with(SandboxOptions {
+        clock: Some(clock),
+        ..options(Path::InProcess)
+    })
+    .await
+}
+
 /// One handoff in progress: the customer's Botpress user, the `hitl` conversation, and the
 /// HubSpot thread the bridge opened.
 pub use hitl_sandbox::handoff::OpenedHandoff as Handoff;

@@ -159,25 +159,20 @@ impl From<CrmAddress> for DeliveryIdentifier {
 /// Never prints the address or number in clear: these end up in logs.
 impl fmt::Debug for CrmAddress {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}({})",
-            self.hubspot_type(),
-            crate::redact::redact(self.value())
-        )
+        redacted_debug(f, self.hubspot_type(), self.value())
     }
 }
 
 /// Never prints the address or number in clear: these end up in logs.
 impl fmt::Debug for DeliveryIdentifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}({})",
-            self.hubspot_type(),
-            crate::redact::redact(self.value())
-        )
+        redacted_debug(f, self.hubspot_type(), self.value())
     }
+}
+
+/// `TYPE(redacted value)`, as both forms of a customer's address print.
+fn redacted_debug(f: &mut fmt::Formatter<'_>, hubspot_type: &str, value: &str) -> fmt::Result {
+    write!(f, "{hubspot_type}({})", crate::redact::redact(value))
 }
 
 fn parse_email(value: &str) -> Result<CrmAddress, IdentifierError> {
