@@ -110,6 +110,114 @@ async fn a_reply_botpress_refuses_is_marked_failed_for_the_agent(path: Path) {
     );
 }
 
+/// The status calls of the agent's messages in `thread_id`'s channel, and nothing else.
+fn status_calls_of(stack: &hitl_cli::sandbox_stack::SandboxStack, thread_id: &str) -> String {
+    let channel_id = stack.hubspot.thread(thread_id).unwrap().channel_id;
+    format!("/conversations/v3/custom-channels/{channel_id}/messages/")
+}
+
+/// The successful status updates of the agent's message `text`: (statusType, errorMessage).
+fn statuses_set(
+    stack: &hitl_cli::sandbox_stack::SandboxStack,
+    thread_id: &str,
+    text: &str,
+) -> Vec<(String, Option<String>)> {
+    let thread = stack.hubspot.thread(thread_id).unwrap();
+    let message_id = &thread
+        .messages
+        .iter()
+        .find(|m| m.text == text)
+        .expect("the agent's message")
+        .id;
+    stack
+        .hubspot
+        .recorder()
+        .matching(
+            "PATCH",
+            &format!("{}{message_id}", status_calls_of(stack, thread_id)),
+        )
+        .iter()
+        .filter(|call| call.status == 200)
+        .map(|call| {
+            let body = call.json();
+            let error = body["errorMessage"].as_str().map(str::to_string);
+            (
+                body["statusType"].as_str().unwrap_or_default().to_string(),
+                error,
+            )
+        })
+        .collect()
+}
+
+/// HubSpot failing the status call past the bridge's retries does not lose the status: the
+/// reply is answered 200 (it reached the customer, or was refused for good, and is not
+/// relayed again), and the scheduled run sets the status once HubSpot takes it, once.
+async fn a_status_hubspot_fails_to_take_is_set_by_the_scheduled_run(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let unavailable = Failure {
+        status: 503,
+        retry_after: None,
+    };
+    let statuses = status_calls_of(&stack, &handoff.thread_id);
+    stack
+        .hubspot
+        .faults()
+        .fail_next(&statuses, unavailable.clone(), 1_000);
+    let sent = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Delivered")
+        .await
+        .unwrap();
+    assert_eq!(sent.status, 200, "{}", sent.response_body);
+    stack.botpress.fail_next(MESSAGES, 400, 1);
+    let refused = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, "Refused")
+        .await
+        .unwrap();
+    assert_eq!(refused.status, 200, "{}", refused.response_body);
+    assert!(statuses_set(&stack, &handoff.thread_id, "Delivered").is_empty());
+    assert!(statuses_set(&stack, &handoff.thread_id, "Refused").is_empty());
+    assert_eq!(
+        stack.botpress.messages_in(&handoff.conversation_id).len(),
+        1,
+        "the delivered reply, once"
+    );
+
+    // Still failing: left for the next run.
+    stack.refresh_tokens_now().await.unwrap();
+    assert!(statuses_set(&stack, &handoff.thread_id, "Delivered").is_empty());
+
+    stack.hubspot.faults().clear();
+    stack.refresh_tokens_now().await.unwrap();
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(
+        statuses_set(&stack, &handoff.thread_id, "Delivered"),
+        [("SENT".to_string(), None)],
+        "set once"
+    );
+    let failed = statuses_set(&stack, &handoff.thread_id, "Refused");
+    assert_eq!(failed.len(), 1, "set once: {failed:?}");
+    assert_eq!(failed[0].0, "FAILED");
+    assert!(
+        failed[0]
+            .1
+            .as_deref()
+            .is_some_and(|why| why.contains("bot did not accept")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        message_status(&stack, &handoff.thread_id, "Refused"),
+        "FAILED"
+    );
+    assert_eq!(
+        stack.botpress.messages_in(&handoff.conversation_id).len(),
+        1,
+        "nothing relayed again"
+    );
+}
+
 async fn hubspot_rate_limits_are_waited_out_using_retry_after(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
@@ -447,6 +555,7 @@ on_both_paths!(
     an_agent_reply_is_marked_sent_in_the_help_desk,
     botpress_errors_are_retried_and_the_reply_arrives_once,
     a_reply_botpress_refuses_is_marked_failed_for_the_agent,
+    a_status_hubspot_fails_to_take_is_set_by_the_scheduled_run,
     a_part_botpress_refuses_does_not_hold_back_the_others,
     hubspot_rate_limits_are_waited_out_using_retry_after,
     what_cannot_finish_in_time_is_left_for_hubspots_retry,

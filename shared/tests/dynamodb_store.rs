@@ -633,6 +633,16 @@ async fn closes_left_for_later_are_kept_in_one_item_until_forgotten() {
     assert_eq!(item.len(), 3, "the key and a thread each: {item:?}");
 }
 
+/// The statuses left for the scheduled run live in one item too, which the token refresher's
+/// policy names.
+#[tokio::test]
+async fn statuses_left_for_later_are_kept_in_one_item_until_forgotten() {
+    let f = fixture().await;
+    store_contract::statuses_left_for_later_are_kept_until_forgotten(&*f.store, &f.clock).await;
+    let item = f.item("STATUSES_OWED").await.expect("one item");
+    assert_eq!(item.len(), 2, "the key and the one message left: {item:?}");
+}
+
 #[tokio::test]
 async fn the_refresh_lock_has_one_holder_until_released_or_expired() {
     let f = fixture().await;

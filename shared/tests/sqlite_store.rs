@@ -77,3 +77,9 @@ async fn closes_left_for_later_are_kept_until_forgotten() {
     let (store, clock) = fixture();
     store_contract::closes_left_for_later_are_kept_until_forgotten(&store, &clock).await;
 }
+
+#[tokio::test]
+async fn statuses_left_for_later_are_kept_until_forgotten() {
+    let (store, clock) = fixture();
+    store_contract::statuses_left_for_later_are_kept_until_forgotten(&store, &clock).await;
+}

@@ -826,12 +826,10 @@ impl HubSpotGateway for HubSpotClient {
     ) -> Result<(), UpstreamError> {
         const OP: &str = "update message status";
         let url = self.custom_channels_url(&[channel_id, "messages", message_id]);
-        let body = match status {
-            DeliveryStatus::Sent => json!({ "statusType": "SENT" }),
-            DeliveryStatus::Failed(reason) => {
-                json!({ "statusType": "FAILED", "errorMessage": reason })
-            }
-        };
+        let mut body = json!({ "statusType": status.status_type() });
+        if let Some(reason) = status.reason() {
+            body["errorMessage"] = json!(reason);
+        }
         let response = self
             .send_authorized(OP, |token| {
                 self.authorized(Method::PATCH, url.clone(), token)

@@ -18,9 +18,9 @@ use crate::model::{
     DeliveryIdentifier, HandoffSession, InboxAccount, SessionCustomer, SessionStatus,
 };
 use crate::ports::{
-    AgentStore, ChannelStore, Claim, Clock, CustomerStore, ExpiringStore, FinishingWrite,
-    IdempotencyLedger, PendingClose, PendingCloseStore, RefreshLock, SessionStore, StoreError,
-    StoredTokens, TokenVault,
+    AgentStore, ChannelStore, Claim, Clock, CustomerStore, DeliveryStatus, ExpiringStore,
+    FinishingWrite, IdempotencyLedger, OwedStatus, OwedStatusStore, PendingClose,
+    PendingCloseStore, RefreshLock, SessionStore, StoreError, StoredTokens, TokenVault,
 };
 
 const SCHEMA: &str = r#"
@@ -92,6 +92,14 @@ CREATE TABLE IF NOT EXISTS locks (
 CREATE TABLE IF NOT EXISTS pending_closes (
     thread_id TEXT PRIMARY KEY,
     since_ms  INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS statuses_owed (
+    channel_id    TEXT NOT NULL,
+    message_id    TEXT NOT NULL,
+    status        TEXT NOT NULL CHECK (status IN ('SENT', 'FAILED')),
+    error_message TEXT,
+    since_ms      INTEGER NOT NULL,
+    PRIMARY KEY (channel_id, message_id)
 );
 CREATE TABLE IF NOT EXISTS oauth_tokens (
     singleton          INTEGER PRIMARY KEY CHECK (singleton = 1),
@@ -704,6 +712,68 @@ impl PendingCloseStore for SqliteStore {
             connection.execute(
                 "DELETE FROM pending_closes WHERE thread_id = ?1 AND since_ms = ?2",
                 params![close.thread_id, close.since_ms],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl OwedStatusStore for SqliteStore {
+    async fn remember_status(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        status: &DeliveryStatus,
+    ) -> Result<(), StoreError> {
+        let (status_type, reason) = (status.status_type(), status.reason().map(str::to_string));
+        let (channel_id, message_id, now) = (
+            channel_id.to_string(),
+            message_id.to_string(),
+            self.now_ms(),
+        );
+        self.run("remember a message status", move |connection| {
+            connection.execute(
+                "INSERT INTO statuses_owed (channel_id, message_id, status, error_message, since_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (channel_id, message_id) DO UPDATE SET \
+                 status = excluded.status, error_message = excluded.error_message, \
+                 since_ms = excluded.since_ms",
+                params![channel_id, message_id, status_type, reason, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn statuses_owed(&self) -> Result<Vec<OwedStatus>, StoreError> {
+        self.run("read statuses owed", move |connection| {
+            let mut statement = connection.prepare(
+                "SELECT channel_id, message_id, status, error_message, since_ms \
+                 FROM statuses_owed ORDER BY since_ms",
+            )?;
+            let rows = statement.query_map([], |row| {
+                let status_type: String = row.get(2)?;
+                Ok(OwedStatus {
+                    channel_id: row.get(0)?,
+                    message_id: row.get(1)?,
+                    status: DeliveryStatus::from_parts(&status_type, row.get(3)?),
+                    since_ms: row.get(4)?,
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn forget_status(&self, owed: &OwedStatus) -> Result<(), StoreError> {
+        let owed = owed.clone();
+        self.run("forget a message status", move |connection| {
+            connection.execute(
+                "DELETE FROM statuses_owed \
+                 WHERE channel_id = ?1 AND message_id = ?2 AND since_ms = ?3",
+                params![owed.channel_id, owed.message_id, owed.since_ms],
             )?;
             Ok(())
         })

@@ -42,23 +42,22 @@ impl Bridge {
 
     /// The scheduled work (every 20 minutes: the token refresher on Lambda, `hitl serve`'s
     /// schedule locally): refreshes the HubSpot token ahead of expiry, then closes the threads
-    /// a `stopHitl` left for later. Answers the refresh's outcome, which says whether a person
-    /// is needed; the closes log their own failures and are tried again next time.
+    /// a `stopHitl` left for later and sets the message statuses HubSpot failed to take.
+    /// Answers the refresh's outcome, which says whether a person is needed; the rest log their
+    /// own failures and are tried again next time.
     pub async fn run_schedule(&self) -> Result<(), TokenError> {
         let started = tokio::time::Instant::now();
         let refreshed = self.tokens.refresh_now().await;
-        let closes = self.relay.close_pending_threads();
-        if let Err(error) = budget::with_deadline(started + CLOSES_WITHIN, closes).await {
-            tracing::warn!(%error, "could not close the threads left for later; trying again next run");
-        }
+        let left_for_later = self.relay.finish_left_for_later();
+        budget::with_deadline(started + LEFT_FOR_LATER_WITHIN, left_for_later).await;
         refreshed
     }
 }
 
-/// The budget of the closes left for later, from the schedule's start: none starts with less
-/// than 2 s of it left (`pending_closes.rs`), so the last starts by 13 s and, with a call's own
+/// The budget of the work left for later, from the schedule's start: no item starts with less
+/// than 2 s of it left (`left_for_later.rs`), so the last starts by 13 s and, with a call's own
 /// 10 s timeout, ends inside the token refresher's 30 s (`template.yaml`).
-pub(crate) const CLOSES_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
+pub(crate) const LEFT_FOR_LATER_WITHIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Why the bridge could not be built.
 #[derive(Debug, thiserror::Error)]

@@ -64,6 +64,33 @@ pub enum DeliveryStatus {
     Failed(String),
 }
 
+impl DeliveryStatus {
+    /// HubSpot's `statusType` for it, which the stores keep too.
+    pub fn status_type(&self) -> &'static str {
+        match self {
+            Self::Sent => "SENT",
+            Self::Failed(_) => "FAILED",
+        }
+    }
+
+    /// The reason a FAILED status shows the agent (HubSpot's `errorMessage`).
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            Self::Sent => None,
+            Self::Failed(reason) => Some(reason),
+        }
+    }
+
+    /// The status a store kept as [`DeliveryStatus::status_type`] and
+    /// [`DeliveryStatus::reason`]: anything but SENT reads as FAILED.
+    pub fn from_parts(status_type: &str, reason: Option<String>) -> Self {
+        match status_type {
+            "SENT" => Self::Sent,
+            _ => Self::Failed(reason.unwrap_or_default()),
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ThreadStatus {
     Open,
@@ -249,6 +276,18 @@ pub trait HubSpotGateway: Send + Sync {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_delivery_status_reads_back_from_its_parts() {
+        for status in [DeliveryStatus::Sent, DeliveryStatus::Failed("why".into())] {
+            let reason = status.reason().map(str::to_string);
+            assert_eq!(
+                DeliveryStatus::from_parts(status.status_type(), reason),
+                status
+            );
+        }
+        assert_eq!(DeliveryStatus::Failed("x".into()).status_type(), "FAILED");
+    }
 
     #[test]
     fn a_bound_keeps_what_came_before_it() {

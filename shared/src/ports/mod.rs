@@ -20,8 +20,8 @@ pub use hubspot::{
 };
 pub use idempotency::{Claim, FinishingWrite, IdempotencyLedger};
 pub use store::{
-    AgentStore, BridgeStore, ChannelStore, CustomerStore, ExpiringStore, PendingClose,
-    PendingCloseStore, SessionStore, StoreError,
+    AgentStore, BridgeStore, ChannelStore, CustomerStore, ExpiringStore, OwedStatus,
+    OwedStatusStore, PendingClose, PendingCloseStore, SessionStore, StoreError,
 };
 pub use tokens::{AccessTokens, RefreshLock, RefreshedGrant, StoredTokens, TokenError, TokenVault};
 pub use upstream_error::{Service, UpstreamError};

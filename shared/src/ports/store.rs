@@ -2,7 +2,7 @@ use async_trait::async_trait;
 
 use crate::model::{AgentUser, AssignmentMark, ChannelSetup, Customer, HandoffSession};
 
-use super::IdempotencyLedger;
+use super::{DeliveryStatus, IdempotencyLedger};
 
 /// The store failed. The relay answers 503 whatever the cause, so HubSpot or Botpress sends
 /// the work again (an operator can mend a wrong table or a missing permission meanwhile);
@@ -138,6 +138,38 @@ pub trait PendingCloseStore: Send + Sync {
     async fn forget_close(&self, close: &PendingClose) -> Result<(), StoreError>;
 }
 
+/// The SENT or FAILED an agent's message is still to show in the help desk: HubSpot failed to
+/// take it in a way that may pass (5xx, a timeout, a rate limit) after the message itself was
+/// handled, so the scheduled run sets it. The message is not relayed again for it: its
+/// delivery is done (or refused), and redoing it to reach the status would risk the customer
+/// getting it twice or the agent reading FAILED for a message that went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwedStatus {
+    pub channel_id: String,
+    pub message_id: String,
+    pub status: DeliveryStatus,
+    /// When the status was last left for later (epoch milliseconds): a status still failing
+    /// days later is given up.
+    pub since_ms: i64,
+}
+
+/// Message statuses left for the scheduled run to set.
+#[async_trait]
+pub trait OwedStatusStore: Send + Sync {
+    /// Remembers that `message_id` is still to show `status`, as of now; a status remembered
+    /// for it before is replaced (the last word on the message is the one it shows).
+    async fn remember_status(
+        &self,
+        channel_id: &str,
+        message_id: &str,
+        status: &DeliveryStatus,
+    ) -> Result<(), StoreError>;
+    /// Every status still owed, oldest first.
+    async fn statuses_owed(&self) -> Result<Vec<OwedStatus>, StoreError>;
+    /// Forgets `owed` (set, or given up); a status remembered again since stays.
+    async fn forget_status(&self, owed: &OwedStatus) -> Result<(), StoreError>;
+}
+
 /// Deleting what has run out: idempotency records and locks past their expiry, sessions closed
 /// 30 days ago (with the customer's address they carry).
 #[async_trait]
@@ -163,6 +195,7 @@ pub trait BridgeStore:
     + IdempotencyLedger
     + ExpiringStore
     + PendingCloseStore
+    + OwedStatusStore
 {
 }
 
@@ -174,5 +207,6 @@ impl<T> BridgeStore for T where
         + IdempotencyLedger
         + ExpiringStore
         + PendingCloseStore
+        + OwedStatusStore
 {
 }

@@ -288,18 +288,6 @@ impl Relay {
             created_at_ms: message.created_at_ms,
         })
     }
-
-    /// Shows the agent what became of their message. A failure here is logged, not raised:
-    /// the message itself was handled, and redoing it would not change the status call.
-    async fn mark_reply(&self, reply: &AgentMessage, status: DeliveryStatus) {
-        if let Err(error) = self
-            .hubspot
-            .set_message_status(&reply.channel_id, &reply.message_id, &status)
-            .await
-        {
-            tracing::warn!(%error, message_id = reply.message_id, "could not update the agent message's status");
-        }
-    }
 }
 
 /// How the agent's help desk names a part: "the message" when it is the only one.

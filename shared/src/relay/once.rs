@@ -308,11 +308,11 @@ mod tests {
         );
     }
 
-    /// The schedule's closes end inside the token refresher's timeout.
+    /// The schedule's work left for later ends inside the token refresher's timeout.
     #[test]
-    fn the_schedules_closes_end_inside_the_token_refreshers_timeout() {
+    fn the_schedules_work_left_for_later_ends_inside_the_token_refreshers_timeout() {
         let last_close_ends =
-            crate::app::CLOSES_WITHIN + crate::adapters::http_client::CALL_TIMEOUT;
+            crate::app::LEFT_FOR_LATER_WITHIN + crate::adapters::http_client::CALL_TIMEOUT;
         assert!(last_close_ends < lambda_timeout("token-refresher"));
     }
 

@@ -12,7 +12,9 @@ use chrono::{DateTime, Utc};
 use hitl_bridge::model::{
     AssignmentMark, BotpressContext, Customer, DeliveryIdentifier, HandoffSession, SessionStatus,
 };
-use hitl_bridge::ports::{BridgeStore, Claim, Clock, FinishingWrite, RefreshLock};
+use hitl_bridge::ports::{
+    BridgeStore, Claim, Clock, DeliveryStatus, FinishingWrite, OwedStatus, RefreshLock,
+};
 
 /// Every port the contract checks.
 pub trait ContractStore: BridgeStore + RefreshLock {}
@@ -437,4 +439,62 @@ pub async fn closes_left_for_later_are_kept_until_forgotten(
     assert_eq!(left.len(), 2, "{left:?}");
     assert_eq!(left[1].thread_id, "t1");
     assert!(left[1].since_ms > pending[0].since_ms);
+}
+
+/// The message statuses left for the scheduled run: one per message, the last remembered
+/// (with its time) replacing an earlier one, oldest first, the FAILED reason kept whole; a
+/// forget that comes after the status was remembered again leaves the new one.
+pub async fn statuses_left_for_later_are_kept_until_forgotten(
+    store: &impl ContractStore,
+    clock: &MovableClock,
+) {
+    assert!(store.statuses_owed().await.unwrap().is_empty());
+    let reason = "Not delivered: the bot did not accept #1 (\"quoted\", ünïcode).";
+    store
+        .remember_status("ch", "m1", &DeliveryStatus::Sent)
+        .await
+        .unwrap();
+    clock.advance(5);
+    store
+        .remember_status("ch", "m#2", &DeliveryStatus::Failed(reason.into()))
+        .await
+        .unwrap();
+    let owed = store.statuses_owed().await.unwrap();
+    let summary: Vec<(&str, &str, &DeliveryStatus)> = owed
+        .iter()
+        .map(|o| (o.channel_id.as_str(), o.message_id.as_str(), &o.status))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("ch", "m1", &DeliveryStatus::Sent),
+            ("ch", "m#2", &DeliveryStatus::Failed(reason.into()))
+        ],
+        "oldest first"
+    );
+    assert_eq!(owed[1].since_ms - owed[0].since_ms, 5_000);
+
+    clock.advance(5);
+    let failed = DeliveryStatus::Failed("later word".into());
+    store.remember_status("ch", "m1", &failed).await.unwrap();
+    store.forget_status(&owed[0]).await.unwrap();
+    let owed_now = store.statuses_owed().await.unwrap();
+    assert_eq!(
+        owed_now.len(),
+        2,
+        "the older forget left the new one: {owed_now:?}"
+    );
+    let m1: &OwedStatus = &owed_now[1];
+    assert_eq!((m1.message_id.as_str(), &m1.status), ("m1", &failed));
+    assert!(
+        m1.since_ms > owed[0].since_ms,
+        "remembered again, as of then"
+    );
+
+    store.forget_status(&owed_now[0]).await.unwrap();
+    store.forget_status(&owed_now[0]).await.unwrap();
+    assert_eq!(
+        store.statuses_owed().await.unwrap(),
+        std::slice::from_ref(m1)
+    );
 }

@@ -46,10 +46,13 @@ pub(super) fn idempotency(key: &str) -> String {
 /// The threads left for the scheduled run to close (`pending_closes.rs`).
 pub(super) const CLOSES_PENDING: &str = "CLOSES_PENDING";
 
+/// The message statuses left for the scheduled run to set (`statuses_owed.rs`).
+pub(super) const STATUSES_OWED: &str = "STATUSES_OWED";
+
 /// The one lock the bridge takes: around HubSpot token refreshes.
 pub(super) const REFRESH_LOCK: &str = "LOCK#hubspot-token-refresh";
 
-fn part(id: &str) -> String {
+pub(super) fn part(id: &str) -> String {
     if id.contains(['%', '#']) {
         id.replace('%', "%25").replace('#', "%23")
     } else {
@@ -68,8 +71,8 @@ mod tests {
         assert_eq!(active("bot", "user"), "ACTIVE#bot#user");
     }
 
-    /// The token-refresher's IAM policy reaches the lock item and the closes left for it by
-    /// their keys and nothing else: an item under another key would be refused on AWS, which
+    /// The token-refresher's IAM policy reaches the lock item, and the closes and statuses
+    /// left for it, by their keys and nothing else: an item under another key would be refused on AWS, which
     /// no local test would see.
     #[test]
     fn the_token_refreshers_policy_names_its_items() {
@@ -77,6 +80,7 @@ mod tests {
         for (sid, key) in [
             ("RefreshLock", REFRESH_LOCK),
             ("ClosesPending", CLOSES_PENDING),
+            ("StatusesOwed", STATUSES_OWED),
         ] {
             let policy = template
                 .split_once(&format!("Sid: {sid}"))

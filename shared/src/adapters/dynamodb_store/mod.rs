@@ -4,7 +4,8 @@
 //! [`keys`]): `SESSION#` holds a session; `THREAD#` and `CONVERSATION#` map either side's id to
 //! it; `ACTIVE#<bot>#<customer>` names the customer's active session; `CHANNEL`, `CUSTOMER#`,
 //! `AGENT#` hold what their names say; `IDEMPOTENCY#` is the ledger; `LOCK#` the refresh lock;
-//! `CLOSES_PENDING` the threads left to close later.
+//! `CLOSES_PENDING` the threads left to close later; `STATUSES_OWED` the message statuses left
+//! to set later.
 //! (`REPLY_ORDER#` items of older versions are no longer read: the mark lives on the session.)
 //!
 //! Conditional writes and transactions do what uniqueness constraints do in the SQLite store:
@@ -22,6 +23,7 @@ mod pending_closes;
 mod pointers;
 mod records;
 mod sessions;
+mod statuses_owed;
 mod table;
 mod writes;
 

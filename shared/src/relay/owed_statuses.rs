@@ -1,0 +1,55 @@
+//! The SENT or FAILED an agent's message shows in the help desk, when HubSpot fails to take it.
+//! The message itself is handled by then (delivered, or refused for good), and its delivery is
+//! complete, so HubSpot's retry would not bring the status back: the status is remembered
+//! instead, and the scheduled run sets it (`left_for_later.rs`). Relaying the message again to
+//! reach its status was the alternative, and worse: a bot's `stopHitl` in between would mark
+//! FAILED a message the customer got, and one reply's status would hold back the next reply.
+
+use super::left_for_later::{LeftForLater, may_pass};
+use super::{Relay, RelayError};
+use crate::model::AgentMessage;
+use crate::ports::DeliveryStatus;
+
+impl Relay {
+    /// Shows the agent what became of their message. A failure that may pass leaves the status
+    /// for the scheduled run; any other (the message gone from HubSpot) is logged. Neither is
+    /// raised: the message itself was handled.
+    pub(super) async fn mark_reply(&self, reply: &AgentMessage, status: DeliveryStatus) {
+        let Err(failure) = self
+            .hubspot
+            .set_message_status(&reply.channel_id, &reply.message_id, &status)
+            .await
+        else {
+            return;
+        };
+        if !may_pass(&failure) {
+            tracing::warn!(error = %failure, message_id = reply.message_id, "HubSpot refused the agent message's status for good");
+            return;
+        }
+        match self
+            .store
+            .remember_status(&reply.channel_id, &reply.message_id, &status)
+            .await
+        {
+            Ok(()) => tracing::warn!(
+                error = %failure,
+                message_id = reply.message_id,
+                "HubSpot could not take the agent message's status now; the scheduled run sets it"
+            ),
+            Err(error) => tracing::error!(
+                error = %failure,
+                store_error = %error,
+                message_id = reply.message_id,
+                "HubSpot could not take the agent message's status, nor could it be left for the scheduled run; the agent does not see it"
+            ),
+        }
+    }
+
+    /// Sets the statuses remembered by [`Relay::mark_reply`], oldest first, within the current
+    /// budget.
+    pub(super) async fn set_owed_statuses(&self) -> Result<(), RelayError> {
+        let owed = self.store.statuses_owed().await?;
+        self.work_through(owed.into_iter().map(LeftForLater::Status).collect())
+            .await
+    }
+}
