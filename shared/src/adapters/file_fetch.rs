@@ -190,6 +190,16 @@ impl FileSource for SafeFileFetcher {
     }
 }
 
+/// Whether the file's server said to come back later: a 5xx, a rate limit, or the two 4xx
+/// that are about the moment, not the file (408 it timed the request out, 425 too early).
+fn may_pass(status: StatusCode) -> bool {
+    status.is_server_error()
+        || matches!(
+            status,
+            StatusCode::TOO_MANY_REQUESTS | StatusCode::REQUEST_TIMEOUT | StatusCode::TOO_EARLY
+        )
+}
+
 impl SafeFileFetcher {
     async fn fetch_following_redirects(&self, url: &str) -> Result<FetchedFile, FetchError> {
         let mut url = Url::parse(url)
@@ -211,7 +221,7 @@ impl SafeFileFetcher {
                 })?;
                 continue;
             }
-            if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+            if may_pass(status) {
                 return Err(unavailable(format!(
                     "the file's server answered {status}; try again later"
                 )));
@@ -561,6 +571,16 @@ mod tests {
         match fetcher.fetch(&format!("{origin}/missing.png")).await {
             Err(FetchError::Refused(message)) => assert!(message.contains("404"), "{message}"),
             other => panic!("expected a refusal, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_server_saying_come_back_later_is_tried_again_and_one_refusing_is_not() {
+        for status in [408, 425, 429, 500, 503] {
+            assert!(may_pass(StatusCode::from_u16(status).unwrap()), "{status}");
+        }
+        for status in [400, 401, 403, 404, 410, 451] {
+            assert!(!may_pass(StatusCode::from_u16(status).unwrap()), "{status}");
         }
     }
 
