@@ -192,3 +192,63 @@ async fn an_assignment_on_a_handoff_open_for_a_while_goes_at_once() {
     assert_eq!(stopped.len(), 1);
     assert_eq!(stopped[0]["status"], "pending", "not scheduled");
 }
+
+/// When the bridge's `POST` to `path` of `type` (an event type; any, for messages) is due at
+/// Botpress: when it arrived, plus its `schedule.delay`. The last such call.
+fn last_due(
+    stack: &SandboxStack,
+    path: &str,
+    event_type: Option<&str>,
+) -> chrono::DateTime<chrono::Utc> {
+    let calls = stack.botpress.recorder().matching("POST", path);
+    let call = calls
+        .iter()
+        .rfind(|call| {
+            let body: Value = serde_json::from_str(&call.body).unwrap_or_default();
+            event_type.is_none_or(|event_type| body["type"] == event_type)
+        })
+        .unwrap_or_else(|| panic!("a POST to {path} of {event_type:?}"));
+    let body: Value = serde_json::from_str(&call.body).unwrap();
+    let delay = body["schedule"]["delay"].as_i64().unwrap_or(0);
+    call.at + TimeDelta::milliseconds(delay)
+}
+
+/// `startHitl` again on a handoff open for a while (a retry whose answer was lost, or the
+/// customer asking again): the plugin listens only after this answer, so what goes to the bot
+/// from then waits for it, as after an opening. The agent's reply is held, not dropped by a
+/// plugin not listening yet; and the handoff's end, closed by the agent a moment later, is
+/// due after the agent announced again, so the bot never hears an agent assigned to a
+/// handoff it heard end. In process only, where the bridge's clock can be set.
+#[tokio::test]
+async fn after_start_hitl_on_an_open_handoff_what_goes_to_the_bot_waits_for_it_again() {
+    let clock = Arc::new(MovableClock::behind_by(TimeDelta::seconds(11)));
+    let stack = in_process_stack_on(clock.clone()).await;
+    let handoff = start_handoff(&stack).await;
+    clock.catch_up();
+    assign(&stack, &handoff.thread_id, DEMO_AGENTS[1].0).await;
+    assert_eq!(assigned_delays(&stack), [None], "open a while: at once");
+
+    let again = stack
+        .caller
+        .start_hitl(&handoff.user_id, Some("Still waiting"), None, json!([]))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.text);
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[1].0, "Still here")
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let replies = bodies(&stack, "/v1/chat/messages/get-or-create");
+    let held = replies.last().expect("the reply")["schedule"]["delay"].as_u64();
+    assert!(held.is_some_and(|delay| delay > 0), "held: {replies:?}");
+
+    let closed = stack.hubspot.close(&handoff.thread_id).await.unwrap();
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    let announced = last_due(&stack, "/v1/chat/events", Some("hitlAssigned"));
+    let stopped = last_due(&stack, "/v1/chat/events", Some("hitlStopped"));
+    assert!(
+        stopped > announced,
+        "the end is due after the agent announced again: {stopped} <= {announced}"
+    );
+}

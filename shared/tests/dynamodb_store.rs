@@ -266,6 +266,12 @@ async fn a_session_closed_while_opening_is_not_activated() {
 }
 
 #[tokio::test]
+async fn the_bot_listens_again_to_open_sessions_only() {
+    let f = fixture().await;
+    store_contract::the_bot_listens_again_to_open_sessions_only(&*f.store, &f.clock).await;
+}
+
+#[tokio::test]
 async fn an_assignment_older_than_the_recorded_one_does_not_apply() {
     store_contract::an_assignment_older_than_the_recorded_one_does_not_apply(
         &*fixture().await.store,

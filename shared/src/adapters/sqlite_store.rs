@@ -434,6 +434,18 @@ impl SessionStore for SqliteStore {
         .await
     }
 
+    async fn listen_again(&self, session_id: &str) -> Result<(), StoreError> {
+        let (session_id, now) = (session_id.to_string(), self.now_ms());
+        self.run("listen again", move |connection| {
+            connection.execute(
+                "UPDATE sessions SET activated_at_ms = ?2 WHERE id = ?1 AND status = 'open'",
+                params![session_id, now],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn close(&self, session_id: &str) -> Result<bool, StoreError> {
         let session_id = session_id.to_string();
         let now = self.now_ms();

@@ -89,10 +89,11 @@ pub struct HandoffSession {
     /// written later may have unrelayed predecessors (`relay::reply_order`). `None` before the
     /// first reply.
     pub replies_relayed_until_ms: Option<i64>,
-    /// When (ms) the handoff opened (its bot conversation recorded). The bot's HITL plugin
-    /// starts listening only after `startHitl` answers, so events sent in the moments after
-    /// are scheduled for later (`relay::help_desk_events`). `None` before, and on sessions
-    /// stored by older versions.
+    /// When (ms) the bot last began to listen: the handoff opened (its bot conversation
+    /// recorded), or a later `startHitl` was answered on the open handoff. The bot's HITL
+    /// plugin starts listening only after `startHitl` answers, so what is sent in the moments
+    /// after is scheduled for later (`relay::help_desk_events`). `None` before, and on
+    /// sessions stored by older versions.
     #[serde(default)]
     pub activated_at_ms: Option<i64>,
 }

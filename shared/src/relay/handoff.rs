@@ -105,8 +105,12 @@ impl Relay {
         {
             // The handoff is open already: a retry of a `startHitl` whose answer was lost, or
             // the customer asking again (`asked_again`). Either way the plugin listens only
-            // after this answer, and may have dropped the assignment sent before it: the agent
-            // is announced again.
+            // after this answer: what goes to the bot from now waits for it, as after an
+            // opening (an agent's reply, the handoff's end after the agent announced below),
+            // and the assignment it may have dropped is announced again.
+            if let Err(error) = self.store.listen_again(&session.id).await {
+                tracing::warn!(%error, session = session.id, "could not hold what goes to the bot until it listens again");
+            }
             self.tell_the_agent_the_customer_asked_again(&session, &customer, input)
                 .await;
             if session.assigned_actor_id.is_some()

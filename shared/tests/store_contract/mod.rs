@@ -178,6 +178,44 @@ pub async fn a_session_closed_while_opening_is_not_activated(store: &impl Contra
     assert!(!store.activate("no-such-session", "conv_2").await.unwrap());
 }
 
+/// The bot listening again moves an open session's listening time to now, and touches no
+/// session that is opening or closed.
+pub async fn the_bot_listens_again_to_open_sessions_only(
+    store: &impl ContractStore,
+    clock: &MovableClock,
+) {
+    let opening = session_on_thread(store, "opening", "t1").await;
+    let open = session_on_thread(store, "open", "t2").await;
+    assert!(store.activate(&open, "conv_2").await.unwrap());
+    let activated = |id: String| async move {
+        store
+            .find_by_id(&id)
+            .await
+            .unwrap()
+            .unwrap()
+            .activated_at_ms
+    };
+    let opened_at = activated(open.clone()).await.expect("activated");
+    clock.advance(7);
+    store.listen_again(&open).await.unwrap();
+    assert_eq!(activated(open.clone()).await, Some(opened_at + 7_000));
+    store.listen_again(&opening).await.unwrap();
+    assert_eq!(
+        activated(opening).await,
+        None,
+        "an opening is not listened to yet"
+    );
+    assert!(store.close(&open).await.unwrap());
+    clock.advance(7);
+    store.listen_again(&open).await.unwrap();
+    assert_eq!(
+        activated(open).await,
+        Some(opened_at + 7_000),
+        "closed: untouched"
+    );
+    store.listen_again("no-such-session").await.unwrap();
+}
+
 /// An assignment change applies only if it is no older than the one recorded: by its time,
 /// then, within one millisecond, by its event id.
 pub async fn an_assignment_older_than_the_recorded_one_does_not_apply(store: &impl ContractStore) {

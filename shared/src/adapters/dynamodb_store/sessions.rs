@@ -374,6 +374,29 @@ impl SessionStore for DynamoStore {
         .await
     }
 
+    async fn listen_again(&self, session_id: &str) -> Result<(), StoreError> {
+        match self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(items::key(keys::session(session_id))))
+            .update_expression(format!("SET {ACTIVATED_AT_MS} = :now"))
+            .condition_expression("#status = :open")
+            .expression_attribute_names("#status", items::STATUS)
+            .set_expression_attribute_values(values([
+                (":now", n(self.now_ms())),
+                (":open", s("open")),
+            ]))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            // Not open (opening, closed, or no such session): nothing to listen to.
+            Err(error) if is_condition_failed(&error) => Ok(()),
+            Err(error) => Err(failure("listen again", error)),
+        }
+    }
+
     /// Reads the session, then in one transaction: marks it closed (on condition it is not,
     /// and its thread and conversation are still those read), deletes its `ACTIVE#` item and
     /// gives its mapping items the same expiry. The condition makes exactly one racing close
