@@ -169,30 +169,25 @@ impl Relay {
     }
 
     /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart
-    /// per part, so a bloc keeps its order. Botpress's `createdAt` is taken only within
-    /// bounds: never later than now (a Botpress clock ahead of ours must not put a message in
-    /// HubSpot's future), never before the handoff was opened (nor above the opening and the
-    /// transcript), and not when it is over [`LATE_AFTER`] old, as after Botpress retried for
-    /// a while: a message placed that far back, above the agent's later replies, could be
-    /// missed, so it is placed now, where the agent looks.
+    /// per part, after the bounds below, so a bloc keeps its order even when they move every
+    /// part to one moment. Botpress's `createdAt` is taken only within bounds: not later than
+    /// now (a Botpress clock ahead of ours must not put a message in HubSpot's future; a
+    /// bloc's later parts may be its few milliseconds ahead), not before the bot last began
+    /// to listen (nor above the opening, its transcript, or a request made again), and not
+    /// when it is over [`LATE_AFTER`] old, as after Botpress retried for a while: a message
+    /// placed that far back, above the agent's later replies, could be missed, so it is
+    /// placed now, where the agent looks.
     fn part_sent_at(
         &self,
         session: &HandoffSession,
         sent_at: Option<DateTime<Utc>>,
         index: usize,
     ) -> DateTime<Utc> {
-        let now = self.clock.now();
-        let Some(sent_at) = sent_at.filter(|sent_at| now - *sent_at <= LATE_AFTER) else {
-            return now;
-        };
         let opened = session
             .activated_at_ms
             .and_then(chrono::DateTime::from_timestamp_millis)
             .unwrap_or(session.created_at);
-        let index = i64::try_from(index).unwrap_or(i64::MAX);
-        (sent_at + chrono::Duration::milliseconds(index))
-            .max(opened)
-            .min(now)
+        bounded_sent_at(self.clock.now(), opened, sent_at, index)
     }
 
     /// Who the session's messages come from: fixed on the session when it opened; a session
@@ -474,9 +469,54 @@ fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
     Ok(())
 }
 
+/// [`Relay::part_sent_at`], given the time now and when the bot last began to listen.
+fn bounded_sent_at(
+    now: DateTime<Utc>,
+    opened: DateTime<Utc>,
+    sent_at: Option<DateTime<Utc>>,
+    index: usize,
+) -> DateTime<Utc> {
+    let first_part_at = match sent_at.filter(|sent_at| now - *sent_at <= LATE_AFTER) {
+        Some(sent_at) => sent_at.max(opened).min(now),
+        None => now,
+    };
+    let index = i64::try_from(index).unwrap_or(i64::MAX);
+    first_part_at + chrono::Duration::milliseconds(index)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_blocs_parts_keep_their_order_whatever_bound_moves_them() {
+        let now = Utc::now();
+        let opened = now - chrono::Duration::seconds(30);
+        let ms = chrono::Duration::milliseconds;
+        let times = |sent_at: Option<DateTime<Utc>>| -> Vec<DateTime<Utc>> {
+            (0..3)
+                .map(|index| bounded_sent_at(now, opened, sent_at, index))
+                .collect()
+        };
+        let sent = now - chrono::Duration::seconds(10);
+        assert_eq!(
+            times(Some(sent)),
+            [sent, sent + ms(1), sent + ms(2)],
+            "as sent"
+        );
+        for (sent_at, first) in [
+            (Some(opened - ms(500)), opened),
+            (Some(now + ms(500)), now),
+            (Some(now - chrono::Duration::minutes(5)), now),
+            (None, now),
+        ] {
+            assert_eq!(
+                times(sent_at),
+                [first, first + ms(1), first + ms(2)],
+                "{sent_at:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_refused_file_note_says_what_it_was_and_why_in_one_bounded_line() {
