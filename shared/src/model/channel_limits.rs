@@ -1,6 +1,8 @@
 //! What a customer message may carry into the Help Desk: the one list of limits the relay
 //! enforces and the custom channel's `capabilities` declare, so HubSpot and the bridge agree.
 
+use unicode_segmentation::UnicodeSegmentation;
+
 /// The largest file relayed, in bytes. HubSpot's file manager takes far more; this keeps a
 /// Lambda invocation's memory and the Botpress time budget safe.
 pub const MAX_FILE_BYTES: u64 = 10 * 1024 * 1024;
@@ -163,8 +165,8 @@ pub fn capabilities_match(found: &serde_json::Value, wanted: &serde_json::Value)
 
 /// `text` in pieces of at most `limit` characters, in order and whole: cut after the last
 /// whitespace that leaves a piece at least half full, else at the limit (never inside a
-/// character). Joined back, the pieces are the text, less any run of whitespace that would
-/// have been a piece of its own (long trailing blank lines, say): a blank message is one
+/// character, nor inside what a reader sees as one: [`piece_end`]). Joined back, the pieces
+/// are the text, less any run of whitespace that would have been a piece of its own (long trailing blank lines, say): a blank message is one
 /// HubSpot refuses, which would fail the whole message for nothing it says. Text that is
 /// whitespace alone stays one piece, for the caller to refuse.
 pub fn split_text(text: &str, limit: usize) -> Vec<String> {
@@ -183,17 +185,7 @@ fn pieces_of(text: &str, limit: usize) -> Vec<String> {
     let mut pieces = Vec::new();
     let mut rest = text;
     while rest.chars().count() > limit {
-        let hard_end = rest
-            .char_indices()
-            .nth(limit)
-            .map_or(rest.len(), |(at, _)| at);
-        let window = &rest[..hard_end];
-        let end = window
-            .char_indices()
-            .filter(|(_, c)| c.is_whitespace())
-            .map(|(at, c)| at + c.len_utf8())
-            .rfind(|&at| window[..at].chars().count() >= limit / 2)
-            .unwrap_or(hard_end);
+        let end = piece_end(rest, limit);
         pieces.push(rest[..end].to_string());
         rest = &rest[end..];
     }
@@ -201,6 +193,35 @@ fn pieces_of(text: &str, limit: usize) -> Vec<String> {
         pieces.push(rest.to_string());
     }
     pieces
+}
+
+/// Where the first piece of `text` (longer than `limit` characters) ends, in bytes: after the
+/// last whitespace that leaves it at least half full, else after as many whole graphemes as
+/// fit, so a flag, an emoji joined from several, or a letter with its accents is never cut in
+/// two. A single grapheme longer than the limit (hundreds of combining marks) is cut at the
+/// limit's character, as nothing else would fit.
+fn piece_end(text: &str, limit: usize) -> usize {
+    let mut chars = 0;
+    let mut fits = 0;
+    let mut after_whitespace = None;
+    for (at, grapheme) in text.grapheme_indices(true) {
+        chars += grapheme.chars().count();
+        if chars > limit {
+            break;
+        }
+        fits = at + grapheme.len();
+        if chars >= limit / 2 && grapheme.chars().all(char::is_whitespace) {
+            after_whitespace = Some(fits);
+        }
+    }
+    match (after_whitespace, fits) {
+        (Some(end), _) => end,
+        (None, 0) => text
+            .char_indices()
+            .nth(limit)
+            .map_or(text.len(), |(at, _)| at),
+        (None, end) => end,
+    }
 }
 
 /// The custom channel's `capabilities` for what customers send, from the limits above.
@@ -256,6 +277,27 @@ mod tests {
         let pieces = split_text(&text, 6);
         assert!(pieces.iter().all(|p| p.chars().count() <= 6), "{pieces:?}");
         assert_eq!(pieces.concat(), text);
+    }
+
+    #[test]
+    fn no_piece_cuts_a_flag_an_emoji_or_an_accented_letter_in_two() {
+        for grapheme in ["🇫🇷", "👨‍👩‍👧", "👍🏽", "e\u{301}"] {
+            let text = "a".repeat(9) + &grapheme.repeat(4);
+            let pieces = split_text(&text, 10);
+            assert_eq!(pieces.concat(), text);
+            for piece in &pieces {
+                assert!(piece.chars().count() <= 10, "{pieces:?}");
+                assert!(
+                    piece == &"a".repeat(9)
+                        || piece.trim_start_matches('a').len() % grapheme.len() == 0,
+                    "{grapheme:?} whole in {pieces:?}"
+                );
+            }
+        }
+        let marks = "a".to_string() + &"\u{301}".repeat(25);
+        let pieces = split_text(&marks, 10);
+        assert!(pieces.iter().all(|p| p.chars().count() <= 10), "{pieces:?}");
+        assert_eq!(pieces.concat(), marks);
     }
 
     #[test]
