@@ -266,13 +266,22 @@ async fn send(
     super::retry::send_with_retries(Service::HubSpot, operation, request).await
 }
 
+/// The call could not be made for want of a token. A refresh token HubSpot refused reads as
+/// HubSpot's 401 would: the bridge's authorization is refused, not this call, so work left for
+/// later waits for a person to reinstall the app instead of being given up
+/// (`relay::left_for_later`).
 fn token_failure(operation: &'static str, error: crate::ports::TokenError) -> UpstreamError {
-    let retryable = error.retryable();
+    use crate::ports::TokenError;
+    let status = match &error {
+        TokenError::RefreshTokenRejected(_) => Some(401),
+        TokenError::Upstream(upstream) => upstream.status,
+        TokenError::Store(_) => None,
+    };
     UpstreamError {
         service: Service::HubSpot,
         operation,
-        status: None,
-        retryable,
+        status,
+        retryable: error.retryable(),
         message: error.to_string(),
     }
 }

@@ -45,7 +45,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     customer_identifier_value TEXT,
     closed_at_ms          INTEGER,
     activated_at_ms       INTEGER,
-    assignment_event_id   INTEGER
+    assignment_event_id   INTEGER,
+    listening_again_since_ms INTEGER
 );
 CREATE UNIQUE INDEX IF NOT EXISTS one_active_session_per_customer
     ON sessions (bot_id, customer_user_id) WHERE status <> 'closed';
@@ -123,6 +124,7 @@ const ADDED_COLUMNS: &[(&str, &str, &str)] = &[
     ("sessions", "closed_at_ms", "INTEGER"),
     ("sessions", "activated_at_ms", "INTEGER"),
     ("sessions", "assignment_event_id", "INTEGER"),
+    ("sessions", "listening_again_since_ms", "INTEGER"),
     ("customers", "saved_at_ms", "INTEGER"),
 ];
 
@@ -250,7 +252,7 @@ const SESSION_COLUMNS: &str = "id, bot_id, integration_id, integration_alias, cu
     channel_id, channel_account_id, integration_thread_id, thread_id, conversation_id, status, \
     assigned_actor_id, created_at, assignment_changed_at_ms, replies_relayed_until_ms, \
     customer_name, customer_identifier_type, customer_identifier_value, activated_at_ms, \
-    assignment_event_id";
+    assignment_event_id, listening_again_since_ms";
 
 fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
     let status: String = row.get(10)?;
@@ -280,6 +282,7 @@ fn session_from_row(row: &Row<'_>) -> rusqlite::Result<HandoffSession> {
         replies_relayed_until_ms: row.get(14)?,
         customer: session_customer_from_row(row)?,
         activated_at_ms: row.get(18)?,
+        listening_again_since_ms: row.get(20)?,
     })
 }
 
@@ -365,7 +368,7 @@ impl SessionStore for SqliteStore {
                 &format!(
                     "INSERT INTO sessions ({SESSION_COLUMNS}) \
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, \
-                     ?16, ?17, ?18, ?19, ?20)"
+                     ?16, ?17, ?18, ?19, ?20, ?21)"
                 ),
                 params![
                     session.id,
@@ -394,6 +397,7 @@ impl SessionStore for SqliteStore {
                         .map(|customer| customer.identifier.value()),
                     session.activated_at_ms,
                     session.assignment_mark.and_then(|mark| mark.event_id),
+                    session.listening_again_since_ms,
                 ],
             )?;
             transaction.commit()?;
@@ -438,7 +442,7 @@ impl SessionStore for SqliteStore {
         let (session_id, now) = (session_id.to_string(), self.now_ms());
         self.run("listen again", move |connection| {
             connection.execute(
-                "UPDATE sessions SET activated_at_ms = ?2 WHERE id = ?1 AND status = 'open'",
+                "UPDATE sessions SET listening_again_since_ms = ?2 WHERE id = ?1 AND status = 'open'",
                 params![session_id, now],
             )?;
             Ok(())

@@ -89,13 +89,17 @@ pub struct HandoffSession {
     /// written later may have unrelayed predecessors (`relay::reply_order`). `None` before the
     /// first reply.
     pub replies_relayed_until_ms: Option<i64>,
-    /// When (ms) the bot last began to listen: the handoff opened (its bot conversation
-    /// recorded), or a later `startHitl` was answered on the open handoff. The bot's HITL
-    /// plugin starts listening only after `startHitl` answers, so what is sent in the moments
-    /// after is scheduled for later (`relay::help_desk_events`). `None` before, and on
-    /// sessions stored by older versions.
+    /// When (ms) the handoff opened (its bot conversation recorded). The bot's HITL plugin
+    /// starts listening only after `startHitl` answers, so what is sent in the moments after
+    /// is scheduled for later (`relay::help_desk_events`). `None` before, and on sessions
+    /// stored by older versions.
     #[serde(default)]
     pub activated_at_ms: Option<i64>,
+    /// When (ms) the bot began to listen again: a later `startHitl` was answered on the open
+    /// handoff (a retry whose answer was lost, the customer asking again), and its plugin
+    /// listens only after that answer, as after the opening. `None`: since the opening.
+    #[serde(default)]
+    pub listening_again_since_ms: Option<i64>,
 }
 
 /// The customer as the thread's messages name them.
@@ -152,6 +156,7 @@ impl HandoffSession {
             customer: None,
             replies_relayed_until_ms: None,
             activated_at_ms: None,
+            listening_again_since_ms: None,
         }
     }
 

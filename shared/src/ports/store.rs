@@ -57,7 +57,8 @@ pub trait SessionStore: Send + Sync {
     async fn activate(&self, session_id: &str, conversation_id: &str) -> Result<bool, StoreError>;
     /// Records that the bot listens to an open session again from now (a `startHitl` answered
     /// on it: its plugin listens only after that answer), so what goes to the bot meanwhile
-    /// waits for it. Nothing for a session that is not open.
+    /// waits for it (`listening_again_since_ms`; the opening time stays). Nothing for a
+    /// session that is not open.
     async fn listen_again(&self, session_id: &str) -> Result<(), StoreError>;
     /// Closes an active session. Returns `true` only for the call that closed it, so exactly
     /// one of a racing agent close and bot stop tells the other side.

@@ -172,8 +172,8 @@ impl Relay {
     /// per part, after the bounds below, so a bloc keeps its order even when they move every
     /// part to one moment. Botpress's `createdAt` is taken only within bounds: not later than
     /// now (a Botpress clock ahead of ours must not put a message in HubSpot's future; a
-    /// bloc's later parts may be its few milliseconds ahead), not before the bot last began
-    /// to listen (nor above the opening, its transcript, or a request made again), and not
+    /// bloc's later parts may be its few milliseconds ahead), not before the handoff was
+    /// opened (nor above the opening and the transcript), and not
     /// when it is over [`LATE_AFTER`] old, as after Botpress retried for a while: a message
     /// placed that far back, above the agent's later replies, could be missed, so it is
     /// placed now, where the agent looks.
@@ -469,7 +469,7 @@ fn check_parts(parts: &[UserContent]) -> Result<(), RelayError> {
     Ok(())
 }
 
-/// [`Relay::part_sent_at`], given the time now and when the bot last began to listen.
+/// [`Relay::part_sent_at`], given the time now and when the handoff was opened.
 fn bounded_sent_at(
     now: DateTime<Utc>,
     opened: DateTime<Utc>,

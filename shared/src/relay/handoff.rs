@@ -107,12 +107,14 @@ impl Relay {
             // the customer asking again (`asked_again`). Either way the plugin listens only
             // after this answer: what goes to the bot from now waits for it, as after an
             // opening (an agent's reply, the handoff's end after the agent announced below),
-            // and the assignment it may have dropped is announced again.
+            // and the assignment it may have dropped is announced again. The time is taken
+            // after the request is shown in the thread, which may take seconds, so close to
+            // the answer.
+            self.tell_the_agent_the_customer_asked_again(&session, &customer, input)
+                .await;
             if let Err(error) = self.store.listen_again(&session.id).await {
                 tracing::warn!(%error, session = session.id, "could not hold what goes to the bot until it listens again");
             }
-            self.tell_the_agent_the_customer_asked_again(&session, &customer, input)
-                .await;
             if session.assigned_actor_id.is_some()
                 && let Some(thread_id) = &session.thread_id
                 && let Err(error) = self.announce_the_agent_again(thread_id).await

@@ -417,7 +417,8 @@ pub(super) const THE_BOT_LISTENS_AFTER: chrono::TimeDelta = chrono::TimeDelta::s
 
 impl Relay {
     /// The delay what goes to the bot about `session` needs so the bot hears it. Sent `e`
-    /// after the opening, it is due at `THE_BOT_LISTENS_AFTER + e / 2`: after the plugin
+    /// after the opening (or after a later `startHitl` was answered on it, from when the
+    /// plugin listens again), it is due at `THE_BOT_LISTENS_AFTER + e / 2`: after the plugin
     /// listens, and later for whatever was sent later, so the bot hears things in the order
     /// they happened (a reassignment after an assignment, a reply after a reply). From
     /// `2 × THE_BOT_LISTENS_AFTER` on (and for a session stored before the time was kept),
@@ -426,8 +427,11 @@ impl Relay {
         &self,
         session: &HandoffSession,
     ) -> Option<std::time::Duration> {
-        let opened = chrono::DateTime::from_timestamp_millis(session.activated_at_ms?)?;
-        let since = (self.clock.now() - opened).max(chrono::TimeDelta::zero());
+        let listening_from = session
+            .listening_again_since_ms
+            .or(session.activated_at_ms)?;
+        let listening_from = chrono::DateTime::from_timestamp_millis(listening_from)?;
+        let since = (self.clock.now() - listening_from).max(chrono::TimeDelta::zero());
         let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())
     }

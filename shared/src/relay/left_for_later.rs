@@ -48,6 +48,18 @@ fn is_not_the_items_fault(error: &UpstreamError) -> bool {
     matches!(error.status, Some(401 | 403 | 429))
 }
 
+/// Whether `item`, failing with `error`, waits for the next run (and so does the rest of its
+/// kind) rather than being given up. A close waits whatever its age when the refusal is not
+/// the thread's (a person may mend the token or the scope, and the thread must close); a
+/// status [`GIVE_UP_AFTER`] old is given up whatever the failure: the agent has long moved on,
+/// and statuses, one per agent message, must not pile up behind a refusal for good.
+fn waits_for_the_next_run(item: &LeftForLater, error: &UpstreamError, stale: bool) -> bool {
+    match item {
+        LeftForLater::Close(_) => is_not_the_items_fault(error) || (error.retryable && !stale),
+        LeftForLater::Status(_) => !stale && may_pass(error),
+    }
+}
+
 impl LeftForLater {
     fn since_ms(&self) -> i64 {
         match self {
@@ -104,7 +116,7 @@ impl Relay {
                 Ok(()) => tally.done += 1,
                 // HubSpot failing now, or refusing what every call needs: the rest would meet
                 // it too, and nothing says to give this one up.
-                Err(error) if is_not_the_items_fault(&error) || (error.retryable && !stale) => {
+                Err(error) if waits_for_the_next_run(&item, &error, stale) => {
                     tracing::warn!(%error, kind, id = item.id(), "HubSpot could not take work left for later now; the rest wait for the next run");
                     tally.left += 1;
                     break;

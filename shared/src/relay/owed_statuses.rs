@@ -15,6 +15,7 @@ impl Relay {
     /// for the scheduled run; any other (the message gone from HubSpot) is logged. Neither is
     /// raised: the message itself was handled.
     pub(super) async fn mark_reply(&self, reply: &AgentMessage, status: DeliveryStatus) {
+        let status = briefly(status);
         let Err(failure) = self
             .hubspot
             .set_message_status(&reply.channel_id, &reply.message_id, &status)
@@ -51,5 +52,39 @@ impl Relay {
         let owed = self.store.statuses_owed().await?;
         self.work_through(owed.into_iter().map(LeftForLater::Status).collect())
             .await
+    }
+}
+
+/// The longest reason a FAILED status shows, in characters: a line for the agent, not every
+/// word Botpress said of each refused part; and what the store keeps of a status owed stays
+/// small (`dynamodb_store::statuses_owed` keeps them all in one item).
+const REASON_CHARS: usize = 1_000;
+
+/// `status` with its reason cut to [`REASON_CHARS`], marked where cut.
+fn briefly(status: DeliveryStatus) -> DeliveryStatus {
+    match status {
+        DeliveryStatus::Failed(reason) if reason.chars().count() > REASON_CHARS => {
+            let cut: String = reason.chars().take(REASON_CHARS - 1).collect();
+            DeliveryStatus::Failed(format!("{cut}…"))
+        }
+        status => status,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_reason_is_cut_to_a_thousand_characters() {
+        let long = DeliveryStatus::Failed("é".repeat(1_500));
+        let DeliveryStatus::Failed(cut) = briefly(long) else {
+            panic!("still FAILED")
+        };
+        assert_eq!(cut.chars().count(), REASON_CHARS);
+        assert!(cut.ends_with('…'));
+        let short = DeliveryStatus::Failed("no".into());
+        assert_eq!(briefly(short.clone()), short);
+        assert_eq!(briefly(DeliveryStatus::Sent), DeliveryStatus::Sent);
     }
 }

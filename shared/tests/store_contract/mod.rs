@@ -178,8 +178,8 @@ pub async fn a_session_closed_while_opening_is_not_activated(store: &impl Contra
     assert!(!store.activate("no-such-session", "conv_2").await.unwrap());
 }
 
-/// The bot listening again moves an open session's listening time to now, and touches no
-/// session that is opening or closed.
+/// The bot listening again keeps when an open session began to be listened to again (its
+/// opening time stays), and touches no session that is opening or closed.
 pub async fn the_bot_listens_again_to_open_sessions_only(
     store: &impl ContractStore,
     clock: &MovableClock,
@@ -187,30 +187,25 @@ pub async fn the_bot_listens_again_to_open_sessions_only(
     let opening = session_on_thread(store, "opening", "t1").await;
     let open = session_on_thread(store, "open", "t2").await;
     assert!(store.activate(&open, "conv_2").await.unwrap());
-    let activated = |id: String| async move {
-        store
-            .find_by_id(&id)
-            .await
-            .unwrap()
-            .unwrap()
-            .activated_at_ms
+    let times = |id: String| async move {
+        let session = store.find_by_id(&id).await.unwrap().unwrap();
+        (session.activated_at_ms, session.listening_again_since_ms)
     };
-    let opened_at = activated(open.clone()).await.expect("activated");
+    let (opened_at, again) = times(open.clone()).await;
+    let opened_at = opened_at.expect("activated");
+    assert_eq!(again, None, "listened to since the opening");
     clock.advance(7);
     store.listen_again(&open).await.unwrap();
-    assert_eq!(activated(open.clone()).await, Some(opened_at + 7_000));
+    let again_at = Some(opened_at + 7_000);
+    assert_eq!(times(open.clone()).await, (Some(opened_at), again_at));
     store.listen_again(&opening).await.unwrap();
-    assert_eq!(
-        activated(opening).await,
-        None,
-        "an opening is not listened to yet"
-    );
+    assert_eq!(times(opening).await, (None, None), "an opening: untouched");
     assert!(store.close(&open).await.unwrap());
     clock.advance(7);
     store.listen_again(&open).await.unwrap();
     assert_eq!(
-        activated(open).await,
-        Some(opened_at + 7_000),
+        times(open).await,
+        (Some(opened_at), again_at),
         "closed: untouched"
     );
     store.listen_again("no-such-session").await.unwrap();

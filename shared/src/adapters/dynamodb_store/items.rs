@@ -34,6 +34,7 @@ pub(super) const ASSIGNMENT_EVENT_ID: &str = "assignment_event_id";
 /// `sessions::ADVANCE_REPLIES_MARK`).
 const REPLIES_RELAYED_UNTIL_MS: &str = "replies_relayed_until_ms";
 pub(super) const ACTIVATED_AT_MS: &str = "activated_at_ms";
+pub(super) const LISTENING_AGAIN_SINCE_MS: &str = "listening_again_since_ms";
 /// The customer the session's messages come from (absent on sessions of older versions).
 const CUSTOMER_NAME: &str = "customer_name";
 const CUSTOMER_IDENTIFIER_TYPE: &str = "customer_identifier_type";
@@ -135,6 +136,12 @@ pub(super) fn session_item(session: &HandoffSession, ttl: Option<i64>) -> Item {
     if let Some(activated_at) = session.activated_at_ms {
         item.insert(ACTIVATED_AT_MS.to_string(), n(activated_at));
     }
+    if let Some(listening_again_since) = session.listening_again_since_ms {
+        item.insert(
+            LISTENING_AGAIN_SINCE_MS.to_string(),
+            n(listening_again_since),
+        );
+    }
     if let Some(customer) = &session.customer {
         item.insert(CUSTOMER_NAME.to_string(), s(&customer.name));
         item.insert(
@@ -187,6 +194,7 @@ pub(super) fn session_from_item(item: &Item) -> Result<HandoffSession, StoreErro
         customer: session_customer_from_item(item)?,
         replies_relayed_until_ms: number(item, REPLIES_RELAYED_UNTIL_MS)?,
         activated_at_ms: number(item, ACTIVATED_AT_MS)?,
+        listening_again_since_ms: number(item, LISTENING_AGAIN_SINCE_MS)?,
     })
 }
 

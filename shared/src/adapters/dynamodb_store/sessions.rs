@@ -12,7 +12,7 @@ use crate::ports::{SessionStore, StoreError};
 
 use super::items::{
     self, ACTIVATED_AT_MS, ASSIGNED_ACTOR_ID, ASSIGNMENT_CHANGED_AT_MS, ASSIGNMENT_EVENT_ID,
-    CONVERSATION_ID, SESSION_ID, THREAD_ID, TTL, n, s,
+    CONVERSATION_ID, LISTENING_AGAIN_SINCE_MS, SESSION_ID, THREAD_ID, TTL, n, s,
 };
 use super::writes::{self, ATTEMPTS, back_off, failure, is_condition_failed, names, values};
 use super::{ABSENT, CLOSED_RETENTION, DynamoStore, keys};
@@ -380,7 +380,7 @@ impl SessionStore for DynamoStore {
             .update_item()
             .table_name(&self.table)
             .set_key(Some(items::key(keys::session(session_id))))
-            .update_expression(format!("SET {ACTIVATED_AT_MS} = :now"))
+            .update_expression(format!("SET {LISTENING_AGAIN_SINCE_MS} = :now"))
             .condition_expression("#status = :open")
             .expression_attribute_names("#status", items::STATUS)
             .set_expression_attribute_values(values([
