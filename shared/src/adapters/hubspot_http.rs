@@ -866,6 +866,29 @@ fn with_files_scope_hint(mut error: UpstreamError) -> UpstreamError {
 mod contact_creation_tests {
     use super::*;
 
+    /// A refused grant reads as HubSpot's 401, so work left for later waits for a reinstall;
+    /// a failing token endpoint keeps its own status.
+    #[test]
+    fn a_refused_grant_reads_as_a_refusal_of_the_bridge() {
+        use crate::ports::TokenError;
+        let rejected = token_failure("op", TokenError::RefreshTokenRejected("gone".into()));
+        assert_eq!((rejected.status, rejected.retryable), (Some(401), false));
+        let unavailable = token_failure(
+            "op",
+            TokenError::Upstream(UpstreamError {
+                service: Service::HubSpot,
+                operation: "refresh",
+                status: Some(502),
+                retryable: true,
+                message: String::new(),
+            }),
+        );
+        assert_eq!(
+            (unavailable.status, unavailable.retryable),
+            (Some(502), true)
+        );
+    }
+
     #[test]
     fn an_id_is_one_path_segment_whatever_it_holds() {
         let base = Url::parse("https://api.hubapi.com/").unwrap();

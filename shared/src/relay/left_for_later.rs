@@ -182,3 +182,53 @@ fn given_up(item: &LeftForLater, error: &UpstreamError) {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::{DeliveryStatus, Service};
+
+    fn failure(status: Option<u16>, retryable: bool) -> UpstreamError {
+        UpstreamError {
+            service: Service::HubSpot,
+            operation: "test",
+            status,
+            retryable,
+            message: String::new(),
+        }
+    }
+
+    #[test]
+    fn closes_wait_out_a_refusal_of_the_bridge_and_statuses_give_up_after_three_days() {
+        let close = LeftForLater::Close(PendingClose {
+            thread_id: "t".into(),
+            since_ms: 0,
+        });
+        let status = LeftForLater::Status(OwedStatus {
+            channel_id: "c".into(),
+            message_id: "m".into(),
+            status: DeliveryStatus::Sent,
+            since_ms: 0,
+        });
+        let rejected_grant = failure(Some(401), false);
+        let unavailable = failure(Some(503), true);
+        let refused = failure(Some(400), false);
+        for (item, error, stale, waits) in [
+            (&close, &rejected_grant, true, true),
+            (&close, &unavailable, false, true),
+            (&close, &unavailable, true, false),
+            (&close, &refused, false, false),
+            (&status, &rejected_grant, false, true),
+            (&status, &rejected_grant, true, false),
+            (&status, &unavailable, false, true),
+            (&status, &unavailable, true, false),
+            (&status, &refused, false, false),
+        ] {
+            assert_eq!(
+                waits_for_the_next_run(item, error, stale),
+                waits,
+                "{item:?} {error:?} stale {stale}"
+            );
+        }
+    }
+}
