@@ -266,15 +266,17 @@ async fn send(
     super::retry::send_with_retries(Service::HubSpot, operation, request).await
 }
 
-/// The call could not be made for want of a token. A refresh token HubSpot refused reads as
-/// HubSpot's 401 would: the bridge's authorization is refused, not this call, so work left for
-/// later waits for a person to reinstall the app instead of being given up
+/// The call could not be made for want of a token. A token endpoint that may answer later
+/// (429, 5xx, unreachable) keeps its status; any refusal (the refresh token rejected, or the
+/// endpoint refusing the bridge's request) reads as HubSpot's 401 would: the bridge's
+/// authorization is refused, not this call (never, say, a 404 read as the thread gone), so
+/// work left for later waits for a person to mend it instead of being given up
 /// (`relay::left_for_later`).
 fn token_failure(operation: &'static str, error: crate::ports::TokenError) -> UpstreamError {
     use crate::ports::TokenError;
     let status = match &error {
-        TokenError::RefreshTokenRejected(_) => Some(401),
-        TokenError::Upstream(upstream) => upstream.status,
+        TokenError::Upstream(upstream) if upstream.retryable => upstream.status,
+        TokenError::RefreshTokenRejected(_) | TokenError::Upstream(_) => Some(401),
         TokenError::Store(_) => None,
     };
     UpstreamError {
@@ -886,6 +888,21 @@ mod contact_creation_tests {
         assert_eq!(
             (unavailable.status, unavailable.retryable),
             (Some(502), true)
+        );
+        let misrouted = token_failure(
+            "op",
+            TokenError::Upstream(UpstreamError {
+                service: Service::HubSpot,
+                operation: "refresh",
+                status: Some(404),
+                retryable: false,
+                message: String::new(),
+            }),
+        );
+        assert_eq!(
+            misrouted.status,
+            Some(401),
+            "never a 404 read as the thread gone"
         );
     }
 

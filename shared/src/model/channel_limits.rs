@@ -285,14 +285,17 @@ mod tests {
             let text = "a".repeat(9) + &grapheme.repeat(4);
             let pieces = split_text(&text, 10);
             assert_eq!(pieces.concat(), text);
+            let boundaries: Vec<usize> = text.grapheme_indices(true).map(|(at, _)| at).collect();
+            let mut cut = 0;
             for piece in &pieces {
                 assert!(piece.chars().count() <= 10, "{pieces:?}");
                 assert!(
-                    piece == &"a".repeat(9)
-                        || piece.trim_start_matches('a').len() % grapheme.len() == 0,
-                    "{grapheme:?} whole in {pieces:?}"
+                    boundaries.contains(&cut),
+                    "{grapheme:?} cut inside in {pieces:?}"
                 );
+                cut += piece.len();
             }
+            assert_eq!(cut, text.len());
         }
         let marks = "a".to_string() + &"\u{301}".repeat(25);
         let pieces = split_text(&marks, 10);

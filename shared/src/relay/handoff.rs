@@ -108,13 +108,13 @@ impl Relay {
             // after this answer: what goes to the bot from now waits for it, as after an
             // opening (an agent's reply, the handoff's end after the agent announced below),
             // and the assignment it may have dropped is announced again. The time is taken
-            // after the request is shown in the thread, which may take seconds, so close to
-            // the answer.
+            // before the request is shown in the thread and again after (which may take
+            // seconds), so what comes meanwhile waits too and the wait ends close to the
+            // answer.
+            self.listen_again(&session).await;
             self.tell_the_agent_the_customer_asked_again(&session, &customer, input)
                 .await;
-            if let Err(error) = self.store.listen_again(&session.id).await {
-                tracing::warn!(%error, session = session.id, "could not hold what goes to the bot until it listens again");
-            }
+            self.listen_again(&session).await;
             if session.assigned_actor_id.is_some()
                 && let Some(thread_id) = &session.thread_id
                 && let Err(error) = self.announce_the_agent_again(thread_id).await
@@ -216,6 +216,14 @@ impl Relay {
             "handoff started"
         );
         Ok(Opened::Now(conversation_id))
+    }
+
+    /// Records that the bot listens to the open `session` again from now. Best effort: a failure
+    /// leaves only the agent's re-announcement held (its 2 s), and is logged.
+    async fn listen_again(&self, session: &HandoffSession) {
+        if let Err(error) = self.store.listen_again(&session.id).await {
+            tracing::warn!(%error, session = session.id, "could not hold what goes to the bot until it listens again");
+        }
     }
 
     /// Announces the thread's agent as recorded now, read under the thread's lease,

@@ -23,8 +23,8 @@ impl Relay {
         else {
             return;
         };
-        if !may_pass(&failure) {
-            tracing::warn!(error = %failure, message_id = reply.message_id, "HubSpot refused the agent message's status for good");
+        if !worth_leaving_for_later(&status, &failure) {
+            tracing::warn!(error = %failure, message_id = reply.message_id, "HubSpot refused the agent message's status; it is not left for later");
             return;
         }
         match self
@@ -55,6 +55,15 @@ impl Relay {
     }
 }
 
+/// Whether a status HubSpot failed to take is left for the scheduled run. Not one refused for
+/// good (the message gone); and not a SENT while HubSpot refuses the bridge itself (a
+/// rejected grant, a missing scope), which may last until a person mends it while every agent
+/// message adds one: a FAILED is still kept then, as the agent must learn of it.
+fn worth_leaving_for_later(status: &DeliveryStatus, failure: &crate::ports::UpstreamError) -> bool {
+    let refuses_the_bridge = matches!(failure.status, Some(401 | 403));
+    may_pass(failure) && !(refuses_the_bridge && *status == DeliveryStatus::Sent)
+}
+
 /// The longest reason a FAILED status shows, in characters: a line for the agent, not every
 /// word Botpress said of each refused part; and what the store keeps of a status owed stays
 /// small (`dynamodb_store::statuses_owed` keeps them all in one item).
@@ -74,6 +83,33 @@ fn briefly(status: DeliveryStatus) -> DeliveryStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sent_status_is_not_kept_while_hubspot_refuses_the_bridge() {
+        let failure = |status: u16, retryable: bool| crate::ports::UpstreamError {
+            service: crate::ports::Service::HubSpot,
+            operation: "update message status",
+            status: Some(status),
+            retryable,
+            message: String::new(),
+        };
+        let sent = DeliveryStatus::Sent;
+        let failed = DeliveryStatus::Failed("why".into());
+        for (status, error, kept) in [
+            (&sent, failure(503, true), true),
+            (&sent, failure(429, true), true),
+            (&sent, failure(401, false), false),
+            (&failed, failure(401, false), true),
+            (&failed, failure(403, false), true),
+            (&failed, failure(404, false), false),
+        ] {
+            assert_eq!(
+                worth_leaving_for_later(status, &error),
+                kept,
+                "{status:?} {error:?}"
+            );
+        }
+    }
 
     #[test]
     fn a_long_reason_is_cut_to_a_thousand_characters() {

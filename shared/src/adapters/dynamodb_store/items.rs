@@ -366,6 +366,8 @@ mod tests {
         session.assigned_actor_id = Some("A-1".into());
         session.assignment_mark = Some(AssignmentMark::new(1_700_000_000_123, Some(78_101)));
         session.replies_relayed_until_ms = Some(1_700_000_000_456);
+        session.activated_at_ms = Some(1_700_000_000_500);
+        session.listening_again_since_ms = Some(1_700_000_000_789);
         session.customer = Some(SessionCustomer {
             name: "Ada".into(),
             identifier: DeliveryIdentifier::Phone("+14155550100".into()),

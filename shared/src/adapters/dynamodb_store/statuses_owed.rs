@@ -2,9 +2,11 @@
 //! message (`message#<channel>#<message>`), a map of the message's ids, its status (and the
 //! reason a FAILED one shows) and the epoch milliseconds it was left. One item, like
 //! `CLOSES_PENDING` and for the same reasons: the scheduled run reads them all with one
-//! `GetItem`, and the token refresher's IAM policy reaches it by its key alone. HubSpot fails
-//! a status call rarely and briefly, so the few left at once fit in one item's 400 KB; a
-//! status that does not fit is logged by the relay, as before there was this item.
+//! `GetItem`, and the token refresher's IAM policy reaches it by its key alone. What is left
+//! is bounded: a reason is at most 1,000 characters, and while HubSpot refuses the bridge
+//! itself (a rejected grant) only FAILED statuses are left, so one item's 400 KB holds some
+//! hundreds of FAILED and thousands of SENT; each remember and forget rewrites the item, which
+//! suits HubSpot's brief failures. A status that does not fit is logged by the relay.
 
 use std::collections::HashMap;
 
