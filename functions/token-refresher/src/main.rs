@@ -1,5 +1,6 @@
 //! Lambda: the scheduled HubSpot OAuth refresh, so request handlers rarely wait for one, and
-//! the closes of threads a `stopHitl` left for later (`Bridge::run_schedule`).
+//! the closes of threads a `stopHitl` left for later and the message statuses HubSpot failed to
+//! take (`Bridge::run_schedule`).
 //! A failure says in its error type whether a retry can help: `RefreshTokenRejected` needs a
 //! person (reinstall the app), `RefreshFailedRetryable` passes by itself.
 

@@ -11,8 +11,8 @@ use hitl_bridge::config;
 
 use hitl_cli::sandbox_stack::{SandboxOptions, SandboxStack};
 
-/// How often the local server refreshes the HubSpot token and closes the threads left for later
-/// (the Lambda deployment's schedule).
+/// How often the local server refreshes the HubSpot token and finishes what was left for later:
+/// the closes of threads, the message statuses (the Lambda deployment's schedule).
 const REFRESH_EVERY: Duration = Duration::from_secs(20 * 60);
 
 pub async fn serve(listen: SocketAddr, db: Option<PathBuf>) -> anyhow::Result<()> {

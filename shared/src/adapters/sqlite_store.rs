@@ -784,12 +784,16 @@ impl OwedStatusStore for SqliteStore {
     }
 
     async fn forget_status(&self, owed: &OwedStatus) -> Result<(), StoreError> {
-        let owed = owed.clone();
+        let (channel_id, message_id, since_ms) = (
+            owed.channel_id.clone(),
+            owed.message_id.clone(),
+            owed.since_ms,
+        );
         self.run("forget a message status", move |connection| {
             connection.execute(
                 "DELETE FROM statuses_owed \
                  WHERE channel_id = ?1 AND message_id = ?2 AND since_ms = ?3",
-                params![owed.channel_id, owed.message_id, owed.since_ms],
+                params![channel_id, message_id, since_ms],
             )?;
             Ok(())
         })

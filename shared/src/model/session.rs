@@ -89,7 +89,8 @@ pub struct HandoffSession {
     /// written later may have unrelayed predecessors (`relay::reply_order`). `None` before the
     /// first reply.
     pub replies_relayed_until_ms: Option<i64>,
-    /// When (ms) the handoff opened (its bot conversation recorded). The bot's HITL plugin
+    /// When (ms) the handoff opened (its bot conversation recorded; a later listening again is
+    /// [`Self::listening_again_since_ms`]). The bot's HITL plugin
     /// starts listening only after `startHitl` answers, so what is sent in the moments after
     /// is scheduled for later (`relay::help_desk_events`). `None` before, and on sessions
     /// stored by older versions.

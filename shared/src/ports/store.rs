@@ -144,7 +144,8 @@ pub trait PendingCloseStore: Send + Sync {
 }
 
 /// The SENT or FAILED an agent's message is still to show in the help desk: HubSpot failed to
-/// take it in a way that may pass (5xx, a timeout, a rate limit) after the message itself was
+/// take it in a way that may pass (5xx, a timeout, a rate limit; a refusal of the bridge itself
+/// for a FAILED, `relay::owed_statuses`) after the message itself was
 /// handled, so the scheduled run sets it. The message is not relayed again for it: its
 /// delivery is done (or refused), and redoing it to reach the status would risk the customer
 /// getting it twice or the agent reading FAILED for a message that went.

@@ -201,7 +201,8 @@ impl Relay {
         let (whole, cut_short) = self.whole_message(message).await?;
         let message = whole.as_ref();
         let conversation_id = session.conversation_id.clone().unwrap_or_default();
-        // The bot's plugin may not listen yet in the seconds after the opening: held until it
+        // The bot's plugin may not listen yet in the seconds after the opening (or after a later
+        // `startHitl`): held until it
         // does, each part a millisecond after the one before, to keep them in order.
         let listening_in = self.until_the_bot_listens(session);
         let parts = botpress_parts(&conversation_id, &agent_user_id, message, listening_in);

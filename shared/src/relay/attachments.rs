@@ -173,10 +173,10 @@ impl Relay {
     /// part to one moment. Botpress's `createdAt` is taken only within bounds: not later than
     /// now (a Botpress clock ahead of ours must not put a message in HubSpot's future; a
     /// bloc's later parts may be its few milliseconds ahead), not before the handoff was
-    /// opened (nor above the opening and the transcript), and not
-    /// when it is over [`LATE_AFTER`] old, as after Botpress retried for a while: a message
-    /// placed that far back, above the agent's later replies, could be missed, so it is
-    /// placed now, where the agent looks.
+    /// opened (nor above the opening and the transcript), and not when it is over
+    /// [`LATE_AFTER`] old, as after Botpress retried for a while: a message placed that far
+    /// back, above the agent's later replies, could be missed, so it is placed now, where the
+    /// agent looks.
     fn part_sent_at(
         &self,
         session: &HandoffSession,

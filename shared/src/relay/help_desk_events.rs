@@ -429,8 +429,8 @@ impl Relay {
     ) -> Option<std::time::Duration> {
         let listening_from = session
             .listening_again_since_ms
-            .or(session.activated_at_ms)?;
-        let listening_from = chrono::DateTime::from_timestamp_millis(listening_from)?;
+            .or(session.activated_at_ms)
+            .and_then(chrono::DateTime::from_timestamp_millis)?;
         let since = (self.clock.now() - listening_from).max(chrono::TimeDelta::zero());
         let left = THE_BOT_LISTENS_AFTER - since / 2;
         left.to_std().ok().filter(|left| !left.is_zero())

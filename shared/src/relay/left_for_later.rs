@@ -5,7 +5,6 @@
 //! the run's budget, and stops at the first failure that says HubSpot is failing for every
 //! item of its kind now; the rest wait for the next run.
 
-use super::thread_close::ThreadClosed;
 use super::{Relay, RelayError};
 use crate::adapters::budget;
 use crate::ports::{OwedStatus, PendingClose, StoreError, UpstreamError};
@@ -45,7 +44,13 @@ pub(super) fn may_pass(failure: &UpstreamError) -> bool {
 /// A rejected token, a missing scope, a rate limit: nothing about the item, so no reason to
 /// give it up, however old.
 fn is_not_the_items_fault(error: &UpstreamError) -> bool {
-    matches!(error.status, Some(401 | 403 | 429))
+    refuses_the_bridge(error) || error.status == Some(429)
+}
+
+/// HubSpot refuses the bridge itself (a rejected token or grant, a missing scope): it lasts
+/// until a person mends it.
+pub(super) fn refuses_the_bridge(error: &UpstreamError) -> bool {
+    matches!(error.status, Some(401 | 403))
 }
 
 /// Whether `item`, failing with `error`, waits for the next run (and so does the rest of its
@@ -61,6 +66,14 @@ fn waits_for_the_next_run(item: &LeftForLater, error: &UpstreamError, stale: boo
 }
 
 impl LeftForLater {
+    /// The kind of work, for the log.
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Close(_) => "thread closes",
+            Self::Status(_) => "message statuses",
+        }
+    }
+
     fn since_ms(&self) -> i64 {
         match self {
             Self::Close(close) => close.since_ms,
@@ -90,27 +103,21 @@ impl Relay {
             tracing::warn!(%error, "could not set the message statuses left for later; trying again next run");
         }
     }
-}
 
-impl Relay {
     /// Works through `items`, one kind of work left for later, oldest first, within the
     /// current budget, forgetting each made or given up.
     pub(super) async fn work_through(&self, items: Vec<LeftForLater>) -> Result<(), RelayError> {
-        let Some(first) = items.first() else {
+        let Some(kind) = items.first().map(LeftForLater::kind) else {
             return Ok(());
-        };
-        let kind = match first {
-            LeftForLater::Close(_) => "thread closes",
-            LeftForLater::Status(_) => "message statuses",
         };
         let now_ms = self.clock.now().timestamp_millis();
         let mut tally = Tally::default();
-        let mut items = items.into_iter().peekable();
-        while items.peek().is_some() {
+        let mut items = items.into_iter();
+        for item in items.by_ref() {
             if budget::remaining().is_some_and(|left| left < LEFT_TO_START_ONE) {
+                tally.left += 1;
                 break;
             }
-            let Some(item) = items.next() else { break };
             let stale = now_ms - item.since_ms() > GIVE_UP_AFTER.num_milliseconds();
             match self.attempt(&item).await {
                 Ok(()) => tally.done += 1,
@@ -143,10 +150,9 @@ impl Relay {
 
     async fn attempt(&self, item: &LeftForLater) -> Result<(), UpstreamError> {
         match item {
-            LeftForLater::Close(close) => self
-                .close_thread(&close.thread_id)
-                .await
-                .map(|_: ThreadClosed| ()),
+            LeftForLater::Close(close) => {
+                self.close_thread(&close.thread_id).await.map(|_closed| ())
+            }
             LeftForLater::Status(owed) => {
                 self.hubspot
                     .set_message_status(&owed.channel_id, &owed.message_id, &owed.status)

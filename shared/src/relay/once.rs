@@ -311,9 +311,9 @@ mod tests {
     /// The schedule's work left for later ends inside the token refresher's timeout.
     #[test]
     fn the_schedules_work_left_for_later_ends_inside_the_token_refreshers_timeout() {
-        let last_close_ends =
+        let last_item_ends =
             crate::app::LEFT_FOR_LATER_WITHIN + crate::adapters::http_client::CALL_TIMEOUT;
-        assert!(last_close_ends < lambda_timeout("token-refresher"));
+        assert!(last_item_ends < lambda_timeout("token-refresher"));
     }
 
     async fn done(value: u32) -> Result<(Outcome, Option<FinishingWrite>), RelayError> {

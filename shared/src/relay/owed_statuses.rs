@@ -5,14 +5,15 @@
 //! reach its status was the alternative, and worse: a bot's `stopHitl` in between would mark
 //! FAILED a message the customer got, and one reply's status would hold back the next reply.
 
-use super::left_for_later::{LeftForLater, may_pass};
+use super::left_for_later::{LeftForLater, may_pass, refuses_the_bridge};
 use super::{Relay, RelayError};
 use crate::model::AgentMessage;
-use crate::ports::DeliveryStatus;
+use crate::ports::{DeliveryStatus, UpstreamError};
 
 impl Relay {
     /// Shows the agent what became of their message. A failure that may pass leaves the status
-    /// for the scheduled run; any other (the message gone from HubSpot) is logged. Neither is
+    /// for the scheduled run ([`worth_leaving_for_later`]); any other (the message gone from
+    /// HubSpot) is logged. Neither is
     /// raised: the message itself was handled.
     pub(super) async fn mark_reply(&self, reply: &AgentMessage, status: DeliveryStatus) {
         let status = briefly(status);
@@ -59,9 +60,8 @@ impl Relay {
 /// good (the message gone); and not a SENT while HubSpot refuses the bridge itself (a
 /// rejected grant, a missing scope), which may last until a person mends it while every agent
 /// message adds one: a FAILED is still kept then, as the agent must learn of it.
-fn worth_leaving_for_later(status: &DeliveryStatus, failure: &crate::ports::UpstreamError) -> bool {
-    let refuses_the_bridge = matches!(failure.status, Some(401 | 403));
-    may_pass(failure) && !(refuses_the_bridge && *status == DeliveryStatus::Sent)
+fn worth_leaving_for_later(status: &DeliveryStatus, failure: &UpstreamError) -> bool {
+    may_pass(failure) && !(refuses_the_bridge(failure) && *status == DeliveryStatus::Sent)
 }
 
 /// The longest reason a FAILED status shows, in characters: a line for the agent, not every

@@ -242,8 +242,8 @@ impl SandboxStack {
         })
     }
 
-    /// Runs the scheduled work now (the HubSpot token's refresh, then the closes left for
-    /// later): on the Lambda path by invoking the token refresher as its schedule does, in
+    /// Runs the scheduled work now (the HubSpot token's refresh, then the closes and message
+    /// statuses left for later): on the Lambda path by invoking the token refresher as its schedule does, in
     /// process through [`Bridge::run_schedule`](hitl_bridge::app::Bridge::run_schedule).
     pub async fn refresh_tokens_now(&self) -> Result<(), RefreshFailure> {
         match &self.lambda {
