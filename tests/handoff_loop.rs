@@ -551,7 +551,7 @@ async fn an_agent_closing_the_thread_stops_the_handoff(path: Path) {
         "not told twice"
     );
 
-    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
+    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
 }
 
 async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: Path) {
@@ -589,16 +589,99 @@ async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: P
     assert_eq!(unknown.status, 404, "{}", unknown.text);
 }
 
-/// The customer writing once the handoff ended is told so (400, the session closed), and
-/// nothing reaches the help desk.
-async fn a_message_after_the_handoff_is_refused(stack: &SandboxStack, handoff: &Handoff) {
+/// A customer's message that reaches the bridge once the handoff ended (the bot's HITL plugin
+/// sent it while the handoff was on for it) goes into the thread, once, for the agent to see:
+/// refusing it would lose it, as the plugin tells the customer nothing.
+async fn a_message_after_the_handoff_reaches_the_agent(stack: &SandboxStack, handoff: &Handoff) {
+    let text = "Hello?";
     let late = stack
         .caller
-        .user_message(&handoff.conversation_id, &handoff.user_id, "Hello?")
+        .user_message(&handoff.conversation_id, &handoff.user_id, text)
         .await
         .1;
-    assert_eq!(late.status, 400, "the handoff ended: {}", late.text);
-    assert!(late.text.contains("closed"), "{}", late.text);
+    assert_eq!(late.status, 200, "{}", late.text);
+    assert_eq!(
+        customer_messages_reading(stack, &handoff.thread_id, text),
+        1
+    );
+}
+
+/// How many of the customer's messages in `thread_id` read `text`.
+fn customer_messages_reading(stack: &SandboxStack, thread_id: &str, text: &str) -> usize {
+    let thread = stack.hubspot.thread(thread_id).unwrap();
+    thread
+        .messages
+        .iter()
+        .filter(|message| message.direction == "INCOMING" && message.text == text)
+        .count()
+}
+
+/// A customer's message HubSpot failed to take (503 past the bridge's retries) comes again
+/// from Botpress after the bot ended the handoff. It was written to the agent, so it reaches
+/// them once, in the thread HubSpot reopens for it, and the agent's answer there is marked
+/// FAILED, saying the customer is back with the bot.
+async fn a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let unavailable = Failure {
+        status: 503,
+        retry_after: None,
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next("/conversations/v3/custom-channels/", unavailable, 1_000);
+    let text = "One more thing: the order number is 42";
+    let (message_id, first) = stack
+        .caller
+        .user_message(&handoff.conversation_id, &handoff.user_id, text)
+        .await;
+    assert!(first.status >= 500, "for Botpress to retry: {}", first.text);
+    stack.hubspot.faults().clear();
+    let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
+
+    for _ in 0..2 {
+        let retried = stack
+            .caller
+            .user_message_with_id(
+                &message_id,
+                &handoff.conversation_id,
+                &handoff.user_id,
+                text,
+            )
+            .await;
+        assert_eq!(retried.status, 200, "{}", retried.text);
+    }
+    assert_eq!(
+        customer_messages_reading(&stack, &handoff.thread_id, text),
+        1
+    );
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
+
+    let answer = "Thanks, I see it";
+    let reply = stack
+        .hubspot
+        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, answer)
+        .await
+        .unwrap();
+    assert_eq!(reply.status, 200, "{}", reply.response_body);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let written = thread
+        .messages
+        .iter()
+        .find(|message| message.text == answer);
+    assert_eq!(written.unwrap().status, "FAILED");
+    settle().await;
+    assert!(
+        !stack
+            .botpress
+            .messages_in(&handoff.conversation_id)
+            .iter()
+            .any(|message| message.to_string().contains(answer)),
+        "nothing reaches a customer who is back with the bot"
+    );
 }
 
 /// The agent moved the thread to the trash just before the bot ends the handoff: HubSpot
@@ -617,7 +700,7 @@ async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Pat
     );
     let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
-    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
+    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
 }
 
 /// HubSpot fails to close the thread when the bot ends the handoff, past the bridge's own
@@ -627,7 +710,7 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     stop_while_threads_cannot_close(&stack, &handoff).await;
-    a_message_after_the_handoff_is_refused(&stack, &handoff).await;
+    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
 
     stack.refresh_tokens_now().await.unwrap();
     assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
@@ -963,6 +1046,7 @@ async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once
 on_both_paths!(
     a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run,
     an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once,
+    a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_once,
     a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule,
     a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,

@@ -95,7 +95,8 @@ impl Relay {
     /// A customer's message on the `hitl` channel: publish its parts into the thread, in order,
     /// once. HubSpot dedupes each part on its id, and the ledger stops a Botpress retry of a
     /// relayed message from doing anything. The conversation's session is read while the
-    /// message's key is claimed (one round trip to the store for both).
+    /// message's key is claimed (one round trip to the store for both). A message for a
+    /// handoff that has ended is relayed all the same (see below).
     pub async fn forward_user_message(
         &self,
         bot: &BotpressContext,
@@ -112,9 +113,21 @@ impl Relay {
         let session = self.session_of_conversation(bot, conversation_id);
         self.once_after_read(&key, session, |session| async move {
             if session.status == SessionStatus::Closed {
-                return Err(RelayError::InvalidInput(format!(
-                    "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
-                )));
+                // The bot's HITL plugin sends the customer's messages here only while the
+                // handoff is on for it, so this one was written to the agent: Botpress retried
+                // it past the end, or it raced the end (the agent closed the thread while the
+                // customer typed). Refusing it would lose it without a trace (the plugin tells
+                // the customer nothing); it goes into the thread, which HubSpot reopens, and
+                // the agent's answer there is marked FAILED, saying the handoff ended.
+                if session.thread_id.is_none() {
+                    return Err(RelayError::InvalidInput(format!(
+                        "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
+                    )));
+                }
+                tracing::info!(
+                    session = session.id,
+                    "a customer's message reached the bridge after the handoff ended; it goes into the thread for the agent to see"
+                );
             }
             let customer = self.session_customer(&session).await?;
             if files_noted {
