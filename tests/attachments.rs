@@ -413,6 +413,77 @@ async fn a_failed_upload_is_retryable_and_the_retry_publishes_once(path: Path) {
     assert_eq!(attachments[0]["fileUsageType"], "AUDIO");
 }
 
+/// HubSpot takes a bloc's two files, then fails to take its messages (503 past the bridge's
+/// retries): Botpress's retry publishes the bloc with the files already taken, uploading
+/// neither again (File Manager uploads are not idempotent: each would leave another copy).
+async fn a_retried_bloc_uploads_its_files_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("scratch.png", "image/png", png());
+    let pdf = stack.botpress.host_file(
+        "invoice.pdf",
+        "application/pdf",
+        b"%PDF-1.4 invoice".to_vec(),
+    );
+    let bloc = json!({ "items": [
+        { "type": "image", "payload": { "imageUrl": image } },
+        { "type": "text", "payload": { "text": "and the invoice" } },
+        { "type": "file", "payload": { "fileUrl": pdf, "title": "Invoice" } },
+    ]});
+    let send = || {
+        stack.caller.user_message_of_type(
+            "msg_bloc_retried_0000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            bloc.clone(),
+        )
+    };
+    let unavailable = Failure {
+        status: 503,
+        retry_after: None,
+    };
+    stack
+        .hubspot
+        .faults()
+        .fail_next("/conversations/v3/custom-channels/", unavailable, 1_000);
+    let failed = send().await;
+    assert!(
+        failed.status >= 500,
+        "for Botpress to retry: {}",
+        failed.text
+    );
+    let uploads = || {
+        stack
+            .hubspot
+            .recorder()
+            .matching("POST", "/filemanager/")
+            .iter()
+            .filter(|call| call.status == 201)
+            .count()
+    };
+    assert_eq!(uploads(), 2, "both files taken before the publishes failed");
+    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
+    stack.hubspot.faults().clear();
+
+    for _ in 0..2 {
+        let retried = send().await;
+        assert_eq!(retried.status, 200, "{}", retried.text);
+    }
+    assert_eq!(uploads(), 2, "no file uploaded again");
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    let parts: Vec<_> = thread
+        .messages
+        .iter()
+        .filter(|m| published_under(m, "msg_bloc_retried_"))
+        .collect();
+    assert_eq!(parts.len(), 3, "each part once");
+    assert_eq!(parts[0].attachments[0]["fileUsageType"], "IMAGE");
+    assert_eq!(parts[1].text, "and the invoice");
+    assert_eq!(parts[2].attachments[0]["fileUsageType"], "OTHER");
+    assert_eq!(parts[2].text, "Invoice");
+}
+
 /// Without the `files` scope HubSpot refuses a customer's upload with a 403, for good: the
 /// text beside the file still reaches the agent, with a note in the file's place (the fix is
 /// the operator's, in the log), and Botpress's retry of the message adds nothing.
@@ -631,6 +702,7 @@ on_both_paths!(
     a_file_published_after_the_next_text_keeps_its_place_in_the_thread,
     an_upload_refused_for_good_leaves_the_agent_a_note_with_the_rest_of_the_message,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
+    a_retried_bloc_uploads_its_files_once,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
     an_office_document_is_relayed_as_a_file,

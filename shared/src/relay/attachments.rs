@@ -8,13 +8,15 @@
 //! good (a scope the install lacks) reaches the agent as a note saying what it was and why it
 //! is missing, with the rest of the message: the HITL plugin tells the customer nothing of a
 //! refused message. Each part carries its own idempotency id, so a retry after a failure
-//! half-way republishes nothing.
+//! half-way republishes nothing, and each file HubSpot took is remembered (`file_uploads`), so
+//! the retry uploads nothing again.
 
 use std::borrow::Cow;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use super::file_uploads::FileUploads;
 use super::{Outcome, Relay, RelayError};
 use crate::model::{
     BotpressContext, HandoffSession, SessionCustomer, SessionStatus, channel_limits,
@@ -70,11 +72,17 @@ impl FileSource for NoFileSource {
     }
 }
 
-/// A part ready to upload: text, or a fetched file with what a note would say of it.
+/// A part ready to upload: text, or a fetched file with what a note would say of it, or a
+/// file an earlier attempt of the message uploaded.
 enum Ready {
     Text(String),
     File {
         file: FetchedFile,
+        kind: UserFileKind,
+        title: Option<String>,
+    },
+    Uploaded {
+        attachment: FileAttachment,
         kind: UserFileKind,
         title: Option<String>,
     },
@@ -86,6 +94,19 @@ struct Publishable {
     text: String,
     attachments: Vec<FileAttachment>,
     file: Option<(UserFileKind, Option<String>)>,
+}
+
+/// A file HubSpot took, as the part that publishes it: its title as the caption.
+fn uploaded_file(
+    attachment: FileAttachment,
+    kind: UserFileKind,
+    title: Option<String>,
+) -> Publishable {
+    Publishable {
+        text: title.clone().unwrap_or_default(),
+        attachments: vec![attachment],
+        file: Some((kind, title)),
+    }
 }
 
 /// Why a file HubSpot refused for good (its upload, or the message attaching it) is missing.
@@ -135,50 +156,69 @@ impl Relay {
                     "a message with more files than are relayed from one; the agent gets a note naming the rest"
                 );
             }
-            let mut ready = Vec::with_capacity(parts.len());
-            for (index, part) in parts.iter().enumerate() {
-                ready.push(self.prepare(part, index, parts.len()).await?);
-            }
-            // Every file uploaded before any part is published, so an upload that fails and
-            // may pass (a 5xx past the retries) leaves nothing of the message in the thread
-            // until Botpress retries it whole. Each file's bytes are dropped once uploaded.
-            let mut uploaded = Vec::with_capacity(ready.len());
-            for part in ready {
-                uploaded.push(self.upload(part).await?);
-            }
-            for (index, part) in uploaded.into_iter().enumerate() {
-                let message = IncomingMessage {
-                    channel_id: session.channel_id.clone(),
-                    channel_account_id: session.channel_account_id.clone(),
-                    integration_thread_id: session.integration_thread_id.clone(),
-                    idempotency_id: part_idempotency_id(message_id, index, parts.len()),
-                    text: part.text,
-                    sender_name: customer.name.clone(),
-                    sender: customer.identifier.clone(),
-                    attachments: part.attachments,
-                    sent_at: self.part_sent_at(&session, sent_at, index),
-                };
-                match (self.hubspot.publish_incoming(&message).await, part.file) {
-                    (Ok(_), _) => {}
-                    // A file the thread refuses for good (a type the channel, registered by an
-                    // older version, does not declare yet): the note takes its place under the
-                    // same part id, and the rest of the message follows.
-                    (Err(error), Some((kind, title))) if !error.retryable => {
-                        tracing::error!(%error, "HubSpot refused a customer's file in the thread; the agent gets a note in its place");
-                        self.hubspot
-                            .publish_incoming(&IncomingMessage {
-                                text: refused_file_note(kind, title.as_deref(), NOT_TAKEN),
-                                attachments: Vec::new(),
-                                ..message
-                            })
-                            .await?;
-                    }
-                    (Err(error), _) => return Err(error.into()),
-                }
-            }
-            Ok((Outcome::Done, None))
+            let mut uploads = FileUploads::of(&bot.bot_id, message_id);
+            let relayed = self
+                .publish_parts(&session, &customer, message_id, sent_at, parts, &mut uploads)
+                .await;
+            self.release_unrecorded(uploads).await;
+            relayed.map(|()| (Outcome::Done, None))
         })
         .await
+    }
+
+    /// The message's parts into the session's thread, in order. Every file is uploaded before
+    /// any part is published, so an upload that fails and may pass (a 5xx past the retries)
+    /// leaves nothing of the message in the thread until Botpress retries it whole; the files
+    /// HubSpot took by then are not fetched or uploaded again ([`FileUploads`]). Each file's
+    /// bytes are dropped once uploaded.
+    async fn publish_parts(
+        &self,
+        session: &HandoffSession,
+        customer: &SessionCustomer,
+        message_id: &str,
+        sent_at: Option<DateTime<Utc>>,
+        parts: &[UserContent],
+        uploads: &mut FileUploads,
+    ) -> Result<(), RelayError> {
+        let mut ready = Vec::with_capacity(parts.len());
+        for (index, part) in parts.iter().enumerate() {
+            ready.push(self.prepare(part, index, parts.len(), uploads).await?);
+        }
+        let mut uploaded = Vec::with_capacity(ready.len());
+        for (index, part) in ready.into_iter().enumerate() {
+            uploaded.push(self.upload(part, index, uploads).await?);
+        }
+        for (index, part) in uploaded.into_iter().enumerate() {
+            let message = IncomingMessage {
+                channel_id: session.channel_id.clone(),
+                channel_account_id: session.channel_account_id.clone(),
+                integration_thread_id: session.integration_thread_id.clone(),
+                idempotency_id: part_idempotency_id(message_id, index, parts.len()),
+                text: part.text,
+                sender_name: customer.name.clone(),
+                sender: customer.identifier.clone(),
+                attachments: part.attachments,
+                sent_at: self.part_sent_at(session, sent_at, index),
+            };
+            match (self.hubspot.publish_incoming(&message).await, part.file) {
+                (Ok(_), _) => {}
+                // A file the thread refuses for good (a type the channel, registered by an
+                // older version, does not declare yet): the note takes its place under the
+                // same part id, and the rest of the message follows.
+                (Err(error), Some((kind, title))) if !error.retryable => {
+                    tracing::error!(%error, "HubSpot refused a customer's file in the thread; the agent gets a note in its place");
+                    self.hubspot
+                        .publish_incoming(&IncomingMessage {
+                            text: refused_file_note(kind, title.as_deref(), NOT_TAKEN),
+                            attachments: Vec::new(),
+                            ..message
+                        })
+                        .await?;
+                }
+                (Err(error), _) => return Err(error.into()),
+            }
+        }
+        Ok(())
     }
 
     /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart
@@ -226,7 +266,14 @@ impl Relay {
     /// Uploads a file part to the File Manager; text passes through. An upload HubSpot refuses
     /// for good (the `files` scope missing, say) becomes a note in the file's place, with the
     /// fix in the operator's log.
-    async fn upload(&self, part: Ready) -> Result<Publishable, RelayError> {
+    /// A file an earlier attempt uploaded passes through as it was taken; one uploaded now is
+    /// remembered for the message's retries.
+    async fn upload(
+        &self,
+        part: Ready,
+        index: usize,
+        uploads: &mut FileUploads,
+    ) -> Result<Publishable, RelayError> {
         let (file, kind, title) = match part {
             Ready::Text(text) => {
                 return Ok(Publishable {
@@ -235,17 +282,22 @@ impl Relay {
                     file: None,
                 });
             }
+            Ready::Uploaded {
+                attachment,
+                kind,
+                title,
+            } => return Ok(uploaded_file(attachment, kind, title)),
             Ready::File { file, kind, title } => (file, kind, title),
         };
         match self.hubspot.upload_file(&file).await {
-            Ok(file_id) => Ok(Publishable {
-                text: title.clone().unwrap_or_default(),
-                attachments: vec![FileAttachment {
+            Ok(file_id) => {
+                let attachment = FileAttachment {
                     file_id,
                     usage: channel_limits::file_usage_type(&file.content_type),
-                }],
-                file: Some((kind, title)),
-            }),
+                };
+                self.remember_upload(uploads, index, &attachment).await;
+                Ok(uploaded_file(attachment, kind, title))
+            }
             Err(error) if error.retryable => Err(error.into()),
             Err(error) => {
                 tracing::error!(%error, "HubSpot refused a customer's file for good; the agent gets a note in its place");
@@ -258,7 +310,8 @@ impl Relay {
         }
     }
 
-    /// Fetches a file part (checking it against the channel's limits); text passes through.
+    /// Fetches a file part (checking it against the channel's limits), unless an earlier
+    /// attempt of the message uploaded it; text passes through.
     /// A file the channel cannot carry (too large, a type it does not take, an address the
     /// bridge will not reach) becomes a note in its place: the HITL plugin tells the customer
     /// nothing of a refused message, so refusing it would lose the file and the text beside
@@ -269,6 +322,7 @@ impl Relay {
         part: &UserContent,
         index: usize,
         count: usize,
+        uploads: &mut FileUploads,
     ) -> Result<Ready, RelayError> {
         let (kind, url, title) = match part {
             UserContent::Text(text) => return Ok(Ready::Text(text.clone())),
@@ -278,6 +332,13 @@ impl Relay {
             .as_deref()
             .map(str::trim)
             .filter(|title| !title.is_empty());
+        if let Some(attachment) = self.earlier_upload(uploads, index).await? {
+            return Ok(Ready::Uploaded {
+                attachment,
+                kind: *kind,
+                title: title.map(str::to_string),
+            });
+        }
         let file = match self.files.fetch(url).await {
             Ok(file) => file,
             Err(FetchError::Refused(reason)) => {

@@ -8,6 +8,7 @@ mod attachments;
 mod batch;
 mod contact_creation;
 mod error;
+mod file_uploads;
 mod handoff;
 mod help_desk_events;
 mod inbox_choice;

@@ -15,7 +15,7 @@ use crate::ports::{Claim, FinishingWrite, IdempotencyLedger};
 const LEASE_WITHOUT_BUDGET: Duration = Duration::from_secs(60);
 const LEASE_PAST_BUDGET: Duration = Duration::from_secs(6);
 /// How long a finished key is remembered: longer than HubSpot's 24 hours of retries.
-const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
+pub(super) const REMEMBER: Duration = Duration::from_secs(3 * 24 * 60 * 60);
 
 /// How long work waits for another attempt of a unit it must come after (a reply being relayed
 /// by its own delivery right now) before it is refused as in progress: a relay takes well under
