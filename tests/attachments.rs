@@ -453,16 +453,11 @@ async fn a_retried_bloc_uploads_its_files_once(path: Path) {
         "for Botpress to retry: {}",
         failed.text
     );
-    let uploads = || {
-        stack
-            .hubspot
-            .recorder()
-            .matching("POST", "/filemanager/")
-            .iter()
-            .filter(|call| call.status == 201)
-            .count()
-    };
-    assert_eq!(uploads(), 2, "both files taken before the publishes failed");
+    assert_eq!(
+        uploads_made(&stack),
+        2,
+        "both files taken before the publishes failed"
+    );
     assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
     stack.hubspot.faults().clear();
 
@@ -470,7 +465,7 @@ async fn a_retried_bloc_uploads_its_files_once(path: Path) {
         let retried = send().await;
         assert_eq!(retried.status, 200, "{}", retried.text);
     }
-    assert_eq!(uploads(), 2, "no file uploaded again");
+    assert_eq!(uploads_made(&stack), 2, "no file uploaded again");
     let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
     let parts: Vec<_> = thread
         .messages
@@ -482,6 +477,69 @@ async fn a_retried_bloc_uploads_its_files_once(path: Path) {
     assert_eq!(parts[1].text, "and the invoice");
     assert_eq!(parts[2].attachments[0]["fileUsageType"], "OTHER");
     assert_eq!(parts[2].text, "Invoice");
+}
+
+/// A bloc's second file cannot be fetched for now (its server answers 503): the message fails
+/// for Botpress to retry, and the first file, fetched and uploaded before the second was
+/// tried, is neither fetched nor uploaded again by the retry, so a bloc whose files take
+/// longer than one request's budget gets through over a few retries.
+async fn a_retried_bloc_resumes_after_the_files_it_uploaded(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("dent.png", "image/png", png());
+    let pdf = stack.botpress.host_unavailable("quote.pdf");
+    let bloc = json!({ "items": [
+        { "type": "image", "payload": { "imageUrl": image } },
+        { "type": "file", "payload": { "fileUrl": pdf, "title": "Quote" } },
+    ]});
+    let send = || {
+        stack.caller.user_message_of_type(
+            "msg_bloc_resumed_0000000000001",
+            &handoff.conversation_id,
+            &handoff.user_id,
+            "bloc",
+            bloc.clone(),
+        )
+    };
+    let failed = send().await;
+    assert!(
+        failed.status >= 500,
+        "for Botpress to retry: {}",
+        failed.text
+    );
+    assert!(file_attachments(&stack, &handoff.thread_id).is_empty());
+    assert_eq!(
+        uploads_made(&stack),
+        1,
+        "the first file, before the second was fetched"
+    );
+
+    stack
+        .botpress
+        .host_file("quote.pdf", "application/pdf", b"%PDF-1.4 quote".to_vec());
+    let retried = send().await;
+    assert_eq!(retried.status, 200, "{}", retried.text);
+    assert_eq!(
+        stack.botpress.media_fetches("dent.png"),
+        1,
+        "not fetched again"
+    );
+    assert_eq!(uploads_made(&stack), 2, "not uploaded again");
+    let attachments = file_attachments(&stack, &handoff.thread_id);
+    assert_eq!(attachments.len(), 2, "{attachments:?}");
+    assert_eq!(attachments[0]["fileUsageType"], "IMAGE");
+    assert_eq!(attachments[1]["fileUsageType"], "OTHER");
+}
+
+/// The uploads HubSpot's File Manager took.
+fn uploads_made(stack: &hitl_cli::sandbox_stack::SandboxStack) -> usize {
+    stack
+        .hubspot
+        .recorder()
+        .matching("POST", "/filemanager/")
+        .iter()
+        .filter(|call| call.status == 201)
+        .count()
 }
 
 /// Without the `files` scope HubSpot refuses a customer's upload with a 403, for good: the
@@ -703,6 +761,7 @@ on_both_paths!(
     an_upload_refused_for_good_leaves_the_agent_a_note_with_the_rest_of_the_message,
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     a_retried_bloc_uploads_its_files_once,
+    a_retried_bloc_resumes_after_the_files_it_uploaded,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
     an_office_document_is_relayed_as_a_file,

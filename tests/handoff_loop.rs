@@ -551,7 +551,7 @@ async fn an_agent_closing_the_thread_stops_the_handoff(path: Path) {
         "not told twice"
     );
 
-    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
+    a_late_message_goes_into_the_closed_thread(&stack, &handoff).await;
 }
 
 async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: Path) {
@@ -590,9 +590,10 @@ async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: P
 }
 
 /// A customer's message that reaches the bridge once the handoff ended (the bot's HITL plugin
-/// sent it while the handoff was on for it) goes into the thread, once, for the agent to see:
-/// refusing it would lose it, as the plugin tells the customer nothing.
-async fn a_message_after_the_handoff_reaches_the_agent(stack: &SandboxStack, handoff: &Handoff) {
+/// sent it while the handoff was on for it) goes into the thread's record, once, and the
+/// thread, which HubSpot reopened for it, is closed again: refusing the message would lose
+/// it, as the plugin tells the customer nothing.
+async fn a_late_message_goes_into_the_closed_thread(stack: &SandboxStack, handoff: &Handoff) {
     let text = "Hello?";
     let late = stack
         .caller
@@ -604,6 +605,7 @@ async fn a_message_after_the_handoff_reaches_the_agent(stack: &SandboxStack, han
         customer_messages_reading(stack, &handoff.thread_id, text),
         1
     );
+    assert_eq!(status_of_thread(stack, &handoff.thread_id), "CLOSED");
 }
 
 /// How many of the customer's messages in `thread_id` read `text`.
@@ -617,10 +619,10 @@ fn customer_messages_reading(stack: &SandboxStack, thread_id: &str, text: &str) 
 }
 
 /// A customer's message HubSpot failed to take (503 past the bridge's retries) comes again
-/// from Botpress after the bot ended the handoff. It was written to the agent, so it reaches
-/// them once, in the thread HubSpot reopens for it, and the agent's answer there is marked
-/// FAILED, saying the customer is back with the bot.
-async fn a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_once(path: Path) {
+/// from Botpress after the bot ended the handoff. It was written to the agent, so it goes into
+/// the thread once, and the thread HubSpot reopened for it is closed again, once; the retry's
+/// own retry changes nothing.
+async fn a_message_botpress_retries_after_the_handoff_ended_reaches_the_thread_once(path: Path) {
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     let unavailable = Failure {
@@ -640,7 +642,7 @@ async fn a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_on
     stack.hubspot.faults().clear();
     let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
-    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
+    assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
 
     for _ in 0..2 {
         let retried = stack
@@ -658,29 +660,35 @@ async fn a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_on
         customer_messages_reading(&stack, &handoff.thread_id, text),
         1
     );
-    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "OPEN");
-
-    let answer = "Thanks, I see it";
-    let reply = stack
-        .hubspot
-        .agent_reply(&handoff.thread_id, DEMO_AGENTS[0].0, answer)
-        .await
-        .unwrap();
-    assert_eq!(reply.status, 200, "{}", reply.response_body);
-    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
-    let written = thread
-        .messages
-        .iter()
-        .find(|message| message.text == answer);
-    assert_eq!(written.unwrap().status, "FAILED");
+    assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
+    assert_eq!(
+        closes_of(&stack, &handoff.thread_id),
+        2,
+        "closed again once"
+    );
     settle().await;
     assert!(
-        !stack
-            .botpress
-            .messages_in(&handoff.conversation_id)
-            .iter()
-            .any(|message| message.to_string().contains(answer)),
-        "nothing reaches a customer who is back with the bot"
+        stack.botpress.events_of_type("hitlStopped").is_empty(),
+        "the bot ended it; the closes are not sent back"
+    );
+}
+
+/// HubSpot failed to close the thread when the bot ended the handoff, and a late customer
+/// message comes once HubSpot answers again: it goes into the thread, and the close left for
+/// later is made then, not at the next scheduled run, which finds nothing left to do.
+async fn a_late_message_in_a_thread_left_open_gets_it_closed_at_once(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    stop_while_threads_cannot_close(&stack, &handoff).await;
+    a_late_message_goes_into_the_closed_thread(&stack, &handoff).await;
+    assert_eq!(closes_of(&stack, &handoff.thread_id), 1);
+
+    let attempts = close_attempts_of(&stack, &handoff.thread_id);
+    stack.refresh_tokens_now().await.unwrap();
+    assert_eq!(
+        close_attempts_of(&stack, &handoff.thread_id),
+        attempts,
+        "nothing left for the scheduled run"
     );
 }
 
@@ -700,7 +708,6 @@ async fn the_bot_stopping_a_handoff_whose_thread_is_gone_still_ends_it(path: Pat
     );
     let stopped = stack.caller.stop_hitl(&handoff.conversation_id).await;
     assert_eq!(stopped.status, 200, "{}", stopped.text);
-    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
 }
 
 /// HubSpot fails to close the thread when the bot ends the handoff, past the bridge's own
@@ -710,7 +717,6 @@ async fn a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run(path:
     let stack = registered_stack(path).await;
     let handoff = start_handoff(&stack).await;
     stop_while_threads_cannot_close(&stack, &handoff).await;
-    a_message_after_the_handoff_reaches_the_agent(&stack, &handoff).await;
 
     stack.refresh_tokens_now().await.unwrap();
     assert_eq!(status_of_thread(&stack, &handoff.thread_id), "CLOSED");
@@ -1046,7 +1052,8 @@ async fn a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once
 on_both_paths!(
     a_close_hubspot_cannot_make_now_is_made_by_the_next_scheduled_run,
     an_agent_writing_in_a_thread_left_open_gets_it_closed_at_once,
-    a_message_botpress_retries_after_the_handoff_ended_reaches_the_agent_once,
+    a_message_botpress_retries_after_the_handoff_ended_reaches_the_thread_once,
+    a_late_message_in_a_thread_left_open_gets_it_closed_at_once,
     a_close_failing_again_beside_an_agent_reply_is_left_to_the_schedule,
     a_customer_asking_again_during_their_handoff_is_shown_to_the_agent_once,
     create_user_finds_the_contact_by_email_and_makes_a_botpress_user_per_end_user,

@@ -108,6 +108,17 @@ impl BotpressSim {
         self.media_url(name)
     }
 
+    /// Makes `/media/{name}` answer `503` until a file is hosted there; returns its URL.
+    pub fn host_unavailable(&self, name: &str) -> String {
+        self.media.put_unavailable(name);
+        self.media_url(name)
+    }
+
+    /// How many times `/media/{name}` was fetched.
+    pub fn media_fetches(&self, name: &str) -> usize {
+        self.media.fetches(name)
+    }
+
     /// Where `/media/{name}` is served.
     pub fn media_url(&self, name: &str) -> String {
         format!("{}/media/{name}", self.base_url())

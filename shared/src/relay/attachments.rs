@@ -133,13 +133,14 @@ impl Relay {
         let key = format!("botpress-message:{}:{message_id}", bot.bot_id);
         let session = self.session_of_conversation(bot, conversation_id);
         self.once_after_read(&key, session, |session| async move {
-            if session.status == SessionStatus::Closed {
-                // The bot's HITL plugin sends the customer's messages here only while the
-                // handoff is on for it, so this one was written to the agent: Botpress retried
-                // it past the end, or it raced the end (the agent closed the thread while the
-                // customer typed). Refusing it would lose it without a trace (the plugin tells
-                // the customer nothing); it goes into the thread, which HubSpot reopens, and
-                // the agent's answer there is marked FAILED, saying the handoff ended.
+            let ended = session.status == SessionStatus::Closed;
+            if ended {
+                // The bot's HITL plugin sends what goes to the agent here only while the
+                // handoff is on for it, so this was written during the handoff: Botpress
+                // retried it past the end, or it raced the end (the agent closed the thread as
+                // the customer typed). Refusing it would lose it without a trace (the plugin
+                // tells the customer nothing); it goes into the thread's record, and the
+                // thread, which HubSpot reopens for it, is closed again.
                 if session.thread_id.is_none() {
                     return Err(RelayError::InvalidInput(format!(
                         "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
@@ -147,7 +148,7 @@ impl Relay {
                 }
                 tracing::info!(
                     session = session.id,
-                    "a customer's message reached the bridge after the handoff ended; it goes into the thread for the agent to see"
+                    "a customer's message reached the bridge after the handoff ended; it goes into the thread's record"
                 );
             }
             let customer = self.session_customer(&session).await?;
@@ -161,16 +162,40 @@ impl Relay {
                 .publish_parts(&session, &customer, message_id, sent_at, parts, &mut uploads)
                 .await;
             self.release_unrecorded(uploads).await;
-            relayed.map(|()| (Outcome::Done, None))
+            relayed?;
+            if ended && let Some(thread_id) = &session.thread_id {
+                self.close_again(&session.id, thread_id).await?;
+            }
+            Ok((Outcome::Done, None))
         })
         .await
     }
 
-    /// The message's parts into the session's thread, in order. Every file is uploaded before
-    /// any part is published, so an upload that fails and may pass (a 5xx past the retries)
-    /// leaves nothing of the message in the thread until Botpress retries it whole; the files
-    /// HubSpot took by then are not fetched or uploaded again ([`FileUploads`]). Each file's
-    /// bytes are dropped once uploaded.
+    /// Closes `thread_id` again after a message of its ended handoff reopened it: the customer
+    /// is back with the bot, and an open thread would only take replies that reach nobody. A
+    /// close left for later (`stopHitl`'s, which HubSpot failed to make) is made now; another
+    /// that HubSpot fails to make now is left for later the same way; one refused for good is
+    /// logged (the thread gone to the trash counts as closed).
+    async fn close_again(&self, session_id: &str, thread_id: &str) -> Result<(), RelayError> {
+        if self.close_now_if_left_for_later(thread_id).await {
+            return Ok(());
+        }
+        match self.close_thread(thread_id).await {
+            Ok(_) => Ok(()),
+            Err(error) if error.retryable => self.close_later(session_id, thread_id, error).await,
+            Err(error) => {
+                tracing::error!(%error, session = session_id, "HubSpot refused to close again a thread a late customer message reopened; it is left open");
+                Ok(())
+            }
+        }
+    }
+
+    /// The message's parts into the session's thread, in order. Every file is fetched and
+    /// uploaded, one after the other, before any part is published, so an upload that fails
+    /// and may pass (a 5xx past the retries) leaves nothing of the message in the thread until
+    /// Botpress retries it whole; the files HubSpot took by then are not fetched or uploaded
+    /// again ([`FileUploads`]), so a message whose files take longer than one request's budget
+    /// gets through over a few retries. One file's bytes are held at a time.
     async fn publish_parts(
         &self,
         session: &HandoffSession,
@@ -180,13 +205,10 @@ impl Relay {
         parts: &[UserContent],
         uploads: &mut FileUploads,
     ) -> Result<(), RelayError> {
-        let mut ready = Vec::with_capacity(parts.len());
+        let mut uploaded = Vec::with_capacity(parts.len());
         for (index, part) in parts.iter().enumerate() {
-            ready.push(self.prepare(part, index, parts.len(), uploads).await?);
-        }
-        let mut uploaded = Vec::with_capacity(ready.len());
-        for (index, part) in ready.into_iter().enumerate() {
-            uploaded.push(self.upload(part, index, uploads).await?);
+            let ready = self.prepare(part, index, parts.len(), uploads).await?;
+            uploaded.push(self.upload(ready, index, uploads).await?);
         }
         for (index, part) in uploaded.into_iter().enumerate() {
             let message = IncomingMessage {
@@ -266,6 +288,7 @@ impl Relay {
     /// Uploads a file part to the File Manager; text passes through. An upload HubSpot refuses
     /// for good (the `files` scope missing, say) becomes a note in the file's place, with the
     /// fix in the operator's log.
+    ///
     /// A file an earlier attempt uploaded passes through as it was taken; one uploaded now is
     /// remembered for the message's retries.
     async fn upload(
@@ -332,7 +355,7 @@ impl Relay {
             .as_deref()
             .map(str::trim)
             .filter(|title| !title.is_empty());
-        if let Some(attachment) = self.earlier_upload(uploads, index).await? {
+        if let Some(attachment) = self.earlier_upload(uploads, index, url).await {
             return Ok(Ready::Uploaded {
                 attachment,
                 kind: *kind,
@@ -374,8 +397,8 @@ impl Relay {
 }
 
 /// A message whose files past the first [`channel_limits::MAX_FILES_PER_BLOC`] are not
-/// fetched (every file is fetched and held before any part is published: this bounds the
-/// memory and time one message takes): they become one note, in the place of the first of
+/// fetched (every file is fetched and uploaded before any part is published: this bounds the
+/// time one message takes): they become one note, in the place of the first of
 /// them, naming them for the agent to ask for again. Refusing the message instead would lose
 /// its text and first files too, as the HITL plugin tells the customer nothing of a refusal.
 fn note_files_past_the_limit(parts: &[UserContent]) -> Cow<'_, [UserContent]> {

@@ -5,17 +5,23 @@
 //! take longer than one request's budget ran out of it on every retry, never relayed.
 //!
 //! Kept in the idempotency ledger, one key per part, with the file's id as the key's outcome.
-//! The message's own key keeps two attempts of it from running at once, so a part's key is the
-//! attempt's to write whatever its claim found.
+//! The key names the part's place and its file's address, so a retry whose parts fall
+//! otherwise (a deploy in between that cuts texts differently) never attaches one file in
+//! another's place. The message's own key keeps two attempts of it from running at once, so a
+//! part's key is the attempt's to write whatever its claim found. Best effort throughout: the
+//! ledger failing costs only a second upload on a retry, never the message.
 
+use sha2::{Digest, Sha256};
+
+use super::Relay;
 use super::once::{REMEMBER, claim_lease};
-use super::{Relay, RelayError};
 use crate::ports::{Claim, FileAttachment};
 
 /// The parts of one message whose upload keys this attempt claimed, to record or release.
 pub(super) struct FileUploads {
     prefix: String,
-    claimed: Vec<String>,
+    /// Each claimed part's place in the message and its key.
+    claimed: Vec<(usize, String)>,
 }
 
 impl FileUploads {
@@ -27,49 +33,71 @@ impl FileUploads {
         }
     }
 
-    fn key(&self, part: usize) -> String {
-        format!("{}:{part}", self.prefix)
+    /// The key of the file at `url` as part `part` (the address hashed: a signed URL is long,
+    /// and may carry what the log and the ledger need not keep).
+    fn key(&self, part: usize, url: &str) -> String {
+        let digest = Sha256::digest(url.as_bytes());
+        let short: String = digest[..12]
+            .iter()
+            .map(|byte| format!("{byte:02x}"))
+            .collect();
+        format!("{}:{part}:{short}", self.prefix)
     }
 }
 
 impl Relay {
-    /// The file an earlier attempt uploaded for `part`, if one did; else the part's key is
-    /// claimed, for [`Self::remember_upload`] once the file is taken.
+    /// The file an earlier attempt uploaded from `url` as `part`, if one did; else the part's
+    /// key is claimed, for [`Self::remember_upload`] once the file is taken.
     pub(super) async fn earlier_upload(
         &self,
         uploads: &mut FileUploads,
         part: usize,
-    ) -> Result<Option<FileAttachment>, RelayError> {
-        let key = uploads.key(part);
-        if let Claim::Completed(Some(recorded)) = self.store.claim(&key, claim_lease()).await? {
-            if let Some(attachment) = decode(&recorded) {
-                return Ok(Some(attachment));
+        url: &str,
+    ) -> Option<FileAttachment> {
+        let key = uploads.key(part, url);
+        match self.store.claim(&key, claim_lease()).await {
+            Ok(Claim::Completed(Some(recorded))) => match decode(&recorded) {
+                Some(attachment) => return Some(attachment),
+                None => tracing::warn!(
+                    key,
+                    "an earlier upload's record is unreadable; the file is sent again"
+                ),
+            },
+            // Acquired, or held by an attempt that died (this one holds the message's key).
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%error, key, "could not read whether the file was uploaded before; it is sent, and not remembered");
+                return None;
             }
-            tracing::warn!(
-                key,
-                "an earlier upload's record is unreadable; the file is sent again"
-            );
         }
-        // Acquired, or held by an attempt that died (this attempt holds the message's key).
-        uploads.claimed.push(key);
-        Ok(None)
+        uploads.claimed.push((part, key));
+        None
     }
 
-    /// Records that HubSpot took `part`'s file. Best effort: a failure is logged, and costs
-    /// only a second upload should the message be retried.
+    /// Records that HubSpot took `part`'s file, when its key was claimed. A failure is logged,
+    /// and costs only a second upload should the message be retried.
     pub(super) async fn remember_upload(
         &self,
         uploads: &mut FileUploads,
         part: usize,
         attachment: &FileAttachment,
     ) {
-        let key = uploads.key(part);
+        let Some(at) = uploads
+            .claimed
+            .iter()
+            .position(|(claimed, _)| *claimed == part)
+        else {
+            return;
+        };
+        let key = &uploads.claimed[at].1;
         match self
             .store
-            .complete(&key, Some(&encode(attachment)), REMEMBER)
+            .complete(key, Some(&encode(attachment)), REMEMBER)
             .await
         {
-            Ok(()) => uploads.claimed.retain(|claimed| *claimed != key),
+            Ok(()) => {
+                uploads.claimed.remove(at);
+            }
             Err(error) => tracing::warn!(%error, key, "could not record a file's upload"),
         }
     }
@@ -77,7 +105,7 @@ impl Relay {
     /// Gives up the keys of parts this attempt claimed and uploaded nothing for (a note took
     /// the file's place, or the attempt failed first), so a retry of the message does them.
     pub(super) async fn release_unrecorded(&self, uploads: FileUploads) {
-        for key in uploads.claimed {
+        for (_, key) in uploads.claimed {
             if let Err(error) = self.store.release(&key).await {
                 tracing::warn!(%error, key, "could not release a file's upload key; it will expire");
             }
@@ -103,7 +131,7 @@ fn decode(recorded: &str) -> Option<FileAttachment> {
 
 #[cfg(test)]
 mod tests {
-    use super::{FileAttachment, decode, encode};
+    use super::{FileAttachment, FileUploads, decode, encode};
 
     #[test]
     fn a_recorded_upload_reads_back_as_the_same_attachment() {
@@ -117,5 +145,22 @@ mod tests {
         assert_eq!(decode("VIDEO 1"), None, "not a usage HubSpot knows");
         assert_eq!(decode("IMAGE "), None, "no file id");
         assert_eq!(decode("IMAGE"), None);
+    }
+
+    #[test]
+    fn a_parts_key_names_its_place_and_its_file() {
+        let uploads = FileUploads::of("bot_1", "msg_1");
+        let key = uploads.key(2, "https://files.example/a.png?sig=secret");
+        assert!(key.starts_with("botpress-upload:bot_1:msg_1:2:"), "{key}");
+        assert!(!key.contains("secret"), "{key}");
+        assert_ne!(key, uploads.key(2, "https://files.example/b.png"));
+        assert_ne!(
+            key,
+            uploads.key(1, "https://files.example/a.png?sig=secret")
+        );
+        assert_eq!(
+            key,
+            uploads.key(2, "https://files.example/a.png?sig=secret")
+        );
     }
 }

@@ -57,19 +57,20 @@ impl Relay {
     /// Makes the close left for later of `thread_id` now, if it has one: for an agent writing
     /// in a thread whose handoff the bot ended (their reply marked FAILED), so the thread
     /// closes as soon as HubSpot answers again, not up to a schedule's period later while the
-    /// agent keeps writing into it. Best effort: a failure leaves the close to the schedule,
-    /// which also gives it up when it must.
-    pub(super) async fn close_now_if_left_for_later(&self, thread_id: &str) {
+    /// agent keeps writing into it; and for a customer's late message there. Best effort: a
+    /// failure leaves the close to the schedule, which also gives it up when it must. Answers
+    /// whether the thread had a close left for later, which the schedule makes if this fails.
+    pub(super) async fn close_now_if_left_for_later(&self, thread_id: &str) -> bool {
         let close = match self.store.closes_pending().await {
             Ok(closes) => closes
                 .into_iter()
                 .find(|close| close.thread_id == thread_id),
             Err(error) => {
                 tracing::warn!(%error, thread_id, "could not read the closes left for later");
-                return;
+                return false;
             }
         };
-        let Some(close) = close else { return };
+        let Some(close) = close else { return false };
         let within = budget::remaining().map_or(CLOSE_BESIDE_A_REPLY_WITHIN, |left| {
             left.saturating_sub(CLOSE_BESIDE_A_REPLY_WITHIN)
                 .min(CLOSE_BESIDE_A_REPLY_WITHIN)
@@ -80,13 +81,13 @@ impl Relay {
                 thread_id,
                 "HubSpot did not close the thread in time; the scheduled run tries again"
             );
-            return;
+            return true;
         };
         match closed {
             Ok(_) => match self.store.forget_close(&close).await {
                 Ok(()) => tracing::info!(
                     thread_id,
-                    "closed a thread left for the scheduled run, as its agent wrote in it"
+                    "closed a thread left for the scheduled run, as a message came in it"
                 ),
                 Err(error) => {
                     tracing::warn!(%error, thread_id, "closed a thread left for later, but could not forget it; the scheduled run finds it closed");
@@ -96,5 +97,6 @@ impl Relay {
                 tracing::warn!(%error, thread_id, "HubSpot still could not close the thread; the scheduled run tries again");
             }
         }
+        true
     }
 }
