@@ -542,6 +542,38 @@ fn uploads_made(stack: &hitl_cli::sandbox_stack::SandboxStack) -> usize {
         .count()
 }
 
+/// The bot ends the handoff while a customer's picture is on its way into the thread (HubSpot
+/// answering each call 400 ms late, so the close lands between the upload and the message,
+/// and HubSpot reopens the thread for the message): the picture goes in once, and the thread
+/// it reopened is closed again.
+async fn a_picture_in_flight_as_the_bot_ends_the_handoff_leaves_the_thread_closed(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("last.png", "image/png", png());
+    stack
+        .hubspot
+        .faults()
+        .set_latency(std::time::Duration::from_millis(400));
+    let sending = stack.caller.user_message_of_type(
+        "msg_in_flight_000000000000000001",
+        &handoff.conversation_id,
+        &handoff.user_id,
+        "image",
+        json!({ "imageUrl": image }),
+    );
+    let stopping = async {
+        tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+        stack.caller.stop_hitl(&handoff.conversation_id).await
+    };
+    let (sent, stopped) = tokio::join!(sending, stopping);
+    stack.hubspot.faults().clear();
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(stopped.status, 200, "{}", stopped.text);
+    assert_eq!(file_attachments(&stack, &handoff.thread_id).len(), 1);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.status, "CLOSED");
+}
+
 /// Without the `files` scope HubSpot refuses a customer's upload with a 403, for good: the
 /// text beside the file still reaches the agent, with a note in the file's place (the fix is
 /// the operator's, in the log), and Botpress's retry of the message adds nothing.
@@ -762,6 +794,7 @@ on_both_paths!(
     a_failed_upload_is_retryable_and_the_retry_publishes_once,
     a_retried_bloc_uploads_its_files_once,
     a_retried_bloc_resumes_after_the_files_it_uploaded,
+    a_picture_in_flight_as_the_bot_ends_the_handoff_leaves_the_thread_closed,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
     an_office_document_is_relayed_as_a_file,

@@ -552,6 +552,12 @@ async fn an_agent_closing_the_thread_stops_the_handoff(path: Path) {
     );
 
     a_late_message_goes_into_the_closed_thread(&stack, &handoff).await;
+    settle().await;
+    assert_eq!(
+        stack.botpress.events_of_type("hitlStopped").len(),
+        1,
+        "the late message's close is not sent back"
+    );
 }
 
 async fn the_bot_stopping_closes_the_thread_without_echoing_hitl_stopped(path: Path) {

@@ -121,8 +121,8 @@ pub trait AgentStore: Send + Sync {
 }
 
 /// A HubSpot thread the bridge still has to close: the bot ended its handoff while HubSpot
-/// failed in a way that may pass, so the scheduled run closes it (or the agent's next message
-/// there, `Relay::close_now_if_left_for_later`).
+/// failed in a way that may pass, so the scheduled run closes it (or the next message there, the
+/// agent's or the customer's, `Relay::close_now_if_left_for_later`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PendingClose {
     pub thread_id: String,

@@ -135,12 +135,8 @@ impl Relay {
         self.once_after_read(&key, session, |session| async move {
             let ended = session.status == SessionStatus::Closed;
             if ended {
-                // The bot's HITL plugin sends what goes to the agent here only while the
-                // handoff is on for it, so this was written during the handoff: Botpress
-                // retried it past the end, or it raced the end (the agent closed the thread as
-                // the customer typed). Refusing it would lose it without a trace (the plugin
-                // tells the customer nothing); it goes into the thread's record, and the
-                // thread, which HubSpot reopens for it, is closed again.
+                // Written during the handoff all the same (`late_messages`): it goes into the
+                // thread's record, and the thread is closed again.
                 if session.thread_id.is_none() {
                     return Err(RelayError::InvalidInput(format!(
                         "the handoff of conversation `{conversation_id}` is closed; start a new one to reach an agent"
@@ -162,32 +158,12 @@ impl Relay {
                 .publish_parts(&session, &customer, message_id, sent_at, parts, &mut uploads)
                 .await;
             self.release_unrecorded(uploads).await;
-            relayed?;
-            if ended && let Some(thread_id) = &session.thread_id {
-                self.close_again(&session.id, thread_id).await?;
-            }
+            let published_into = relayed?;
+            self.close_if_the_handoff_ended(&session, ended, &published_into)
+                .await?;
             Ok((Outcome::Done, None))
         })
         .await
-    }
-
-    /// Closes `thread_id` again after a message of its ended handoff reopened it: the customer
-    /// is back with the bot, and an open thread would only take replies that reach nobody. A
-    /// close left for later (`stopHitl`'s, which HubSpot failed to make) is made now; another
-    /// that HubSpot fails to make now is left for later the same way; one refused for good is
-    /// logged (the thread gone to the trash counts as closed).
-    async fn close_again(&self, session_id: &str, thread_id: &str) -> Result<(), RelayError> {
-        if self.close_now_if_left_for_later(thread_id).await {
-            return Ok(());
-        }
-        match self.close_thread(thread_id).await {
-            Ok(_) => Ok(()),
-            Err(error) if error.retryable => self.close_later(session_id, thread_id, error).await,
-            Err(error) => {
-                tracing::error!(%error, session = session_id, "HubSpot refused to close again a thread a late customer message reopened; it is left open");
-                Ok(())
-            }
-        }
     }
 
     /// The message's parts into the session's thread, in order. Every file is fetched and
@@ -195,7 +171,8 @@ impl Relay {
     /// and may pass (a 5xx past the retries) leaves nothing of the message in the thread until
     /// Botpress retries it whole; the files HubSpot took by then are not fetched or uploaded
     /// again ([`FileUploads`]), so a message whose files take longer than one request's budget
-    /// gets through over a few retries. One file's bytes are held at a time.
+    /// gets through over a few retries. One file's bytes are held at a time. Answers the
+    /// threads HubSpot put the parts in (the session's, unless HubSpot made another).
     async fn publish_parts(
         &self,
         session: &HandoffSession,
@@ -204,12 +181,13 @@ impl Relay {
         sent_at: Option<DateTime<Utc>>,
         parts: &[UserContent],
         uploads: &mut FileUploads,
-    ) -> Result<(), RelayError> {
+    ) -> Result<Vec<String>, RelayError> {
         let mut uploaded = Vec::with_capacity(parts.len());
         for (index, part) in parts.iter().enumerate() {
             let ready = self.prepare(part, index, parts.len(), uploads).await?;
             uploaded.push(self.upload(ready, index, uploads).await?);
         }
+        let mut threads: Vec<String> = Vec::with_capacity(1);
         for (index, part) in uploaded.into_iter().enumerate() {
             let message = IncomingMessage {
                 channel_id: session.channel_id.clone(),
@@ -222,8 +200,8 @@ impl Relay {
                 attachments: part.attachments,
                 sent_at: self.part_sent_at(session, sent_at, index),
             };
-            match (self.hubspot.publish_incoming(&message).await, part.file) {
-                (Ok(_), _) => {}
+            let published = match (self.hubspot.publish_incoming(&message).await, part.file) {
+                (Ok(published), _) => published,
                 // A file the thread refuses for good (a type the channel, registered by an
                 // older version, does not declare yet): the note takes its place under the
                 // same part id, and the rest of the message follows.
@@ -235,12 +213,15 @@ impl Relay {
                             attachments: Vec::new(),
                             ..message
                         })
-                        .await?;
+                        .await?
                 }
                 (Err(error), _) => return Err(error.into()),
+            };
+            if !threads.contains(&published.thread_id) {
+                threads.push(published.thread_id);
             }
         }
-        Ok(())
+        Ok(threads)
     }
 
     /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart

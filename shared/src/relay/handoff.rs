@@ -312,9 +312,11 @@ impl Relay {
     /// The bot ended the handoff: close the HubSpot thread.
     ///
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
-    /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot.
+    /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot,
+    /// and a customer's message in flight meanwhile sees it closed once published
+    /// (`late_messages`) and closes the thread again should it land after this close.
     /// A close HubSpot fails to make now, in a way that may pass, is remembered for later (the
-    /// scheduled run, [`Relay::finish_left_for_later`], or the agent's next message there), and
+    /// scheduled run, [`Relay::finish_left_for_later`], or the next message there), and
     /// the handoff ends at once; only
     /// when even that fails is the call refused (503), and the thread is closed again on the
     /// retry, whose session is found closed.

@@ -12,6 +12,7 @@ mod file_uploads;
 mod handoff;
 mod help_desk_events;
 mod inbox_choice;
+mod late_messages;
 mod left_for_later;
 mod once;
 mod owed_statuses;

@@ -3,8 +3,8 @@
 //! (5xx, a timeout, past the bridge's own retries), the thread is remembered instead of the
 //! call failing: Botpress does not promise to send an action again, and nothing else would
 //! ever close it. The scheduled run (the token refresher on Lambda, `hitl serve`'s schedule
-//! locally) closes what is remembered, unless the thread's agent writes there first: their
-//! message closes it then (`Relay::close_now_if_left_for_later`).
+//! locally) closes what is remembered, unless the thread's agent writes there first, or a late
+//! message of the customer goes in: that closes it then (`Relay::close_now_if_left_for_later`).
 
 use super::left_for_later::LeftForLater;
 use super::{Relay, RelayError};
@@ -32,7 +32,7 @@ impl Relay {
                     error = %failure,
                     session = session_id,
                     thread_id,
-                    "HubSpot could not close the thread now; it is closed later (the scheduled run, or the agent's next message there)"
+                    "HubSpot could not close the thread now; it is closed later (the scheduled run, or the next message there)"
                 );
                 Ok(())
             }
