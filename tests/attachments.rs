@@ -574,6 +574,43 @@ async fn a_picture_in_flight_as_the_bot_ends_the_handoff_leaves_the_thread_close
     assert_eq!(thread.status, "CLOSED");
 }
 
+/// The agent closes the thread while a customer's picture is on its way in, and Botpress is
+/// slow to take `hitlStopped` (each call 1.5 s late), so the picture lands after the agent's
+/// close but before the handoff's session is closed, and HubSpot reopens the thread for it:
+/// the picture goes in once, the bot is told once, and the thread ends closed.
+async fn a_picture_in_flight_as_the_agent_closes_leaves_the_thread_closed(path: Path) {
+    let stack = registered_stack(path).await;
+    let handoff = start_handoff(&stack).await;
+    let image = stack.botpress.host_file("thanks.png", "image/png", png());
+    stack
+        .hubspot
+        .faults()
+        .set_latency(std::time::Duration::from_millis(300));
+    stack
+        .botpress
+        .set_latency(std::time::Duration::from_millis(1_500));
+    let sending = stack.caller.user_message_of_type(
+        "msg_in_flight_000000000000000002",
+        &handoff.conversation_id,
+        &handoff.user_id,
+        "image",
+        json!({ "imageUrl": image }),
+    );
+    let closing = async {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        stack.hubspot.close(&handoff.thread_id).await.unwrap()
+    };
+    let (sent, closed) = tokio::join!(sending, closing);
+    stack.hubspot.faults().clear();
+    stack.botpress.set_latency(std::time::Duration::ZERO);
+    assert_eq!(sent.status, 200, "{}", sent.text);
+    assert_eq!(closed.status, 200, "{}", closed.response_body);
+    assert_eq!(file_attachments(&stack, &handoff.thread_id).len(), 1);
+    let thread = stack.hubspot.thread(&handoff.thread_id).unwrap();
+    assert_eq!(thread.status, "CLOSED");
+    assert_eq!(stack.botpress.events_of_type("hitlStopped").len(), 1);
+}
+
 /// Without the `files` scope HubSpot refuses a customer's upload with a 403, for good: the
 /// text beside the file still reaches the agent, with a note in the file's place (the fix is
 /// the operator's, in the log), and Botpress's retry of the message adds nothing.
@@ -795,6 +832,7 @@ on_both_paths!(
     a_retried_bloc_uploads_its_files_once,
     a_retried_bloc_resumes_after_the_files_it_uploaded,
     a_picture_in_flight_as_the_bot_ends_the_handoff_leaves_the_thread_closed,
+    a_picture_in_flight_as_the_agent_closes_leaves_the_thread_closed,
     an_image_is_relayed_as_a_file_attachment,
     unsafe_or_unsuitable_files_reach_the_agent_as_a_note_in_their_place,
     an_office_document_is_relayed_as_a_file,

@@ -147,20 +147,24 @@ impl Relay {
                     "a customer's message reached the bridge after the handoff ended; it goes into the thread's record"
                 );
             }
-            let customer = self.session_customer(&session).await?;
             if files_noted {
                 tracing::warn!(
                     "a message with more files than are relayed from one; the agent gets a note naming the rest"
                 );
             }
             let mut uploads = FileUploads::of(&bot.bot_id, message_id);
+            let mut published_into = Vec::with_capacity(1);
             let relayed = self
-                .publish_parts(&session, &customer, message_id, sent_at, parts, &mut uploads)
+                .publish_parts(&session, message_id, sent_at, parts, &mut uploads, &mut published_into)
                 .await;
             self.release_unrecorded(uploads).await;
-            let published_into = relayed?;
-            self.close_if_the_handoff_ended(&session, ended, &published_into)
-                .await?;
+            // Also when a later part failed: what went in may have reopened the thread, and a
+            // part refused for good is never retried.
+            let closed_over = self
+                .close_if_the_handoff_ended(&session, ended, &published_into)
+                .await;
+            relayed?;
+            closed_over?;
             Ok((Outcome::Done, None))
         })
         .await
@@ -171,23 +175,24 @@ impl Relay {
     /// and may pass (a 5xx past the retries) leaves nothing of the message in the thread until
     /// Botpress retries it whole; the files HubSpot took by then are not fetched or uploaded
     /// again ([`FileUploads`]), so a message whose files take longer than one request's budget
-    /// gets through over a few retries. One file's bytes are held at a time. Answers the
-    /// threads HubSpot put the parts in (the session's, unless HubSpot made another).
+    /// gets through over a few retries. One file's bytes are held at a time. Adds the threads
+    /// HubSpot put the parts in (the session's, unless HubSpot made another) to
+    /// `published_into`, as they go in.
     async fn publish_parts(
         &self,
         session: &HandoffSession,
-        customer: &SessionCustomer,
         message_id: &str,
         sent_at: Option<DateTime<Utc>>,
         parts: &[UserContent],
         uploads: &mut FileUploads,
-    ) -> Result<Vec<String>, RelayError> {
+        published_into: &mut Vec<String>,
+    ) -> Result<(), RelayError> {
+        let customer = self.session_customer(session).await?;
         let mut uploaded = Vec::with_capacity(parts.len());
         for (index, part) in parts.iter().enumerate() {
             let ready = self.prepare(part, index, parts.len(), uploads).await?;
             uploaded.push(self.upload(ready, index, uploads).await?);
         }
-        let mut threads: Vec<String> = Vec::with_capacity(1);
         for (index, part) in uploaded.into_iter().enumerate() {
             let message = IncomingMessage {
                 channel_id: session.channel_id.clone(),
@@ -217,11 +222,11 @@ impl Relay {
                 }
                 (Err(error), _) => return Err(error.into()),
             };
-            if !threads.contains(&published.thread_id) {
-                threads.push(published.thread_id);
+            if !published_into.contains(&published.thread_id) {
+                published_into.push(published.thread_id);
             }
         }
-        Ok(threads)
+        Ok(())
     }
 
     /// When a message's part was sent, as its `timestamp` in the thread: a millisecond apart

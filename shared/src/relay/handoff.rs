@@ -313,8 +313,8 @@ impl Relay {
     ///
     /// The session is closed in the store first, so the `status: CLOSED` webhook HubSpot sends
     /// back for our own change is recognised and does not bounce a `hitlStopped` to the bot,
-    /// and a customer's message in flight meanwhile sees it closed once published
-    /// (`late_messages`) and closes the thread again should it land after this close.
+    /// and a customer's message in flight meanwhile, reading it again once published
+    /// (`late_messages`), closes the thread again after it.
     /// A close HubSpot fails to make now, in a way that may pass, is remembered for later (the
     /// scheduled run, [`Relay::finish_left_for_later`], or the next message there), and
     /// the handoff ends at once; only

@@ -311,6 +311,10 @@ impl Relay {
                     Err(error) => return Err(error),
                 }
                 self.store.close(&session.id).await?;
+                // Not for an archived or deleted thread: only a close is made again.
+                if status == "CLOSED" {
+                    self.keep_closed(&session).await;
+                }
                 tracing::info!(session = session.id, "handoff closed by the agent");
                 Ok(Outcome::Done)
             }
