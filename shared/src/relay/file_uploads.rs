@@ -37,10 +37,7 @@ impl FileUploads {
     /// and may carry what the log and the ledger need not keep).
     fn key(&self, part: usize, url: &str) -> String {
         let digest = Sha256::digest(url.as_bytes());
-        let short: String = digest[..12]
-            .iter()
-            .map(|byte| format!("{byte:02x}"))
-            .collect();
+        let short = hex::encode(&digest[..12]);
         format!("{}:{part}:{short}", self.prefix)
     }
 }
